@@ -1,0 +1,141 @@
+/*
+ * conf.h - mailout's configuration, as every program sees it
+ *
+ * The file is libconfuse syntax (conf/mailout.conf documents every key).
+ * conf_load() validates everything it can up front, so that programs
+ * never meet a malformed value at run time.  Durations are seconds,
+ * sizes are bytes.
+ */
+#ifndef MAILOUT_CONF_H
+#define MAILOUT_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "net.h"
+#include "result.h"
+
+enum listener_tls { LISTENER_TLS_NONE, LISTENER_TLS_STARTTLS, LISTENER_TLS_IMPLICIT };
+enum listener_auth { LISTENER_AUTH_NONE, LISTENER_AUTH_OPTIONAL, LISTENER_AUTH_REQUIRED };
+enum gateway_tls {
+	GATEWAY_TLS_VERIFY,
+	GATEWAY_TLS_ENCRYPT,
+	GATEWAY_TLS_MAY,
+	GATEWAY_TLS_IMPLICIT,
+	GATEWAY_TLS_NONE
+};
+enum exec_action { EXEC_REJECT, EXEC_BOUNCE };
+
+struct conf_list {
+	char **items;
+	size_t n;
+};
+
+struct conf_listener {
+	char *name; /* section title: smtp, submission, smtps, ... */
+	enum listener_tls tls;
+	enum listener_auth auth;
+	int line;
+};
+
+struct conf_client {
+	char *name;
+	struct cidr *networks;
+	size_t n_networks;
+	bool require_tls;
+	bool require_dns;
+	bool verify_sender;
+	bool rewrite;
+	struct conf_list relay_domains; /* lower case, no trailing dot */
+	struct conf_list sender_domains; /* empty: any */
+	unsigned rate_count; /* 0: no limit */
+	unsigned rate_period; /* seconds */
+	int line; /* where the section starts */
+};
+
+struct config {
+	char *file; /* path it was read from, or "(built-in default)" */
+	char *hostname;
+	char *spool;
+
+	struct {
+		char *cert, *key, *min_version;
+	} tls;
+
+	struct conf_listener *listeners;
+	size_t n_listeners;
+	struct conf_client *clients;
+	size_t n_clients;
+
+	struct {
+		char *passwd_file, *pam_service, *sender_map;
+		struct conf_list sender_patterns;
+		unsigned max_failures;
+		unsigned failure_window;
+	} auth;
+
+	struct {
+		char *domain, *map;
+	} rewrite;
+
+	struct {
+		uint64_t message_size;
+		unsigned recipients;
+		unsigned command_timeout, data_timeout;
+		unsigned errors, hops;
+	} limits;
+
+	struct {
+		bool block_executables;
+		enum exec_action executable_action;
+	} content;
+
+	char *blocklist;
+
+	struct {
+		char *nameserver; /* NULL or "": the system's resolv.conf */
+	} resolver;
+
+	struct {
+		struct conf_list servers;
+		enum gateway_tls tls;
+		char *ca_file;
+		struct conf_list fingerprints;
+		char *user, *password_file;
+		unsigned connections;
+	} gateway;
+
+	struct {
+		unsigned lifetime, retry_min, retry_max, delay_warning;
+		char *postmaster;
+	} queue;
+};
+
+/* conf_path - -c argument, else $MAILOUT_CONFIG (ignored when set-id),
+ * else the compiled-in default. */
+const char *conf_path(const char *from_option);
+
+/* conf_load - read and validate; errors are printed to errs as
+ * "FILE:LINE: message".  A missing file at the compiled-in default path
+ * loads the built-in default configuration.  Returns R_OK, or R_PERM
+ * when the file is invalid, R_TEMP when it cannot be read. */
+enum result conf_load(const char *path, struct config *out, FILE *errs);
+
+/* conf_check - --check-config: load, also print notes for keys that
+ * are accepted but not implemented yet; returns the exit code (0, 78). */
+int conf_check(const char *path, FILE *out);
+
+void conf_free(struct config *cfg);
+
+const struct conf_listener *conf_listener(const struct config *cfg, const char *name);
+
+/* conf_parse_duration - "90", "5m", "4h", "5d" -> seconds; -1 if bad */
+int conf_parse_duration(const char *s, unsigned *out);
+/* conf_parse_size - "1024", "25M", "10k", "1G" -> bytes; -1 if bad */
+int conf_parse_size(const char *s, uint64_t *out);
+
+/* conf_builtin_text - the embedded default configuration */
+const char *conf_builtin_text(void);
+
+#endif

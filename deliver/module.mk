@@ -1,0 +1,1 @@
+# deliver/ - see the Makefile

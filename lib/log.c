@@ -1,0 +1,186 @@
+/*
+ * log.c - logging to the journal (structured) or to stderr
+ *
+ * What it is for: one line per event, in the shape admins know.
+ * What it must never do: log a password, or fail the caller when the
+ * log itself cannot be written.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+#include <sysexits.h>
+
+#define LOG_LINE_MAX 2048
+#define LOG_FIELDS_MAX 16
+
+static const char *progname = "mailout";
+static int journal_mode = -1;
+
+void
+log_init(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+
+	progname = slash ? slash + 1 : name;
+}
+
+const char *
+log_progname(void)
+{
+	return progname;
+}
+
+void
+log_use_journal(int mode)
+{
+	journal_mode = mode;
+}
+
+/* stderr_is_journal - JOURNAL_STREAM names the device:inode of fd 2 */
+static int
+stderr_is_journal(void)
+{
+	const char *js;
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (journal_mode >= 0)
+		return journal_mode;
+	js = getenv("JOURNAL_STREAM");
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return journal_mode = 0;
+	if (fstat(2, &st) < 0)
+		return journal_mode = 0;
+	journal_mode = (st.st_dev == dev && st.st_ino == ino);
+	return journal_mode;
+}
+
+/* level_word - the "warning: " style prefix for stderr lines */
+static const char *
+level_word(int priority)
+{
+	switch (priority) {
+	case LOG_CRIT:
+		return "panic: ";
+	case LOG_ERR:
+		return "fatal: ";
+	case LOG_WARNING:
+		return "warning: ";
+	default:
+		return "";
+	}
+}
+
+/* emit - write one formatted line to the journal or stderr */
+static void
+emit(int priority, const struct log_field *fields, size_t nfields, const char *text)
+{
+	struct iovec iov[LOG_FIELDS_MAX + 3];
+	char items[LOG_FIELDS_MAX + 3][LOG_LINE_MAX];
+	size_t n = 0, i;
+
+	if (!stderr_is_journal()) {
+		fprintf(stderr, "%s: %s%s\n", progname, level_word(priority), text);
+		return;
+	}
+	snprintf(items[n++], LOG_LINE_MAX, "MESSAGE=%s%s", level_word(priority), text);
+	snprintf(items[n++], LOG_LINE_MAX, "PRIORITY=%d", priority);
+	snprintf(items[n++], LOG_LINE_MAX, "SYSLOG_IDENTIFIER=%s", progname);
+	for (i = 0; i < nfields && i < LOG_FIELDS_MAX; i++) {
+		if (fields[i].value == NULL)
+			continue;
+		snprintf(items[n++], LOG_LINE_MAX, "%s=%s", fields[i].name, fields[i].value);
+	}
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = items[i];
+		iov[i].iov_len = strlen(items[i]);
+	}
+	if (sd_journal_sendv(iov, (int)n) < 0)
+		fprintf(stderr, "%s: %s%s\n", progname, level_word(priority), text);
+}
+
+static void
+vlog(int priority, const struct log_field *fields, size_t nfields, const char *suffix,
+     const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	size_t len;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (suffix) {
+		len = strlen(line);
+		snprintf(line + len, sizeof(line) - len, ": %s", suffix);
+	}
+	emit(priority, fields, nfields, line);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, NULL, 0, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, NULL, 0, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn_errno(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, NULL, 0, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, NULL, 0, NULL, fmt, ap);
+	va_end(ap);
+	exit(EX_TEMPFAIL);
+}
+
+void
+log_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, NULL, 0, NULL, fmt, ap);
+	va_end(ap);
+	exit(EX_SOFTWARE);
+}
+
+void
+log_fields(int priority, const struct log_field *fields, size_t nfields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(priority, fields, nfields, NULL, fmt, ap);
+	va_end(ap);
+}

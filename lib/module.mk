@@ -1,0 +1,6 @@
+# lib/ - shared code: generic layer (buf, log, net) and mail layer (mail_*)
+LIB_SRCS := \
+	lib/buf.c \
+	lib/log.c \
+	lib/net.c \
+	lib/mail_reply.c

@@ -1,0 +1,1 @@
+# smtpd/ - see the Makefile
