@@ -84,6 +84,7 @@ struct config {
 		unsigned recipients;
 		unsigned command_timeout, data_timeout;
 		unsigned errors, hops;
+		unsigned pregreet_wait; /* seconds to wait for early talkers; 0: check only */
 	} limits;
 
 	struct {
