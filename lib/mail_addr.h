@@ -34,13 +34,25 @@ struct mail_addr {
  * R_PERM with a 501/553-class reply in err. */
 enum result addr_parse_path(const char *s, size_t len, struct mail_addr *out, size_t *end,
                             struct reply *err);
-/* addr_parse_mailbox - parse "local@domain" without brackets */
+/* addr_parse_mailbox - parse "local@domain" without brackets (the
+ * whole of s); "postmaster" alone is accepted with domain "", an empty
+ * string is not an address (callers decide what "" means to them). */
 enum result addr_parse_mailbox(const char *s, size_t len, struct mail_addr *out, struct reply *err);
+
+/* Options for addr_parse_mailbox_opt. */
+#define ADDR_OPT_UNQUALIFIED 0x1U /* accept any local part without @domain ("root") */
+
+/* addr_parse_mailbox_opt - addr_parse_mailbox with options, for local
+ * injection where "root" is later qualified by the rewrite rules */
+enum result addr_parse_mailbox_opt(const char *s, size_t len, unsigned opts, struct mail_addr *out,
+                                   struct reply *err);
 /* addr_format - "local@domain" or "" for null */
 int addr_format(const struct mail_addr *a, char *out, size_t outsize);
 /* domain_matches - whole-label match: "a.example.org" matches
  * "example.org"; "evil-example.org" does not. Case-insensitive; a
- * trailing dot on either is ignored. */
+ * trailing dot on either is ignored.  A pattern with a leading dot
+ * (".example.org") matches subdomains only; an empty pattern or domain
+ * matches nothing. */
 bool domain_matches(const char *domain, const char *pattern);
 
 #endif

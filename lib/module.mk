@@ -3,4 +3,5 @@ LIB_SRCS := \
 	lib/buf.c \
 	lib/log.c \
 	lib/net.c \
-	lib/mail_reply.c
+	lib/mail_reply.c \
+	lib/mail_addr.c
