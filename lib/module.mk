@@ -4,4 +4,5 @@ LIB_SRCS := \
 	lib/log.c \
 	lib/net.c \
 	lib/mail_reply.c \
-	lib/mail_addr.c
+	lib/mail_addr.c \
+	lib/mail_data.c
