@@ -322,6 +322,12 @@ valid_literal(const char *s, size_t n)
 	char v6[INET6_ADDRSTRLEN];
 	unsigned char bin[16];
 
+	size_t i;
+
+	/* dcontent = %d33-90 / %d94-126: no NUL to cut inet_pton short */
+	for (i = 0; i < n; i++)
+		if (s[i] < 33 || s[i] > 126 || s[i] == '[' || s[i] == '\\')
+			return false;
 	if (n > 5 && eq_case(s, "IPv6:", 5)) {
 		if (n - 5 >= sizeof(v6))
 			return false;
@@ -430,6 +436,7 @@ addr_parse_path(const char *s, size_t len, struct mail_addr *out, size_t *end, s
 	} else {
 		if (peek(&sc) == '@' && scan_route(&sc, out) < 0)
 			return refuse(err, &sc);
+		sc.utf8 = false; /* utf8 describes what is kept, not the route */
 		if (scan_mailbox(&sc, out, 0) < 0)
 			return refuse(err, &sc);
 		if (peek(&sc) != '>') {

@@ -47,6 +47,7 @@ static const struct good_case good_paths[] = {
     {"<\"\"@example.org>", "\"\"", "example.org", F_QUOTED},
     {"<@a.example,@b.example:u@example.org>", "u", "example.org", F_ROUTE},
     {"<@relay.example:u@example.org>", "u", "example.org", F_ROUTE},
+    {"<@m\xc3\xbcller.example:u@example.org>", "u", "example.org", F_ROUTE},
     {"<a@[130.83.1.1]>", "a", "[130.83.1.1]", F_LITERAL},
     {"<a@[010.083.001.001]>", "a", "[010.083.001.001]", F_LITERAL},
     {"<a@[IPv6:2001:DB8::1]>", "a", "[ipv6:2001:db8::1]", F_LITERAL},
@@ -177,12 +178,14 @@ static void
 test_nul_refused(void **state)
 {
 	static const char in[] = "<a\0b@example.org>";
+	static const char lit[] = "<a@[IPv6:::\0\0::1]>";
 	struct mail_addr a;
 	struct reply r;
 
 	(void)state;
 	assert_int_equal(addr_parse_path(in, sizeof(in) - 1, &a, NULL, &r), R_PERM);
 	assert_int_equal(addr_parse_path("<a@example.org>", 8, &a, NULL, &r), R_PERM);
+	assert_int_equal(addr_parse_path(lit, sizeof(lit) - 1, &a, NULL, &r), R_PERM);
 }
 
 /* parameters after the path are the caller's: end points past '>' */
