@@ -1,0 +1,181 @@
+/*
+ * queue_main.c - mailout-queue: put one message into the spool
+ *
+ * mailout-queue [-c FILE] [-i QUEUEID]
+ *
+ * The qmail-queue protocol: the message on fd 0, read to EOF, then the
+ * envelope on fd 1 (F<sender>\0T<rcpt>\0...\0), read to EOF.  With -i
+ * the caller has chosen the queue ID (mailout-smtpd names it in the
+ * Received: header before streaming the message); otherwise one is made.
+ * It is the only program that writes a message into the spool.
+ *
+ * SECURITY: mailout-queue may be installed set-id (to the spool's owner)
+ * so that unprivileged callers - mailout-smtpd's user, local users via
+ * mailout-sendmail - can queue mail without being able to touch the
+ * spool.  Everything it reads is untrusted: the message is stored, never
+ * interpreted; the envelope is checked (lengths, count, no control
+ * characters or angle brackets) so it cannot break the spool's line
+ * format; the queue ID from -i must match the ID syntax exactly, so it
+ * cannot name a path.  When set-id (AT_SECURE) it ignores the whole
+ * environment, MAILOUT_CONFIG included, and also ignores -c with a
+ * warning: a caller must not pick a config whose spool points elsewhere.
+ * It makes sure fds 0-2 are open before opening anything, so a spool
+ * file can never land on the caller's stderr; files are created 0640
+ * with O_EXCL and committed with RENAME_NOREPLACE, so nothing existing
+ * is ever replaced; SIGXFSZ is ignored so a caller's RLIMIT_FSIZE gives
+ * a write error (53), not a half-written file.
+ *
+ * Spool commit states (as qmail's INTERNALS), and what a crash leaves:
+ *
+ *   state                          | crash leaves          | cleaned up by
+ *   -------------------------------+-----------------------+----------------
+ *   S1 reading; message in memory  | nothing (the scratch  | -
+ *      or in an O_TMPFILE          | file has no name)     |
+ *   S2 tmp/ID being written        | partial tmp/ID        | mailout-deliver
+ *   S3 tmp/ID written, fsynced     | complete tmp/ID,      | removes tmp/
+ *                                  | never delivered       | files > 36h old
+ *   S4 renamed to new/ID, new/ not | new/ID, or tmp/ID,    | if new/ID: sent;
+ *      yet fsynced                 | or both names (one    | the caller saw
+ *                                  | inode)                | no 0: may resend
+ *   S5 new/ fsynced, exit 0        | the queued message    | -
+ *
+ * Only S5 answers 0; so a caller reports success only for a message that
+ * survives any crash.  A crash in S4 may give a duplicate (the caller
+ * retries, the first copy survived): at-least-once, as qmail.
+ *
+ * Exit codes (qmail-queue's): 0 queued; 11 address too long; 31 refused
+ * for good (message larger than limits.message_size + 64k); 51 out of
+ * memory; 53 write error or disk full; 54 read error (fd 0/fd 1, or no
+ * input for 24h); 55 config unreadable, spool missing or not writable;
+ * 71 queue ID in use; 81 internal bug or bad usage (bad -i, unknown
+ * option); 91 envelope format error.  11 and 31 are permanent, the rest
+ * temporary.  On failure one log line names the queue ID.
+ */
+/* conf.h first: result.h's R_OK must be declared before <unistd.h>
+ * defines the access(2) macro of the same name (never used here). */
+#include "conf.h"
+#include "log.h"
+#include "mail_spool.h"
+#include "queue_job.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+/* on_alarm - the caller stopped sending: give up (nothing is named yet) */
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	_exit(QQ_READ);
+}
+
+/* setup_process - fds 0-2 open, umask, signals; -1 if impossible */
+static int
+setup_process(void)
+{
+	struct sigaction sa;
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			return -1;
+	}
+	(void)umask(027);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGXFSZ, &sa, NULL) < 0 || sigaction(SIGPIPE, &sa, NULL) < 0)
+		return -1;
+	sa.sa_handler = on_alarm;
+	return sigaction(SIGALRM, &sa, NULL);
+}
+
+/* parse_args - -c FILE, -i ID; returns QQ_OK or QQ_BUG */
+static int
+parse_args(int argc, char **argv, const char **cfile, struct queue_job *job)
+{
+	int c;
+
+	while ((c = getopt(argc, argv, "c:i:")) != -1) {
+		switch (c) {
+		case 'c':
+			*cfile = optarg;
+			break;
+		case 'i':
+			if (!queue_id_valid(optarg) ||
+			    bounded_copy(job->id, sizeof(job->id), optarg) < 0)
+				return queue_fail(job, QQ_BUG, 0, "invalid queue ID for -i");
+			break;
+		default:
+			return queue_fail(job, QQ_BUG, 0, "usage: mailout-queue [-c FILE] [-i ID]");
+		}
+	}
+	if (optind != argc)
+		return queue_fail(job, QQ_BUG, 0, "usage: mailout-queue [-c FILE] [-i ID]");
+	return QQ_OK;
+}
+
+/* load_config - the spool directory and size limit from the config */
+static int
+load_config(const char *cfile, struct config *cfg, struct queue_job *job)
+{
+	enum result res;
+
+	if (getauxval(AT_SECURE) && cfile != NULL) {
+		log_warn("set-id: -c %s ignored, using the compiled-in config", cfile);
+		cfile = NULL;
+	}
+	res = conf_load(conf_path(cfile), cfg, stderr);
+	if (res == R_TEMP || res == R_PERM)
+		return queue_fail(job, QQ_CONFIG, 0, "unable to load the configuration");
+	if (cfg->spool == NULL || cfg->spool[0] != '/')
+		return queue_fail(job, QQ_CONFIG, 0, "spool is not an absolute path");
+	job->spool = cfg->spool;
+	if (cfg->limits.message_size > 0)
+		job->max_size = cfg->limits.message_size + QUEUE_SIZE_SLACK;
+	return QQ_OK;
+}
+
+/* report - the one log line of a failure */
+static void
+report(const struct queue_job *job, int rc)
+{
+	const char *id = job->id[0] ? job->id : "NOQUEUE";
+	struct log_field f[] = {{"QUEUE_ID", job->id[0] ? job->id : NULL}};
+
+	log_fields(LOG_WARNING, f, 1, "%s: not queued: %s (exit %d, %s)", id, job->why, rc,
+	           qq_exit_text(rc));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct queue_job job;
+	struct config cfg;
+	const char *cfile = NULL;
+	int rc;
+
+	if (setup_process() < 0)
+		return QQ_BUG;
+	log_init(argv[0] ? argv[0] : "mailout-queue");
+	memset(&cfg, 0, sizeof(cfg));
+	queue_job_init(&job);
+	rc = parse_args(argc, argv, &cfile, &job);
+	if (rc == QQ_OK)
+		rc = load_config(cfile, &cfg, &job);
+	if (rc == QQ_OK)
+		rc = queue_run(&job);
+	if (rc != QQ_OK)
+		report(&job, rc);
+	queue_job_free(&job);
+	conf_free(&cfg);
+	return rc;
+}
