@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 
+#include "buf.h"
 #include "conf.h"
 #include "mail_addr.h"
 #include "mail_reply.h"
@@ -28,11 +29,20 @@ struct policy_client {
 	char helo[256]; /* sanitised HELO/EHLO argument, or "" */
 	bool tls; /* the session is inside TLS now */
 	const char *auth_user; /* NULL unless authenticated */
+	/* why - NULL in a session.  --explain points it at a buffer, and
+	 * each check appends the rule that decided ("class campus
+	 * (mailout.conf:12), network 130.83.0.0/16"), so a dry run and a
+	 * session take the same path through the same code. */
+	struct buf *why;
 };
 
 /* policy_client_init - zero the client, set cfg, listener and address */
 void policy_client_init(struct policy_client *c, const struct config *cfg,
                         const struct conf_listener *listener, const struct net_addr *addr);
+
+/* On R_OK each function sets the reply a session would give: 220
+ * "accepted" (no status code: the session writes its own banner),
+ * 250 2.1.0 Ok, 250 2.1.5 Ok.  Otherwise the refusal to send. */
 
 /* policy_connect - pick the client class (longest prefix); 554 5.7.1
  * when the client is in no class (except on auth = required listeners) */

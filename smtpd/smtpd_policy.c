@@ -1,0 +1,397 @@
+/*
+ * smtpd_policy.c - the campus rules, asked at each step of a session
+ *
+ * What it is for: deciding, from the configuration alone, whether a
+ * client may connect (its client class, by longest network prefix),
+ * may start a transaction (TLS and AUTH where required) and may send
+ * to a recipient (relay_domains on whole labels, unless authenticated).
+ * Every refusal tells the device's admin what to change.
+ *
+ * What it must never do: open the relay.  Source routes, %-hacks, bang
+ * paths, quoted local parts with @, address literals and recipients
+ * without a domain are refused for everyone, authenticated or not:
+ * a host behind the gateway may re-parse them into a different
+ * destination.  It never talks to the client; it returns a result and
+ * a reply, so that --explain (smtpd_explain.c) runs the very same code.
+ *
+ * Each step is a table of checks; the first that does not return R_OK
+ * decides.  Checks of later releases (blocklist, reverse DNS, sender
+ * verification, senders bound to the AUTH user, rates) join these
+ * tables as functions of the same shape.
+ */
+#include "smtpd_policy.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LIST_TEXT_MAX 160 /* relay_domains as shown in a reply */
+
+/* check - one rule; rcpt is NULL at connect and MAIL, sender at connect */
+typedef enum result (*policy_check)(struct policy_client *c, const struct mail_addr *sender,
+                                    const struct mail_addr *rcpt, struct reply *r);
+
+/* why - note the rule that decided, for --explain; nothing in a session */
+static void
+why(struct policy_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (!c->why)
+		return;
+	if (c->why->len && buf_appends(c->why, "; ") < 0)
+		return;
+	va_start(ap, fmt);
+	rc = buf_vprintf(c->why, fmt, ap);
+	va_end(ap);
+	/* a failed append leaves the explanation shorter, never wrong */
+	(void)rc;
+}
+
+/* where - "campus (mailout.conf:12)": a class and where it is written */
+static void
+where(const struct policy_client *c, const struct conf_client *cls, char *out, size_t outsize)
+{
+	const char *file = c->cfg && c->cfg->file ? c->cfg->file : "config";
+
+	if (bounded_format(out, outsize, "%s (%s:%d)", cls->name, file, cls->line) < 0)
+		(void)bounded_copy(out, outsize, cls->name);
+}
+
+/* join_list - "a, b, c" into out, cut with "..." when it does not fit */
+static void
+join_list(const struct conf_list *l, char *out, size_t outsize)
+{
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	if (l->n == 0) {
+		(void)bounded_copy(out, outsize, "none");
+		return;
+	}
+	for (i = 0; i < l->n; i++) {
+		n = snprintf(out + used, outsize - used, "%s%s", i ? ", " : "", l->items[i]);
+		if (n < 0 || (size_t)n >= outsize - used - 8) {
+			out[used] = '\0';
+			(void)bounded_format(out + used, outsize - used, "%s...", i ? ", " : "");
+			return;
+		}
+		used += (size_t)n;
+	}
+}
+
+void
+policy_client_init(struct policy_client *c, const struct config *cfg,
+                   const struct conf_listener *listener, const struct net_addr *addr)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->listener = listener;
+	c->addr = *addr;
+	net_addr_format(addr, c->addr_str, sizeof(c->addr_str));
+	(void)bounded_copy(c->name, sizeof(c->name), "unknown");
+}
+
+/* auth_required - the listener accepts nothing before AUTH */
+static bool
+auth_required(const struct policy_client *c)
+{
+	return c->listener && c->listener->auth == LISTENER_AUTH_REQUIRED;
+}
+
+/* find_class - the class whose network contains the client most
+ * specifically.  Equal prefixes in two classes are a config error
+ * (conf_load refuses them); the first would win here. */
+static void
+find_class(struct policy_client *c)
+{
+	const struct config *cfg = c->cfg;
+	size_t i, j;
+
+	c->class = NULL;
+	c->matched = NULL;
+	for (i = 0; cfg && i < cfg->n_clients; i++) {
+		for (j = 0; j < cfg->clients[i].n_networks; j++) {
+			const struct cidr *net = &cfg->clients[i].networks[j];
+
+			if (!cidr_contains(net, &c->addr))
+				continue;
+			if (c->matched && net->prefix <= c->matched->prefix)
+				continue;
+			c->class = &cfg->clients[i];
+			c->matched = net;
+		}
+	}
+}
+
+/* connect_class - the client must be in a campus network */
+static enum result
+connect_class(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+              struct reply *r)
+{
+	char cls[200], net[NET_ADDR_STRLEN + 8];
+
+	(void)sender, (void)rcpt;
+	find_class(c);
+	if (c->class) {
+		where(c, c->class, cls, sizeof(cls));
+		cidr_format(c->matched, net, sizeof(net));
+		why(c, "class %s, network %s", cls, net);
+		return R_OK;
+	}
+	if (auth_required(c)) {
+		why(c,
+		    "in no client class, but listener %s requires AUTH: any address may "
+		    "connect, nothing is accepted before AUTH",
+		    c->listener->name);
+		return R_OK;
+	}
+	why(c, "in no client class (no network of any class contains it)");
+	reply_set(r, 554, ESC_POLICY,
+	          "Client %s is not in a campus network allowed to send mail here; ask the mail "
+	          "admin to add it to a client class",
+	          c->addr_str);
+	return R_PERM;
+}
+
+/* mail_tls - require_tls: nothing before STARTTLS (RFC 3207 4) */
+static enum result
+mail_tls(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+         struct reply *r)
+{
+	char cls[200];
+
+	(void)sender, (void)rcpt;
+	if (!c->class)
+		return R_OK;
+	where(c, c->class, cls, sizeof(cls));
+	if (!c->class->require_tls) {
+		why(c, "TLS not required by class %s", cls);
+		return R_OK;
+	}
+	if (c->tls) {
+		why(c, "TLS required by class %s, session is in TLS", cls);
+		return R_OK;
+	}
+	why(c, "class %s requires TLS, session is not in TLS", cls);
+	reply_set(r, 530, ESC_AUTH_REQUIRED,
+	          "Must issue a STARTTLS command first (this network requires TLS: configure the "
+	          "device to use STARTTLS, or ask the mail admin to list it in a client class "
+	          "with require_tls = false)");
+	return R_PERM;
+}
+
+/* mail_auth - auth = required listeners accept nothing before AUTH */
+static enum result
+mail_auth(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+          struct reply *r)
+{
+	(void)sender, (void)rcpt;
+	if (c->auth_user) {
+		why(c, "authenticated as %s", c->auth_user);
+		return R_OK;
+	}
+	if (!auth_required(c))
+		return R_OK;
+	why(c, "listener %s requires AUTH, client is not authenticated", c->listener->name);
+	reply_set(r, 530, ESC_AUTH_REQUIRED, "Authentication required%s",
+	          c->tls ? " (use AUTH with your campus user id)"
+	                 : " (issue STARTTLS, then AUTH with your campus user id)");
+	return R_PERM;
+}
+
+/* mail_class - defensive: an unknown client must have authenticated */
+static enum result
+mail_class(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+           struct reply *r)
+{
+	(void)sender, (void)rcpt;
+	if (c->class || c->auth_user)
+		return R_OK;
+	why(c, "in no client class and not authenticated");
+	reply_set(r, 554, ESC_POLICY,
+	          "Client %s is not in a campus network allowed to send mail here; ask the mail "
+	          "admin to add it to a client class",
+	          c->addr_str);
+	return R_PERM;
+}
+
+/* mail_sender - the null sender is for bounces (RFC 5321 4.5.5); a
+ * sender needs a domain (only RCPT may name a bare <postmaster>) */
+static enum result
+mail_sender(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+            struct reply *r)
+{
+	(void)rcpt;
+	if (sender->null) {
+		why(c, "null sender <> (a bounce)");
+		return R_OK;
+	}
+	if (sender->domain[0] != '\0')
+		return R_OK;
+	why(c, "sender has no domain");
+	reply_set(r, 501, ESC_BAD_SENDER_SYNTAX,
+	          "Bad sender address syntax: <%s> has no domain; configure the device with a full "
+	          "sender address (user@domain)",
+	          sender->local);
+	return R_PERM;
+}
+
+/* rcpt_syntax - defensive: <> is a sender, never a recipient */
+static enum result
+rcpt_syntax(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+            struct reply *r)
+{
+	(void)sender;
+	if (!rcpt->null)
+		return R_OK;
+	why(c, "null recipient");
+	reply_set(r, 501, ESC_BAD_DEST_SYNTAX,
+	          "Bad recipient address syntax: <> is not a recipient");
+	return R_PERM;
+}
+
+/* trick_name - the relay trick in an address, or NULL */
+static const char *
+trick_name(const struct mail_addr *a)
+{
+	if (a->had_source_route)
+		return "a source route (@host,@host:user@domain)";
+	if (a->local_has_relay_chars && a->quoted_local)
+		return "a quoted local part with @, % or !";
+	if (a->local_has_relay_chars && strchr(a->local, '%'))
+		return "a %-hack (user%host@domain)";
+	if (a->local_has_relay_chars)
+		return "a bang path (host!user@domain)";
+	if (a->domain_is_literal)
+		return "an IP address literal";
+	return NULL;
+}
+
+/* rcpt_tricks - refused for everyone: none is ever legitimate here */
+static enum result
+rcpt_tricks(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+            struct reply *r)
+{
+	const char *trick = trick_name(rcpt);
+	char addr[ADDR_PATH_MAX];
+
+	(void)sender;
+	if (addr_format(rcpt, addr, sizeof(addr)) < 0)
+		addr[0] = '\0';
+	if (rcpt->domain[0] == '\0') {
+		why(c, "recipient without a domain: this relay has no local mailboxes");
+		reply_set(r, 550, ESC_POLICY,
+		          "Relay access denied: <%s> has no domain and this relay has no local "
+		          "mailboxes; use a full address (user@domain)",
+		          addr);
+		return R_PERM;
+	}
+	if (!trick)
+		return R_OK;
+	why(c, "recipient uses %s, which is never relayed", trick);
+	reply_set(r, 550, ESC_POLICY,
+	          "Relay access denied: <%s> uses %s, which is never relayed; use a plain address "
+	          "(user@domain)",
+	          addr, trick);
+	return R_PERM;
+}
+
+/* rcpt_relay - unless authenticated (RFC 6409: submission may go
+ * anywhere), the recipient's domain must be in the class's
+ * relay_domains, matched on whole labels */
+static enum result
+rcpt_relay(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+           struct reply *r)
+{
+	char cls[200], list[LIST_TEXT_MAX];
+	const struct conf_list *l;
+	size_t i;
+
+	(void)sender;
+	if (c->auth_user) {
+		why(c, "authenticated as %s: any domain", c->auth_user);
+		return R_OK;
+	}
+	if (!c->class) {
+		why(c, "in no client class and not authenticated");
+		reply_set(r, 550, ESC_POLICY, "Relay access denied: authenticate first");
+		return R_PERM;
+	}
+	where(c, c->class, cls, sizeof(cls));
+	l = &c->class->relay_domains;
+	for (i = 0; i < l->n; i++) {
+		if (domain_matches(rcpt->domain, l->items[i])) {
+			why(c, "%s in relay_domains (%s) of class %s", rcpt->domain, l->items[i],
+			    cls);
+			return R_OK;
+		}
+	}
+	join_list(l, list, sizeof(list));
+	why(c, "%s not in relay_domains of class %s (%s)", rcpt->domain, cls, list);
+	reply_set(r, 550, ESC_POLICY,
+	          "Relay access denied: %s@%s is outside the domains this client may send to (%s); "
+	          "ask the mail admin to add it to relay_domains of client class %s, or use "
+	          "authenticated submission",
+	          rcpt->local, rcpt->domain, list, c->class->name);
+	return R_PERM;
+}
+
+/* run - the checks in order; the first that is not R_OK decides */
+static enum result
+run(const policy_check *checks, size_t n, struct policy_client *c, const struct mail_addr *sender,
+    const struct mail_addr *rcpt, struct reply *r)
+{
+	enum result res;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((res = checks[i](c, sender, rcpt, r)) != R_OK)
+			return res;
+	return R_OK;
+}
+
+/* Later: blocklist (554 5.7.1), forward-confirmed reverse DNS with
+ * require_dns (550/450 x.7.25). */
+static const policy_check connect_checks[] = {connect_class};
+
+/* Later: verify_sender (550/450 x.1.8), sender_domains, senders bound to
+ * the AUTH user (553 5.7.1), rate (450 4.7.1). */
+static const policy_check mail_checks[] = {mail_tls, mail_auth, mail_class, mail_sender};
+
+static const policy_check rcpt_checks[] = {rcpt_syntax, rcpt_tricks, rcpt_relay};
+
+#define NCHECKS(t) (sizeof(t) / sizeof((t)[0]))
+
+enum result
+policy_connect(struct policy_client *c, struct reply *r)
+{
+	enum result res = run(connect_checks, NCHECKS(connect_checks), c, NULL, NULL, r);
+
+	if (res == R_OK)
+		reply_set(r, 220, NULL, "accepted");
+	return res;
+}
+
+enum result
+policy_mail(struct policy_client *c, const struct mail_addr *sender, struct reply *r)
+{
+	enum result res = run(mail_checks, NCHECKS(mail_checks), c, sender, NULL, r);
+
+	if (res == R_OK)
+		reply_set(r, 250, ESC_OK_ADDR, "Ok");
+	return res;
+}
+
+enum result
+policy_rcpt(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+            struct reply *r)
+{
+	enum result res = run(rcpt_checks, NCHECKS(rcpt_checks), c, sender, rcpt, r);
+
+	if (res == R_OK)
+		reply_set(r, 250, ESC_OK_RCPT, "Ok");
+	return res;
+}

@@ -1,0 +1,368 @@
+/*
+ * test_policy.c - the receiver's policy: client classes by longest
+ * prefix (IPv4, IPv6, IPv4-mapped), TLS and AUTH before MAIL, and the
+ * relay table, including every relay trick
+ *
+ * The configuration is built by hand, so these tests do not depend on
+ * the config loader.  Must never touch the network or the file system.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "smtpd_policy.h"
+
+#define MAX_NETS 4
+
+struct fixture {
+	struct config cfg;
+	struct conf_client clients[4];
+	struct cidr nets[4][MAX_NETS];
+	struct conf_listener listeners[2];
+};
+
+static char *example_org[] = {"example.org"};
+static char *lab_domains[] = {"lab.example.net", "example.com"};
+
+/* add_class - a client class with its networks */
+static void
+add_class(struct fixture *f, const char *name, int line, bool tls, char **relay, size_t nrelay,
+          const char *const *nets)
+{
+	struct conf_client *cl = &f->clients[f->cfg.n_clients];
+	const char *why;
+	size_t i;
+
+	memset(cl, 0, sizeof(*cl));
+	cl->name = (char *)name;
+	cl->line = line;
+	cl->require_tls = tls;
+	cl->relay_domains.items = relay;
+	cl->relay_domains.n = nrelay;
+	cl->networks = f->nets[f->cfg.n_clients];
+	for (i = 0; nets[i]; i++) {
+		assert_true(i < MAX_NETS);
+		if (cidr_parse(nets[i], &cl->networks[i], &why) < 0)
+			fail_msg("%s: %s", nets[i], why);
+	}
+	cl->n_networks = i;
+	f->cfg.n_clients++;
+}
+
+static int
+setup(void **state)
+{
+	static struct fixture f;
+	static const char *const campus[] = {"130.83.0.0/16", "2001:db8::/32", NULL};
+	static const char *const printers[] = {"130.83.12.34/32", NULL};
+	static const char *const lab[] = {"130.83.12.0/24", "2001:db8:1::/48", NULL};
+	static const char *const closed[] = {"130.83.99.0/24", NULL};
+
+	memset(&f, 0, sizeof(f));
+	f.cfg.file = (char *)"test.conf";
+	f.cfg.clients = f.clients;
+	add_class(&f, "campus", 10, true, example_org, 1, campus);
+	add_class(&f, "legacy-printers", 20, false, example_org, 1, printers);
+	add_class(&f, "lab", 30, false, lab_domains, 2, lab);
+	add_class(&f, "closed", 40, false, NULL, 0, closed);
+	f.listeners[0] = (struct conf_listener){(char *)"smtp", LISTENER_TLS_STARTTLS,
+	                                        LISTENER_AUTH_OPTIONAL, 1};
+	f.listeners[1] = (struct conf_listener){(char *)"submission", LISTENER_TLS_STARTTLS,
+	                                        LISTENER_AUTH_REQUIRED, 2};
+	f.cfg.listeners = f.listeners;
+	f.cfg.n_listeners = 2;
+	*state = &f;
+	return 0;
+}
+
+/* client - a policy_client from an address string, connected */
+static enum result
+client(struct fixture *f, int listener, const char *ip, struct policy_client *c, struct reply *r)
+{
+	struct net_addr a;
+
+	assert_int_equal(net_addr_parse(ip, &a), 0);
+	policy_client_init(c, &f->cfg, &f->listeners[listener], &a);
+	return policy_connect(c, r);
+}
+
+/* addr - parse a path that must be valid */
+static struct mail_addr
+addr(const char *path)
+{
+	struct mail_addr a;
+	struct reply r;
+
+	if (addr_parse_path(path, strlen(path), &a, NULL, &r) != R_OK)
+		fail_msg("%s: %s", path, r.text);
+	return a;
+}
+
+/* expect - the formatted reply starts with want ("550 5.7.1") */
+static void
+expect(const struct reply *r, const char *want)
+{
+	char line[REPLY_TEXT_MAX + 32];
+
+	assert_int_equal(reply_format(r, line, sizeof(line)), 0);
+	if (strncmp(line, want, strlen(want)) != 0)
+		fail_msg("got \"%s\", want \"%s...\"", line, want);
+}
+
+struct class_case {
+	const char *ip, *class, *net;
+};
+
+static const struct class_case classes[] = {
+    {"130.83.1.2", "campus", "130.83.0.0/16"},
+    {"130.83.12.34", "legacy-printers", "130.83.12.34/32"},
+    {"::ffff:130.83.12.34", "legacy-printers", "130.83.12.34/32"},
+    {"130.83.12.35", "lab", "130.83.12.0/24"},
+    {"::ffff:130.83.12.1", "lab", "130.83.12.0/24"},
+    {"130.83.255.255", "campus", "130.83.0.0/16"},
+    {"2001:db8::25", "campus", "2001:db8::/32"},
+    {"2001:db8:1::25", "lab", "2001:db8:1::/48"},
+    {"2001:db8:2::25", "campus", "2001:db8::/32"},
+};
+
+static void
+test_longest_prefix(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_client c;
+	struct reply r;
+	char net[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		assert_int_equal(client(f, 0, classes[i].ip, &c, &r), R_OK);
+		assert_non_null(c.class);
+		if (strcmp(c.class->name, classes[i].class) != 0)
+			fail_msg("%s: class %s, want %s", classes[i].ip, c.class->name,
+			         classes[i].class);
+		cidr_format(c.matched, net, sizeof(net));
+		assert_string_equal(net, classes[i].net);
+		assert_int_equal(r.code, 220);
+	}
+}
+
+static void
+test_no_class(void **state)
+{
+	static const char *const outside[] = {"10.1.2.3", "130.84.0.1", "::1", "2001:db9::1",
+	                                      "::130.83.1.2"};
+	struct fixture *f = *state;
+	struct policy_client c;
+	struct reply r;
+	size_t i;
+
+	for (i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+		assert_int_equal(client(f, 0, outside[i], &c, &r), R_PERM);
+		expect(&r, "554 5.7.1 Client ");
+		assert_non_null(strstr(r.text, outside[i]));
+		assert_non_null(strstr(r.text, "client class"));
+		assert_null(c.class);
+	}
+}
+
+static void
+test_require_tls(void **state)
+{
+	struct fixture *f = *state;
+	struct mail_addr from = addr("<cron@example.org>");
+	struct policy_client c;
+	struct reply r;
+
+	assert_int_equal(client(f, 0, "130.83.1.2", &c, &r), R_OK);
+	assert_int_equal(policy_mail(&c, &from, &r), R_PERM);
+	expect(&r, "530 5.7.0 Must issue a STARTTLS command first");
+	c.tls = true;
+	assert_int_equal(policy_mail(&c, &from, &r), R_OK);
+	expect(&r, "250 2.1.0");
+	/* a legacy printer in the same /16 need not */
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
+	assert_int_equal(policy_mail(&c, &from, &r), R_OK);
+	expect(&r, "250 2.1.0");
+}
+
+#define OK_RCPT "250 2.1.5"
+#define DENIED "550 5.7.1 Relay access denied"
+
+struct relay_case {
+	const char *rcpt;
+	const char *want; /* a client in class legacy-printers */
+	const char *want_auth; /* an authenticated user */
+};
+
+static const struct relay_case relay_table[] = {
+    {"<a@example.org>", OK_RCPT, OK_RCPT},
+    {"<a@sub.example.org>", OK_RCPT, OK_RCPT},
+    {"<a@A.Deep.Sub.EXAMPLE.ORG>", OK_RCPT, OK_RCPT},
+    {"<\"a b\"@example.org>", OK_RCPT, OK_RCPT},
+    {"<a@evil-example.org>", DENIED, OK_RCPT},
+    {"<a@example.org.evil.net>", DENIED, OK_RCPT},
+    {"<a@example.net>", DENIED, OK_RCPT},
+    /* relay tricks: refused for everyone */
+    {"<a%b@example.org>", DENIED, DENIED},
+    {"<@x,@y:a@example.org>", DENIED, DENIED},
+    {"<@relay.example.org:a@example.org>", DENIED, DENIED},
+    {"<\"a@b\"@example.org>", DENIED, DENIED},
+    {"<\"a%b\"@example.org>", DENIED, DENIED},
+    {"<a@[130.83.1.1]>", DENIED, DENIED},
+    {"<a@[IPv6:2001:db8::1]>", DENIED, DENIED},
+    {"<a!b@example.org>", DENIED, DENIED},
+    {"<postmaster>", DENIED, DENIED},
+};
+
+/* run_relay_table - every case against one connected client */
+static void
+run_relay_table(struct policy_client *c, bool auth)
+{
+	struct mail_addr from = addr("<printer@example.org>");
+	struct mail_addr to;
+	struct reply r;
+	size_t i;
+
+	for (i = 0; i < sizeof(relay_table) / sizeof(relay_table[0]); i++) {
+		const char *want = auth ? relay_table[i].want_auth : relay_table[i].want;
+		enum result res;
+
+		to = addr(relay_table[i].rcpt);
+		memset(&r, 0, sizeof(r));
+		res = policy_rcpt(c, &from, &to, &r);
+		if (res != (want[0] == '2' ? R_OK : R_PERM) || res != reply_result(&r))
+			fail_msg("%s: result %d, code %d", relay_table[i].rcpt, res, r.code);
+		expect(&r, want);
+	}
+}
+
+static void
+test_relay_table(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_client c;
+	struct reply r;
+
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
+	run_relay_table(&c, false);
+	/* the refusal names the domains and the class to change */
+	{
+		struct mail_addr from = addr("<p@example.org>"), to = addr("<x@evil-example.org>");
+
+		assert_int_equal(policy_rcpt(&c, &from, &to, &r), R_PERM);
+		assert_non_null(strstr(r.text, "x@evil-example.org"));
+		assert_non_null(strstr(r.text, "(example.org)"));
+		assert_non_null(strstr(r.text, "legacy-printers"));
+	}
+}
+
+static void
+test_authenticated(void **state)
+{
+	struct fixture *f = *state;
+	struct mail_addr from = addr("<alice@example.org>");
+	struct policy_client c;
+	struct reply r;
+
+	/* submission: any address may connect, nothing before AUTH */
+	assert_int_equal(client(f, 1, "10.9.8.7", &c, &r), R_OK);
+	assert_null(c.class);
+	assert_int_equal(policy_mail(&c, &from, &r), R_PERM);
+	expect(&r, "530 5.7.0 Authentication required");
+	assert_non_null(strstr(r.text, "STARTTLS"));
+	c.tls = true;
+	assert_int_equal(policy_mail(&c, &from, &r), R_PERM);
+	expect(&r, "530 5.7.0 Authentication required");
+	c.auth_user = "alice";
+	assert_int_equal(policy_mail(&c, &from, &r), R_OK);
+	run_relay_table(&c, true);
+	/* a campus client that authenticated on port 25 may relay too */
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
+	c.tls = true;
+	c.auth_user = "alice";
+	run_relay_table(&c, true);
+}
+
+static void
+test_other_classes(void **state)
+{
+	struct fixture *f = *state;
+	struct mail_addr from = addr("<lab@lab.example.net>");
+	struct mail_addr ok = addr("<x@example.com>"), bad = addr("<x@example.org>");
+	struct policy_client c;
+	struct reply r;
+
+	assert_int_equal(client(f, 0, "130.83.12.200", &c, &r), R_OK);
+	assert_int_equal(policy_rcpt(&c, &from, &ok, &r), R_OK);
+	assert_int_equal(policy_rcpt(&c, &from, &bad, &r), R_PERM);
+	assert_non_null(strstr(r.text, "(lab.example.net, example.com)"));
+	/* a class without relay_domains relays nowhere */
+	assert_int_equal(client(f, 0, "130.83.99.1", &c, &r), R_OK);
+	assert_int_equal(policy_rcpt(&c, &from, &ok, &r), R_PERM);
+	expect(&r, "550 5.7.1");
+	assert_non_null(strstr(r.text, "(none)"));
+}
+
+static void
+test_senders(void **state)
+{
+	struct fixture *f = *state;
+	struct mail_addr null = addr("<>"), pm = addr("<postmaster>");
+	struct mail_addr routed = addr("<@a.example:bounce@example.org>");
+	struct policy_client c;
+	struct reply r;
+
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
+	assert_int_equal(policy_mail(&c, &null, &r), R_OK);
+	assert_int_equal(policy_mail(&c, &routed, &r), R_OK);
+	assert_int_equal(policy_mail(&c, &pm, &r), R_PERM);
+	expect(&r, "501 5.1.7");
+	/* <> is never a recipient */
+	assert_int_equal(policy_rcpt(&c, &pm, &null, &r), R_PERM);
+	expect(&r, "501 5.1.3");
+}
+
+static void
+test_explanation(void **state)
+{
+	struct fixture *f = *state;
+	struct mail_addr from = addr("<p@example.org>"), to = addr("<a@sub.example.org>");
+	struct buf why = BUF_INIT(4096);
+	struct policy_client c;
+	struct reply r;
+
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
+	c.why = &why;
+	assert_int_equal(policy_connect(&c, &r), R_OK);
+	assert_string_equal(buf_cstr(&why),
+	                    "class legacy-printers (test.conf:20), network 130.83.12.34/32");
+	buf_reset(&why);
+	assert_int_equal(policy_mail(&c, &from, &r), R_OK);
+	assert_string_equal(buf_cstr(&why),
+	                    "TLS not required by class legacy-printers (test.conf:20)");
+	buf_reset(&why);
+	assert_int_equal(policy_rcpt(&c, &from, &to, &r), R_OK);
+	assert_non_null(strstr(buf_cstr(&why), "sub.example.org in relay_domains (example.org)"));
+	buf_free(&why);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_longest_prefix, setup),
+	    cmocka_unit_test_setup(test_no_class, setup),
+	    cmocka_unit_test_setup(test_require_tls, setup),
+	    cmocka_unit_test_setup(test_relay_table, setup),
+	    cmocka_unit_test_setup(test_authenticated, setup),
+	    cmocka_unit_test_setup(test_other_classes, setup),
+	    cmocka_unit_test_setup(test_senders, setup),
+	    cmocka_unit_test_setup(test_explanation, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
