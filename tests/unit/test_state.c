@@ -1,0 +1,165 @@
+/*
+ * test_state.c - unit tests for delivery state files (lib/mail_state.c)
+ *
+ * Round trips, garbage lines, addresses holding "> ", and the atomic
+ * save/load/remove under a temporary directory.  Must never depend on
+ * anything outside lib/.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+#undef R_OK /* access(2)'s; result.h's enum is meant */
+
+#include <cmocka.h>
+
+#include "mail_state.h"
+
+#define L(s) s, sizeof(s) - 1
+
+static void
+test_parse_example(void **unused)
+{
+	static const char text[] =
+	    "attempts 3\nfirst_attempt 1764000000\n"
+	    "next_attempt 1764000900\nwarned 1\n"
+	    "rcpt <a@example.org> sent 1764000000 250 2.0.0 Ok: queued as X\n"
+	    "rcpt <b@example.org> deferred 1764000300 451 4.3.0 try later\n"
+	    "rcpt <c@example.org> bounced 1764000000 550 5.1.1 unknown user\n"
+	    "rcpt <d@example.org> failed 1764000001 550 5.1.1 gone\n";
+	struct mail_state st;
+	struct state_rcpt *r;
+
+	state_init(&st);
+	assert_int_equal(state_parse(L(text), &st), 0);
+	assert_int_equal(st.attempts, 3);
+	assert_int_equal(st.first_attempt, 1764000000);
+	assert_int_equal(st.next_attempt, 1764000900);
+	assert_true(st.warned);
+	assert_int_equal(st.n_rcpts, 4);
+	r = state_rcpt_find(&st, "b@example.org");
+	assert_non_null(r);
+	assert_int_equal(r->status, RCPT_DEFERRED);
+	assert_int_equal(r->when, 1764000300);
+	assert_string_equal(r->reply, "451 4.3.0 try later");
+	assert_int_equal(state_rcpt_find(&st, "d@example.org")->status, RCPT_FAILED);
+	assert_true(state_rcpt_done(state_rcpt_find(&st, "c@example.org")->status));
+	assert_false(state_rcpt_done(RCPT_FAILED));
+	state_free(&st);
+}
+
+static const struct {
+	const char *line;
+	int bad;
+} garbage[] = {
+    {"attempts x\n", 1},
+    {"attempts 99999999999999999999\n", 1},
+    {"rcpt a@b sent 1 250 ok\n", 1},
+    {"rcpt <a@b> sentx 1 250 ok\n", 1},
+    {"rcpt <a@b> sent -1 250 ok\n", 1},
+    {"rcpt <> sent 1 250 ok\n", 1},
+    {"rcpt <a@b>\n", 1},
+    {"future_key 12\n", 0},
+    {"\n\n\n", 0},
+    {"rcpt <a@b> sent 1\n", 0},
+};
+
+static void
+test_parse_garbage(void **unused)
+{
+	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		struct mail_state st;
+
+		state_init(&st);
+		assert_int_equal(state_parse(garbage[i].line, strlen(garbage[i].line), &st),
+		                 garbage[i].bad);
+		state_free(&st);
+	}
+}
+
+static void
+test_quoted_address(void **unused)
+{
+	static const char text[] = "rcpt <\"x> sent 1\"@example.org> deferred 5 451 4.0.0 no\n";
+	struct mail_state st;
+
+	state_init(&st);
+	assert_int_equal(state_parse(L(text), &st), 0);
+	assert_non_null(state_rcpt_find(&st, "\"x> sent 1\"@example.org"));
+	state_free(&st);
+}
+
+static void
+test_roundtrip_and_clean(void **unused)
+{
+	struct mail_state st, st2;
+	struct buf out = BUF_INIT(0);
+
+	state_init(&st);
+	st.attempts = 2;
+	st.first_attempt = 10;
+	st.next_attempt = 20;
+	assert_int_equal(state_rcpt_set(&st, "a@example.org", RCPT_SENT, 11, "250 ok"), 0);
+	assert_int_equal(
+	    state_rcpt_set(&st, "b@example.org", RCPT_DEFERRED, 12, "451 4.0.0 two\r\nlines"), 0);
+	assert_int_equal(state_rcpt_set(&st, "c@example.org", RCPT_PENDING, 0, NULL), 0);
+	assert_int_equal(state_rcpt_set(&st, "a\nb@example.org", RCPT_SENT, 1, ""), -1);
+	assert_int_equal(state_format(&st, &out), 0);
+	assert_null(strstr(buf_cstr(&out), "c@example.org"));
+	state_init(&st2);
+	assert_int_equal(state_parse(out.s, out.len, &st2), 0);
+	assert_int_equal(st2.n_rcpts, 2);
+	assert_string_equal(state_rcpt_find(&st2, "b@example.org")->reply, "451 4.0.0 two  lines");
+	assert_int_equal(st2.next_attempt, 20);
+	state_free(&st);
+	state_free(&st2);
+	buf_free(&out);
+}
+
+static void
+test_save_load(void **unused)
+{
+	char dir[] = "/tmp/test_state.XXXXXX";
+	struct mail_state st, st2;
+	int dfd, bad;
+
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	state_init(&st);
+	state_init(&st2);
+	assert_int_equal(state_load(dfd, "ID", &st2, &bad), R_OK); /* missing: empty */
+	assert_int_equal(st2.n_rcpts, 0);
+	st.attempts = 1;
+	assert_int_equal(state_rcpt_set(&st, "a@example.org", RCPT_BOUNCED, 3, "550 no"), 0);
+	assert_int_equal(state_save(dfd, "ID", &st), R_OK);
+	assert_int_equal(faccessat(dfd, ".tmp.ID", F_OK, 0), -1);
+	assert_int_equal(state_load(dfd, "ID", &st2, &bad), R_OK);
+	assert_int_equal(bad, 0);
+	assert_int_equal(st2.attempts, 1);
+	assert_int_equal(state_rcpt_find(&st2, "a@example.org")->status, RCPT_BOUNCED);
+	assert_int_equal(state_remove(dfd, "ID"), R_OK);
+	assert_int_equal(state_remove(dfd, "ID"), R_OK);
+	close(dfd);
+	assert_int_equal(rmdir(dir), 0);
+	state_free(&st);
+	state_free(&st2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_example),  cmocka_unit_test(test_parse_garbage),
+	    cmocka_unit_test(test_quoted_address), cmocka_unit_test(test_roundtrip_and_clean),
+	    cmocka_unit_test(test_save_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
