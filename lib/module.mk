@@ -5,4 +5,8 @@ LIB_SRCS := \
 	lib/net.c \
 	lib/mail_reply.c \
 	lib/mail_addr.c \
-	lib/mail_data.c
+	lib/mail_data.c \
+	lib/mail_spool_read.c \
+	lib/mail_state.c \
+	lib/mail_dsn.c \
+	lib/smtp_client.c
