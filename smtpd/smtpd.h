@@ -1,0 +1,155 @@
+/*
+ * smtpd.h - mailout-smtpd: one SMTP session per process
+ *
+ * The session (smtpd_proto.c) reads command lines through smtpd_io,
+ * parses them with smtpd_parse.c, asks smtpd_policy before it answers,
+ * streams DATA/BDAT content through smtpd_data.c into mailout-queue
+ * (smtpd_queue.c).  Everything the client sends is untrusted and is
+ * held in struct buf or in fixed, bounded arrays.
+ */
+#ifndef MAILOUT_SMTPD_H
+#define MAILOUT_SMTPD_H
+
+/* <unistd.h> and <fcntl.h> define R_OK (access(2)), which would turn
+ * enum result's R_OK into 4: include them first and drop the macro. */
+#include <fcntl.h>
+#include <unistd.h>
+#undef R_OK
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "mail_addr.h"
+#include "mail_data.h"
+#include "mail_reply.h"
+#include "mail_spool.h"
+#include "smtpd_io.h"
+#include "smtpd_policy.h"
+#include "smtpd_queue.h"
+
+#define SMTP_LINE_MAX 512 /* RFC 5321 4.5.3.1.4: command line, CRLF included */
+#define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6: text line, CRLF included */
+#define SMTPD_HOSTNAME_MAX 256
+
+/* SMTPD_R_OK_CHECK - at file scope after the includes of each .c */
+#define SMTPD_R_OK_CHECK _Static_assert(R_OK == 0, "R_OK must be enum result's")
+
+/* Enhanced status code details that mail_reply.h does not name. */
+#define SMTPD_ESC_SECURITY "7.0" /* x.7.0 other security status */
+#define SMTPD_ESC_VRFY "5.2" /* 252 2.5.2: cannot verify, will accept */
+#define SMTPD_ESC_CONFIG "3.5" /* x.3.5 system incorrectly configured */
+#define SMTPD_ESC_TIMEOUT "4.2" /* x.4.2 bad connection */
+#define SMTPD_ESC_UNKNOWN_CMD "5.2" /* 500 5.5.2 command unrecognised */
+
+enum smtp_verb {
+	V_UNKNOWN,
+	V_HELO,
+	V_EHLO,
+	V_MAIL,
+	V_RCPT,
+	V_DATA,
+	V_BDAT,
+	V_RSET,
+	V_NOOP,
+	V_QUIT,
+	V_VRFY,
+	V_EXPN,
+	V_HELP,
+	V_STARTTLS,
+	V_AUTH,
+};
+
+/* One command line, split: arg points into the line (not NUL-ended). */
+struct smtp_cmd {
+	enum smtp_verb verb;
+	const char *arg;
+	size_t arg_len;
+};
+
+enum smtp_body { BODY_UNSET, BODY_7BIT, BODY_8BITMIME };
+
+/* ESMTP parameters of MAIL FROM (RFC 1870, 6152, 6531, 4954) */
+struct mail_params {
+	bool size_set;
+	uint64_t size;
+	enum smtp_body body;
+	bool smtputf8;
+};
+
+/* Splitting the input into command lines with a hard cap. */
+enum line_status { LINE_MORE, LINE_OK, LINE_TOO_LONG };
+struct line_state {
+	bool discarding; /* inside the rest of a too-long line */
+};
+
+/* smtpd_parse.c - pure parsers, no I/O (unit tests and fuzz target) */
+enum line_status smtp_line_take(struct line_state *st, const char *in, size_t n, size_t max,
+                                size_t *line_len, size_t *used);
+void smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd);
+enum result smtp_parse_mail(const char *arg, size_t len, struct mail_addr *from,
+                            struct mail_params *p, struct reply *r);
+enum result smtp_parse_rcpt(const char *arg, size_t len, struct mail_addr *to, struct reply *r);
+enum result smtp_parse_bdat(const char *arg, size_t len, uint64_t *size, bool *last,
+                            struct reply *r);
+void smtp_sanitize(const char *in, size_t n, char *out, size_t outsize);
+
+/* The transaction: MAIL, RCPT..., DATA or BDAT... */
+struct smtpd_tx {
+	bool mail; /* MAIL accepted */
+	struct mail_addr sender;
+	struct mail_params params;
+	size_t nrcpt;
+	struct buf rcpts; /* "addr\0addr\0...": accepted recipients */
+	bool open; /* the queue program runs (DATA/first BDAT seen) */
+	bool bdat; /* a BDAT transfer is in progress */
+	struct queue_job q;
+	struct data_reader reader;
+	struct header_scan hs;
+	struct buf canon; /* canonical content of the current chunk */
+	struct reply error; /* latched error; code 0: none */
+	bool headers_added; /* Date/Message-ID handled */
+	char last; /* last byte sent to the queue */
+};
+
+struct session {
+	const struct config *cfg;
+	const struct conf_listener *listener;
+	const char *config_path; /* passed on as -c; NULL: none */
+	char hostname[SMTPD_HOSTNAME_MAX];
+	struct smtp_io io;
+	struct policy_client pc;
+	bool helo, esmtp;
+	bool refused; /* policy_connect said no: answer 503 until QUIT */
+	char tls_version[32], tls_cipher[96];
+	unsigned errors;
+	bool quit;
+	struct line_state ls;
+	struct smtpd_tx tx;
+};
+
+/* smtpd_proto.c */
+void smtpd_session_init(struct session *s, const struct config *cfg, const struct conf_listener *l,
+                        const char *config_path, int rfd, int wfd);
+/* smtpd_session_run - the whole session; returns the process exit code */
+int smtpd_session_run(struct session *s);
+void smtpd_reply(struct session *s, const struct reply *r);
+void smtpd_reply_code(struct session *s, int code, const char *esc, const char *text);
+void smtpd_tx_reset(struct session *s);
+/* smtpd_drop - 421 and exit: timeout, lost connection, too many errors */
+__attribute__((noreturn)) void smtpd_drop(struct session *s, const char *esc, const char *why);
+
+/* smtpd_cmd.c - the commands that ask the policy or switch to TLS */
+void smtpd_cmd_mail(struct session *s, const struct smtp_cmd *c);
+void smtpd_cmd_rcpt(struct session *s, const struct smtp_cmd *c);
+void smtpd_cmd_starttls(struct session *s, const struct smtp_cmd *c);
+
+/* smtpd_data.c */
+int smtpd_data(struct session *s);
+int smtpd_bdat(struct session *s, uint64_t size, bool last);
+int smtpd_received(struct buf *out, const struct session *s, const char *id);
+int smtpd_rfc5322_date(char *out, size_t outsize);
+
+#endif

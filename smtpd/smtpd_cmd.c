@@ -1,0 +1,199 @@
+/*
+ * smtpd_cmd.c - MAIL, RCPT and STARTTLS: the commands with consequences
+ *
+ * What it is for: checking a command's sequence and syntax, then
+ * asking the policy (OpenSMTPD's smtp_check_* / smtp_proceed_* split),
+ * and logging each refusal in Postfix's "NOQUEUE: reject:" shape; and
+ * STARTTLS (RFC 3207), which drops everything read before the
+ * handshake and resets the session.
+ * What it must never do: accept a sender or recipient the policy
+ * refused, keep more recipients than limits.recipients, or keep any
+ * plain-text input once TLS has been asked for (CVE-2011-0411).
+ */
+#include "smtpd.h"
+
+#include <string.h>
+
+#include "log.h"
+#include "smtpd_tls.h"
+
+SMTPD_R_OK_CHECK;
+
+/* log_reject - "NOQUEUE: reject: RCPT from name[addr]: 550 5.7.1 text;
+ * from=<a> to=<b> proto=ESMTP helo=<h>" */
+static void
+log_reject(const struct session *s, const char *stage, const struct reply *r,
+           const struct mail_addr *to)
+{
+	char line[REPLY_TEXT_MAX + 32], a[ADDR_PATH_MAX + 1], from[ADDR_PATH_MAX + 1],
+	    rcpt[ADDR_PATH_MAX + 1];
+
+	if (reply_format(r, line, sizeof(line)) < 0)
+		line[sizeof(line) - 1] = '\0';
+	from[0] = rcpt[0] = '\0';
+	if (s->tx.mail || to == NULL) {
+		if (addr_format(&s->tx.sender, a, sizeof(a)) == 0)
+			smtp_sanitize(a, strlen(a), from, sizeof(from));
+	}
+	if (to && addr_format(to, a, sizeof(a)) == 0)
+		smtp_sanitize(a, strlen(a), rcpt, sizeof(rcpt));
+	log_info("NOQUEUE: reject: %s from %s[%s]: %s; from=<%s>%s%s%s proto=%s helo=<%s>", stage,
+	         s->pc.name, s->pc.addr_str, line, from, to ? " to=<" : "", to ? rcpt : "",
+	         to ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->pc.helo);
+}
+
+/* mail_check - sequence, syntax, size: everything but the policy */
+static enum result
+mail_check(struct session *s, const struct smtp_cmd *c, struct mail_addr *from,
+           struct mail_params *p, struct reply *r)
+{
+	enum result res;
+
+	if (!s->helo) {
+		reply_set(r, 503, ESC_BAD_SEQ, "Error: send HELO/EHLO first");
+		return R_PERM;
+	}
+	if (s->tx.mail) {
+		reply_set(r, 503, ESC_BAD_SEQ, "Error: nested MAIL command");
+		return R_PERM;
+	}
+	if ((res = smtp_parse_mail(c->arg, c->arg_len, from, p, r)) != R_OK)
+		return res;
+	if (p->size_set && p->size > s->cfg->limits.message_size) {
+		/* RFC 1870 6.1 */
+		reply_set(r, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed limit");
+		return R_PERM;
+	}
+	return R_OK;
+}
+
+void
+smtpd_cmd_mail(struct session *s, const struct smtp_cmd *c)
+{
+	struct mail_addr from;
+	struct mail_params p;
+	struct reply r;
+
+	if (mail_check(s, c, &from, &p, &r) != R_OK) {
+		smtpd_reply(s, &r);
+		return;
+	}
+	if (policy_mail(&s->pc, &from, &r) != R_OK) {
+		s->tx.sender = from;
+		log_reject(s, "MAIL", &r, NULL);
+		smtpd_reply(s, &r);
+		return;
+	}
+	s->tx.sender = from;
+	s->tx.params = p;
+	s->tx.mail = true;
+	smtpd_reply_code(s, 250, ESC_OK_ADDR, "Ok");
+}
+
+/* rcpt_check - sequence, syntax, count: everything but the policy */
+static enum result
+rcpt_check(struct session *s, const struct smtp_cmd *c, struct mail_addr *to, struct reply *r)
+{
+	enum result res;
+
+	if (!s->tx.mail) {
+		reply_set(r, 503, ESC_BAD_SEQ, "Error: need MAIL command");
+		return R_PERM;
+	}
+	if (s->tx.bdat) {
+		reply_set(r, 503, ESC_BAD_SEQ, "Error: RCPT during BDAT");
+		return R_PERM;
+	}
+	if ((res = smtp_parse_rcpt(c->arg, c->arg_len, to, r)) != R_OK)
+		return res;
+	if (to->null) {
+		reply_set(r, 501, ESC_BAD_DEST_SYNTAX, "Error: bad recipient address syntax");
+		return R_PERM;
+	}
+	if (to->utf8 && !s->tx.params.smtputf8) {
+		reply_set(r, 553, ESC_UTF8_REQUIRED, "Non-ASCII address needs SMTPUTF8");
+		return R_PERM;
+	}
+	if (s->tx.nrcpt >= s->cfg->limits.recipients) {
+		/* RFC 5321 4.5.3.1.8: a temporary refusal */
+		reply_set(r, 452, ESC_TOO_MANY_RCPT, "Error: too many recipients");
+		return R_TEMP;
+	}
+	return R_OK;
+}
+
+void
+smtpd_cmd_rcpt(struct session *s, const struct smtp_cmd *c)
+{
+	char addr[ADDR_PATH_MAX + 1];
+	struct mail_addr to;
+	struct reply r;
+
+	if (rcpt_check(s, c, &to, &r) != R_OK) {
+		smtpd_reply(s, &r);
+		return;
+	}
+	if (policy_rcpt(&s->pc, &s->tx.sender, &to, &r) != R_OK) {
+		log_reject(s, "RCPT", &r, &to);
+		smtpd_reply(s, &r);
+		return;
+	}
+	if (addr_format(&to, addr, sizeof(addr)) < 0 ||
+	    buf_append(&s->tx.rcpts, addr, strlen(addr) + 1) < 0) {
+		smtpd_reply_code(s, 451, ESC_SYSTEM, "Error: local error in processing");
+		return;
+	}
+	s->tx.nrcpt++;
+	smtpd_reply_code(s, 250, ESC_OK_RCPT, "Ok");
+}
+
+/* starttls_check - may this session start TLS now? */
+static enum result
+starttls_check(struct session *s, const struct smtp_cmd *c, struct reply *r)
+{
+	if (c->arg_len != 0) {
+		reply_set(r, 501, ESC_BAD_ARGS, "Syntax: STARTTLS");
+		return R_PERM;
+	}
+	if (s->io.ssl != NULL) {
+		reply_set(r, 503, ESC_BAD_SEQ, "Error: TLS already active");
+		return R_PERM;
+	}
+	if (s->listener->tls != LISTENER_TLS_STARTTLS || tls_prepare(s->cfg) != R_OK) {
+		reply_set(r, 454, SMTPD_ESC_SECURITY, "TLS not available due to local problem");
+		return R_TEMP;
+	}
+	return R_OK;
+}
+
+void
+smtpd_cmd_starttls(struct session *s, const struct smtp_cmd *c)
+{
+	struct reply r;
+	size_t dropped;
+
+	if (starttls_check(s, c, &r) != R_OK) {
+		smtpd_reply(s, &r);
+		return;
+	}
+	/* CVE-2011-0411: what came with STARTTLS was sent in plain text */
+	if ((dropped = io_discard_input(&s->io)) > 0)
+		log_warn("%s[%s]: %zu octets of pipelined input after STARTTLS dropped", s->pc.name,
+		         s->pc.addr_str, dropped);
+	s->ls.discarding = false;
+	smtpd_reply_code(s, 220, ESC_OK, "Ready to start TLS");
+	if (io_flush(&s->io) != IO_OK)
+		smtpd_drop(s, NULL, NULL);
+	if (tls_start(&s->io, s->cfg->limits.command_timeout, s->tls_version,
+	              sizeof(s->tls_version), s->tls_cipher, sizeof(s->tls_cipher)) != R_OK) {
+		log_info("TLS handshake failed with %s[%s]", s->pc.name, s->pc.addr_str);
+		smtpd_drop(s, NULL, NULL);
+	}
+	/* RFC 3207 4.2: forget everything learnt before */
+	smtpd_tx_reset(s);
+	s->helo = s->esmtp = false;
+	s->pc.helo[0] = '\0';
+	s->pc.tls = true;
+	log_info("TLS started with %s[%s]: %s %s", s->pc.name, s->pc.addr_str, s->tls_version,
+	         s->tls_cipher);
+}

@@ -1,0 +1,332 @@
+/*
+ * smtpd_data.c - DATA and BDAT: streaming message content to the queue
+ *
+ * What it is for: reading message content (RFC 5321 4.1.1.4 DATA,
+ * RFC 3030 BDAT) through the canonicalising readers of mail_data.h,
+ * prepending our Received: header, adding a missing Date: and
+ * Message-ID: at the end of the header section, counting hops, and
+ * streaming it all to mailout-queue as it arrives, so memory stays
+ * bounded whatever the client sends.  Errors (too big, too many hops,
+ * queue trouble) are latched; the content is read on to its end and
+ * the client gets one reply (OpenSMTPD tx->error).
+ * What it must never do: answer 250 unless mailout-queue exited 0,
+ * end DATA anywhere but at <CR><LF>.<CR><LF>, or leave unread BDAT
+ * octets in the input to be taken as commands.
+ */
+#include "smtpd.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+#include "smtpd_tls.h"
+
+SMTPD_R_OK_CHECK;
+
+#define HEADER_MAX 4096 /* our own header lines */
+
+int
+smtpd_rfc5322_date(char *out, size_t outsize)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (localtime_r(&now, &tm) == NULL)
+		return -1;
+	/* RFC 5322 3.3; the C locale gives English day and month names */
+	return strftime(out, outsize, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0 ? -1 : 0;
+}
+
+/* protocol_name - RFC 3848 "with" keyword */
+static const char *
+protocol_name(const struct session *s)
+{
+	bool tls = s->io.ssl != NULL, auth = s->pc.auth_user != NULL;
+
+	if (!s->esmtp)
+		return "SMTP";
+	if (tls)
+		return auth ? "ESMTPSA" : "ESMTPS";
+	return auth ? "ESMTPA" : "ESMTP";
+}
+
+/* smtpd_received - our trace header (RFC 5321 4.4), LF line endings */
+int
+smtpd_received(struct buf *out, const struct session *s, const char *id)
+{
+	const struct policy_client *pc = &s->pc;
+	char date[64], rcpt[ADDR_PATH_MAX + 1];
+	int rc;
+
+	if (smtpd_rfc5322_date(date, sizeof(date)) < 0)
+		return -1;
+	rc = buf_printf(out, "Received: from %s (%s [%s%s])\n\tby %s (mailout) with %s id %s",
+	                pc->helo[0] ? pc->helo : "unknown", pc->name,
+	                net_addr_is_v4(&pc->addr) ? "" : "IPv6:", pc->addr_str, s->hostname,
+	                protocol_name(s), id);
+	if (rc == 0 && s->io.ssl)
+		rc =
+		    buf_printf(out, "\n\t(using %s with cipher %s)", s->tls_version, s->tls_cipher);
+	if (rc == 0 && pc->auth_user)
+		rc = buf_printf(out, "\n\t(authenticated as %s)", pc->auth_user);
+	if (rc == 0 && s->tx.nrcpt == 1) {
+		smtp_sanitize(s->tx.rcpts.s, strlen(buf_cstr(&s->tx.rcpts)), rcpt, sizeof(rcpt));
+		rc = buf_printf(out, "\n\tfor <%s>", rcpt);
+	}
+	if (rc == 0)
+		rc = buf_printf(out, ";\n\t%s\n", date);
+	return rc;
+}
+
+/* latch - remember the first error of the transaction */
+static void
+latch(struct smtpd_tx *tx, int code, const char *esc, const char *text)
+{
+	if (tx->error.code == 0)
+		reply_set(&tx->error, code, esc, "%s", text);
+}
+
+/* tx_send - content to the queue unless the transaction has failed */
+static void
+tx_send(struct smtpd_tx *tx, const char *p, size_t n)
+{
+	if (n == 0)
+		return;
+	tx->last = p[n - 1];
+	if (tx->error.code == 0 && tx->q.pid > 0)
+		queue_write(&tx->q, p, n);
+}
+
+/* tx_add_headers - at the end of the header section: hop count,
+ * missing Date: and Message-ID:, and a blank line when the header
+ * section ended without one (rest is what follows in this chunk) */
+static void
+tx_add_headers(struct session *s, const char *rest, size_t restlen)
+{
+	struct smtpd_tx *tx = &s->tx;
+	char date[64], line[HEADER_MAX];
+
+	tx->headers_added = true;
+	if (tx->hs.received > s->cfg->limits.hops)
+		latch(tx, 554, ESC_HOPS, "Too many hops");
+	if (tx->last != '\n')
+		tx_send(tx, "\n", 1);
+	if (!tx->hs.has_date && smtpd_rfc5322_date(date, sizeof(date)) == 0 &&
+	    bounded_format(line, sizeof(line), "Date: %s\n", date) == 0)
+		tx_send(tx, line, strlen(line));
+	if (!tx->hs.has_message_id &&
+	    bounded_format(line, sizeof(line), "Message-ID: <%s@%s>\n", tx->q.id, s->hostname) == 0)
+		tx_send(tx, line, strlen(line));
+	if (restlen > 0 && rest[0] != '\n')
+		tx_send(tx, "\n", 1);
+}
+
+/* tx_content - one piece of canonical content */
+static void
+tx_content(struct session *s, const char *p, size_t n)
+{
+	struct smtpd_tx *tx = &s->tx;
+	size_t off;
+
+	if (n == 0)
+		return;
+	if (!tx->headers_added) {
+		off = header_scan_feed(&tx->hs, p, n);
+		if (tx->hs.ended) {
+			if (off > n)
+				off = n;
+			tx_send(tx, p, off);
+			tx_add_headers(s, p + off, n - off);
+			tx_send(tx, p + off, n - off);
+			return;
+		}
+	}
+	tx_send(tx, p, n);
+}
+
+/* tx_open - at DATA or the first BDAT: run the queue, write Received: */
+static void
+tx_open(struct session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+	struct buf hdr = BUF_INIT(HEADER_MAX);
+	struct reply r;
+
+	tx->open = true;
+	tx->error.code = 0;
+	tx->headers_added = false;
+	tx->last = '\n';
+	data_reader_init(&tx->reader, s->cfg->limits.message_size);
+	header_scan_init(&tx->hs);
+	buf_init(&tx->canon, 2 * IO_IN_MAX + 16);
+	if (queue_open(&tx->q, s->config_path, &r) != R_OK) {
+		tx->error = r;
+		return;
+	}
+	if (smtpd_received(&hdr, s, tx->q.id) < 0)
+		latch(tx, 451, ESC_SYSTEM, "Local error in processing");
+	else
+		queue_write(&tx->q, hdr.s, hdr.len);
+	buf_free(&hdr);
+}
+
+/* log_accepted - Postfix's qmgr line, in smtpd's words */
+static void
+log_accepted(const struct session *s)
+{
+	const struct smtpd_tx *tx = &s->tx;
+	char from[ADDR_PATH_MAX + 1], addr[ADDR_PATH_MAX + 1];
+	const char *tls = s->io.ssl ? s->tls_version : "none";
+	struct log_field f[] = {
+	    {"QUEUE_ID", tx->q.id},
+	    {"CLIENT_ADDR", s->pc.addr_str},
+	    {"CLIENT_NAME", s->pc.name},
+	    {"TLS_VERSION", s->io.ssl ? s->tls_version : NULL},
+	    {"TLS_CIPHER", s->io.ssl ? s->tls_cipher : NULL},
+	};
+
+	if (addr_format(&tx->sender, addr, sizeof(addr)) < 0)
+		addr[0] = '\0';
+	smtp_sanitize(addr, strlen(addr), from, sizeof(from));
+	log_fields(LOG_INFO, f, sizeof(f) / sizeof(f[0]),
+	           "%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu, client=%s[%s], tls=%s", tx->q.id,
+	           from, tx->reader.size, tx->nrcpt, s->pc.name, s->pc.addr_str, tls);
+}
+
+/* tx_finish - the end of the content: one reply for the transaction */
+static void
+tx_finish(struct session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+	char sender[ADDR_PATH_MAX + 1];
+	struct reply r;
+
+	if (!tx->headers_added)
+		tx_add_headers(s, NULL, 0);
+	if (tx->reader.too_big)
+		latch(tx, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed limit");
+	if (tx->q.failed)
+		latch(tx, 451, ESC_SYSTEM, "Local error in processing");
+	if (addr_format(&tx->sender, sender, sizeof(sender)) < 0)
+		latch(tx, 451, ESC_SYSTEM, "Local error in processing");
+	if (tx->error.code != 0) {
+		queue_abort(&tx->q);
+		log_info("%s: reject: END-OF-MESSAGE from %s[%s]: %d %s",
+		         tx->q.id[0] ? tx->q.id : "NOQUEUE", s->pc.name, s->pc.addr_str,
+		         tx->error.code, tx->error.text);
+		r = tx->error;
+	} else if (queue_commit(&tx->q, sender, tx->rcpts.s, tx->rcpts.len, &r) == R_OK) {
+		log_accepted(s);
+	}
+	smtpd_reply(s, &r);
+	smtpd_tx_reset(s);
+}
+
+/* lost - the client went away or fell silent inside DATA/BDAT */
+static void
+lost(struct session *s, enum io_status st, const char *where)
+{
+	queue_abort(&s->tx.q);
+	if (st == IO_TIMEOUT)
+		smtpd_drop(s, SMTPD_ESC_TIMEOUT, "Error: timeout exceeded");
+	log_info("lost connection after %s from %s[%s]", where, s->pc.name, s->pc.addr_str);
+	smtpd_drop(s, NULL, NULL);
+}
+
+int
+smtpd_data(struct session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+	enum io_status st;
+	size_t used;
+
+	tx_open(s);
+	if (tx->error.code != 0 && tx->error.code < 500 && tx->q.pid == 0) {
+		/* the queue cannot run: say so now, before any content */
+		smtpd_reply(s, &tx->error);
+		smtpd_tx_reset(s);
+		return 0;
+	}
+	smtpd_reply_code(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	while (!tx->reader.done) {
+		if (s->io.in.len == 0 &&
+		    (st = io_fill(&s->io, s->cfg->limits.data_timeout)) != IO_OK)
+			lost(s, st, "DATA");
+		buf_reset(&tx->canon);
+		used = data_feed(&tx->reader, s->io.in.s, s->io.in.len, &tx->canon);
+		if (used == (size_t)-1) {
+			queue_abort(&tx->q);
+			smtpd_drop(s, ESC_SYSTEM, "Error: out of memory");
+		}
+		buf_consume(&s->io.in, used);
+		tx_content(s, tx->canon.s, tx->canon.len);
+	}
+	tx_finish(s);
+	return 0;
+}
+
+/* bdat_chunk - read exactly size octets, canonicalise and stream them */
+static void
+bdat_chunk(struct session *s, uint64_t size, bool last, bool discard)
+{
+	struct smtpd_tx *tx = &s->tx;
+	enum io_status st;
+	size_t take;
+
+	while (size > 0) {
+		if (s->io.in.len == 0 &&
+		    (st = io_fill(&s->io, s->cfg->limits.data_timeout)) != IO_OK)
+			lost(s, st, "BDAT");
+		take = s->io.in.len < size ? s->io.in.len : (size_t)size;
+		if (!discard) {
+			buf_reset(&tx->canon);
+			if (bdat_feed(&tx->reader, s->io.in.s, take, last && take == size,
+			              &tx->canon) < 0) {
+				queue_abort(&tx->q);
+				smtpd_drop(s, ESC_SYSTEM, "Error: out of memory");
+			}
+			tx_content(s, tx->canon.s, tx->canon.len);
+		}
+		buf_consume(&s->io.in, take);
+		size -= take;
+	}
+}
+
+/* smtpd_bdat - one BDAT command (RFC 3030 2): the octets are always
+ * read, even when the command is refused, so they are never taken as
+ * commands */
+int
+smtpd_bdat(struct session *s, uint64_t size, bool last)
+{
+	struct smtpd_tx *tx = &s->tx;
+	char text[64];
+
+	if (!tx->mail || tx->nrcpt == 0) {
+		bdat_chunk(s, size, last, true);
+		smtpd_reply_code(s, 503, ESC_BAD_SEQ,
+		                 tx->mail ? "Error: no valid recipients"
+		                          : "Error: need MAIL command");
+		return 0;
+	}
+	if (!tx->bdat) {
+		tx_open(s);
+		tx->bdat = true;
+	}
+	bdat_chunk(s, size, last, false);
+	if (!last) {
+		if (bounded_format(text, sizeof(text), "%" PRIu64 " octets received", size) < 0)
+			text[0] = '\0';
+		smtpd_reply_code(s, 250, ESC_OK, text);
+		return 0;
+	}
+	if (size == 0) {
+		buf_reset(&tx->canon);
+		if (bdat_feed(&tx->reader, "", 0, true, &tx->canon) == 0)
+			tx_content(s, tx->canon.s, tx->canon.len);
+	}
+	tx_finish(s);
+	return 0;
+}

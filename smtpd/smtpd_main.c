@@ -1,0 +1,165 @@
+/*
+ * smtpd_main.c - mailout-smtpd: one SMTP session per process
+ *
+ *   mailout-smtpd [-c FILE] [-l LISTENER]
+ *   mailout-smtpd --check-config [-c FILE]
+ *   mailout-smtpd --explain CLIENT_IP [--helo H] [--tls] [--auth USER]
+ *                 --from ADDR --rcpt ADDR...
+ *
+ * Started once per connection by systemd (Accept=yes: the connection
+ * is fd 3, LISTEN_FDS=1), inetd, xinetd or tcpserver (the connection
+ * is fd 0 and fd 1).  main() only parses options and loads the config;
+ * the session lives in smtpd_proto.c.
+ *
+ * SECURITY: mailout-smtpd parses untrusted input from the network and
+ * runs as an unprivileged user that cannot write the spool: a message
+ * reaches the spool only through mailout-queue, which checks what it is
+ * given.  Every client octet is held in a bounded buffer; every wait
+ * has a deadline; a broken config refuses mail (421) rather than
+ * accept it under unknown rules.  The environment is trusted only as
+ * far as its invoker is: MAILOUT_CONFIG, MAILOUT_QUEUE,
+ * CREDENTIALS_DIRECTORY and LISTEN_FDS come from the service manager;
+ * TCPREMOTEIP is used only where the connection is not a socket
+ * (tcpserver sets it; getpeername wins wherever it works), and
+ * TCPREMOTEHOST is never used.
+ *
+ * Exit codes: 0 after a session (whatever its replies), 75 when the
+ * config cannot be used, 64 on usage errors; --check-config and
+ * --explain as documented there.
+ */
+#include "smtpd.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "smtpd_explain.h"
+
+SMTPD_R_OK_CHECK;
+
+struct options {
+	const char *config; /* -c */
+	const char *listener; /* -l */
+	bool check_config;
+	bool explain;
+};
+
+/* usage - the command lines, on stderr */
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: mailout-smtpd [-c FILE] [-l LISTENER]\n"
+	                "       mailout-smtpd --check-config [-c FILE]\n"
+	                "       mailout-smtpd [-c FILE] --explain CLIENT_IP [--helo H] [--tls] "
+	                "[--auth USER] --from ADDR --rcpt ADDR...\n");
+	return EX_USAGE;
+}
+
+/* parse_options - -c and -l anywhere before --explain's own options */
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			o->config = argv[++i];
+		else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc)
+			o->listener = argv[++i];
+		else if (strcmp(argv[i], "--check-config") == 0)
+			o->check_config = true;
+		else if (strcmp(argv[i], "--explain") == 0) {
+			o->explain = true;
+			return 0; /* the rest is explain_main's */
+		} else
+			return -1;
+	}
+	return 0;
+}
+
+/* std_fds_open - fds 0-2 exist, so no pipe or file lands on them */
+static void
+std_fds_open(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+/* refuse - config trouble before the session: 421, never mail */
+static int
+refuse(int wfd, const char *why)
+{
+	static const char msg[] = "421 4.3.0 Service temporarily unavailable\r\n";
+
+	log_warn("%s: refusing the session", why);
+	if (write(wfd, msg, sizeof(msg) - 1) < 0) {
+		/* the client may be gone already: nothing to add */
+	}
+	return EX_TEMPFAIL;
+}
+
+/* connection_fds - systemd Accept=yes hands over fd 3, else 0 and 1 */
+static void
+connection_fds(int *rfd, int *wfd)
+{
+	int n = sd_listen_fds(1);
+
+	if (n >= 1) {
+		*rfd = *wfd = SD_LISTEN_FDS_START;
+		/* mailout-queue must not inherit the connection */
+		(void)fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
+		return;
+	}
+	*rfd = 0;
+	*wfd = 1;
+}
+
+/* config_for_queue - pass -c on when a config was chosen explicitly */
+static const char *
+config_for_queue(const struct options *o, const char *path)
+{
+	const char *env = getenv("MAILOUT_CONFIG");
+
+	return (o->config || (env && env[0])) ? path : NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct session s;
+	static struct config cfg;
+	const struct conf_listener *l;
+	struct options o;
+	const char *path;
+	int rfd, wfd;
+
+	log_init(argv[0]);
+	std_fds_open();
+	(void)signal(SIGPIPE, SIG_IGN); /* EPIPE is an error like any other */
+	if (parse_options(argc, argv, &o) < 0)
+		return usage();
+	path = conf_path(o.config);
+	if (o.check_config)
+		return conf_check(path, stdout);
+	if (o.explain) {
+		if (conf_load(path, &cfg, stderr) != R_OK)
+			return EX_CONFIG;
+		return explain_main(argc, argv, &cfg);
+	}
+	connection_fds(&rfd, &wfd);
+	if (conf_load(path, &cfg, stderr) != R_OK)
+		return refuse(wfd, path);
+	if ((l = conf_listener(&cfg, o.listener ? o.listener : "smtp")) == NULL)
+		return refuse(wfd, o.listener ? o.listener : "smtp: no such listener");
+	smtpd_session_init(&s, &cfg, l, config_for_queue(&o, path), rfd, wfd);
+	return smtpd_session_run(&s);
+}

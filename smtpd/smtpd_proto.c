@@ -1,0 +1,411 @@
+/*
+ * smtpd_proto.c - one SMTP session: greeting, command loop, command table
+ *
+ * What it is for: the RFC 5321 dialogue with one client: the pregreet
+ * test, the banner (or the policy's refusal), reading command lines
+ * with a hard cap, dispatching them from a table, replying with
+ * enhanced status codes (RFC 2034), counting errors, and STARTTLS
+ * (RFC 3207) with the session reset it requires.
+ * What it must never do: answer a command that was injected in plain
+ * text before TLS started, read the tail of an over-long line as a
+ * command, wait for input while replies are pending, or accept a
+ * message the policy refused.
+ */
+#include "smtpd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "smtpd_tls.h"
+
+SMTPD_R_OK_CHECK;
+
+typedef void (*cmd_fn)(struct session *s, const struct smtp_cmd *c);
+
+/* the handlers are below the table's users; smtpd_cmd.c has the rest */
+static void cmd_helo(struct session *s, const struct smtp_cmd *c);
+static void cmd_data(struct session *s, const struct smtp_cmd *c);
+static void cmd_bdat(struct session *s, const struct smtp_cmd *c);
+static void cmd_rset(struct session *s, const struct smtp_cmd *c);
+static void cmd_noop(struct session *s, const struct smtp_cmd *c);
+static void cmd_quit(struct session *s, const struct smtp_cmd *c);
+static void cmd_vrfy(struct session *s, const struct smtp_cmd *c);
+static void cmd_help(struct session *s, const struct smtp_cmd *c);
+static void cmd_other(struct session *s, const struct smtp_cmd *c);
+
+/* qmail commands.c style: one row per verb */
+static const struct {
+	enum smtp_verb verb;
+	cmd_fn fn;
+} commands[] = {
+    {V_HELO, cmd_helo},       {V_EHLO, cmd_helo},  {V_MAIL, smtpd_cmd_mail},
+    {V_RCPT, smtpd_cmd_rcpt}, {V_DATA, cmd_data},  {V_BDAT, cmd_bdat},
+    {V_RSET, cmd_rset},       {V_NOOP, cmd_noop},  {V_QUIT, cmd_quit},
+    {V_VRFY, cmd_vrfy},       {V_HELP, cmd_help},  {V_STARTTLS, smtpd_cmd_starttls},
+    {V_EXPN, cmd_other},      {V_AUTH, cmd_other}, {V_UNKNOWN, cmd_other},
+};
+
+/* peer_address - getpeername on the connection; UCSPI's TCPREMOTEIP
+ * when it is not a socket (a pipe in a test); "::" when neither */
+static void
+peer_address(int fd, struct net_addr *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const char *env;
+
+	memset(addr, 0, sizeof(*addr));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    net_addr_from_sockaddr((struct sockaddr *)&ss, addr) == 0)
+		return;
+	env = getenv("TCPREMOTEIP");
+	if (env && net_addr_parse(env, addr) == 0)
+		return;
+	memset(addr, 0, sizeof(*addr));
+}
+
+void
+smtpd_session_init(struct session *s, const struct config *cfg, const struct conf_listener *l,
+                   const char *config_path, int rfd, int wfd)
+{
+	struct net_addr addr;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->listener = l;
+	s->config_path = config_path;
+	if (cfg->hostname && cfg->hostname[0])
+		(void)bounded_copy(s->hostname, sizeof(s->hostname), cfg->hostname);
+	else if (gethostname(s->hostname, sizeof(s->hostname) - 1) < 0)
+		(void)bounded_copy(s->hostname, sizeof(s->hostname), "localhost");
+	io_init(&s->io, rfd, wfd);
+	s->io.write_timeout = cfg->limits.command_timeout;
+	peer_address(rfd, &addr);
+	policy_client_init(&s->pc, cfg, l, &addr);
+	net_addr_format(&addr, s->pc.addr_str, sizeof(s->pc.addr_str));
+	/* XXX: reverse DNS comes later; TCPREMOTEHOST is never trusted */
+	(void)bounded_copy(s->pc.name, sizeof(s->pc.name), "unknown");
+	buf_init(&s->tx.rcpts, (size_t)cfg->limits.recipients * (ADDR_PATH_MAX + 1) + 1);
+	s->tx.q.pid = 0;
+	s->tx.q.msg_fd = s->tx.q.env_fd = -1;
+}
+
+void
+smtpd_tx_reset(struct session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+
+	if (tx->q.pid > 0)
+		queue_abort(&tx->q);
+	if (tx->open) {
+		header_scan_free(&tx->hs);
+		buf_free(&tx->canon);
+	}
+	tx->mail = tx->open = tx->bdat = false;
+	tx->nrcpt = 0;
+	buf_reset(&tx->rcpts);
+	tx->error.code = 0;
+	tx->q.id[0] = '\0';
+}
+
+/* finish - end the session: close TLS, exit */
+static __attribute__((noreturn)) void
+finish(struct session *s)
+{
+	smtpd_tx_reset(s);
+	tls_stop(&s->io);
+	log_info("disconnect from %s[%s]", s->pc.name, s->pc.addr_str);
+	exit(0);
+}
+
+void
+smtpd_drop(struct session *s, const char *esc, const char *why)
+{
+	struct reply r;
+
+	if (why) {
+		reply_set(&r, 421, esc, "%s Service not available, closing channel: %s",
+		          s->hostname, why);
+		(void)io_put_reply(&s->io, &r);
+		(void)io_flush(&s->io);
+	}
+	finish(s);
+}
+
+void
+smtpd_reply(struct session *s, const struct reply *r)
+{
+	if (io_put_reply(&s->io, r) != IO_OK) {
+		log_info("lost connection from %s[%s]", s->pc.name, s->pc.addr_str);
+		finish(s);
+	}
+	/* Postfix smtpd_hard_error_limit: every 4xx/5xx counts */
+	if (r->code >= 400 && ++s->errors >= s->cfg->limits.errors && s->cfg->limits.errors > 0) {
+		log_info("too many errors from %s[%s]", s->pc.name, s->pc.addr_str);
+		smtpd_drop(s, SMTPD_ESC_SECURITY, "Too many errors");
+	}
+}
+
+void
+smtpd_reply_code(struct session *s, int code, const char *esc, const char *text)
+{
+	struct reply r;
+
+	reply_set(&r, code, esc, "%s", text);
+	smtpd_reply(s, &r);
+}
+
+/* cmd_helo - HELO/EHLO (RFC 5321 4.1.1.1); a new EHLO resets */
+static void
+cmd_helo(struct session *s, const struct smtp_cmd *c)
+{
+	bool ehlo = c->verb == V_EHLO;
+
+	if (c->arg_len == 0) {
+		smtpd_reply_code(s, 501, ESC_BAD_ARGS,
+		                 ehlo ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
+		return;
+	}
+	smtpd_tx_reset(s);
+	smtp_sanitize(c->arg, c->arg_len, s->pc.helo, sizeof(s->pc.helo));
+	s->helo = true;
+	s->esmtp = ehlo;
+	if (!ehlo) {
+		(void)io_put_line(&s->io, "250 %s", s->hostname);
+		return;
+	}
+	/* RFC 2034: no enhanced codes in the EHLO keyword lines */
+	(void)io_put_line(&s->io, "250-%s", s->hostname);
+	(void)io_put_line(&s->io, "250-PIPELINING");
+	(void)io_put_line(&s->io, "250-SIZE %llu", (unsigned long long)s->cfg->limits.message_size);
+	(void)io_put_line(&s->io, "250-8BITMIME");
+	(void)io_put_line(&s->io, "250-ENHANCEDSTATUSCODES");
+	if (s->listener->tls == LISTENER_TLS_STARTTLS && s->io.ssl == NULL &&
+	    tls_configured(s->cfg))
+		(void)io_put_line(&s->io, "250-STARTTLS");
+	(void)io_put_line(&s->io, "250-SMTPUTF8");
+	(void)io_put_line(&s->io, "250 CHUNKING");
+}
+
+static void
+cmd_data(struct session *s, const struct smtp_cmd *c)
+{
+	if (c->arg_len != 0)
+		smtpd_reply_code(s, 501, ESC_BAD_ARGS, "Syntax: DATA");
+	else if (s->tx.bdat)
+		smtpd_reply_code(s, 503, ESC_BAD_SEQ, "Error: DATA after BDAT");
+	else if (!s->tx.mail)
+		smtpd_reply_code(s, 503, ESC_BAD_SEQ, "Error: need MAIL command");
+	else if (s->tx.nrcpt == 0)
+		smtpd_reply_code(s, 503, ESC_BAD_SEQ, "Error: no valid recipients");
+	else
+		(void)smtpd_data(s);
+}
+
+static void
+cmd_bdat(struct session *s, const struct smtp_cmd *c)
+{
+	struct reply r;
+	uint64_t size;
+	bool last;
+
+	if (smtp_parse_bdat(c->arg, c->arg_len, &size, &last, &r) != R_OK) {
+		/* the chunk's length is unknown: its octets would be read
+		 * as commands, so this session cannot go on */
+		(void)io_put_reply(&s->io, &r);
+		smtpd_drop(s, ESC_BAD_ARGS, "Malformed BDAT");
+	}
+	(void)smtpd_bdat(s, size, last);
+}
+
+static void
+cmd_rset(struct session *s, const struct smtp_cmd *c)
+{
+	if (c->arg_len != 0) {
+		smtpd_reply_code(s, 501, ESC_BAD_ARGS, "Syntax: RSET");
+		return;
+	}
+	smtpd_tx_reset(s);
+	smtpd_reply_code(s, 250, ESC_OK, "Ok");
+}
+
+static void
+cmd_noop(struct session *s, const struct smtp_cmd *c)
+{
+	smtpd_reply_code(s, 250, ESC_OK, "Ok");
+}
+
+static void
+cmd_quit(struct session *s, const struct smtp_cmd *c)
+{
+	smtpd_reply_code(s, 221, ESC_OK, "Bye");
+	s->quit = true;
+}
+
+static void
+cmd_vrfy(struct session *s, const struct smtp_cmd *c)
+{
+	if (c->arg_len == 0)
+		smtpd_reply_code(s, 501, ESC_BAD_ARGS, "Syntax: VRFY address");
+	else
+		smtpd_reply_code(s, 252, SMTPD_ESC_VRFY,
+		                 "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+cmd_help(struct session *s, const struct smtp_cmd *c)
+{
+	smtpd_reply_code(
+	    s, 214, ESC_OK,
+	    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+}
+
+static void
+cmd_other(struct session *s, const struct smtp_cmd *c)
+{
+	if (c->verb == V_EXPN)
+		smtpd_reply_code(s, 502, ESC_BAD_CMD, "Error: command not implemented");
+	else if (c->verb == V_AUTH)
+		smtpd_reply_code(s, 503, ESC_BAD_SEQ, "Error: authentication not enabled");
+	else
+		smtpd_reply_code(s, 500, SMTPD_ESC_UNKNOWN_CMD, "Error: command not recognized");
+}
+
+/* dispatch - one command line */
+static void
+dispatch(struct session *s, const char *line, size_t len)
+{
+	struct smtp_cmd c;
+	size_t i;
+
+	smtp_cmd_parse(line, len, &c);
+	if (s->refused) {
+		/* RFC 5321 3.1: after a 554 greeting, 503 until QUIT */
+		if (c.verb == V_QUIT)
+			cmd_quit(s, &c);
+		else
+			smtpd_reply_code(s, 503, ESC_BAD_SEQ,
+			                 "Error: access denied for this client");
+		return;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (commands[i].verb == c.verb) {
+			commands[i].fn(s, &c);
+			return;
+		}
+	}
+	cmd_other(s, &c);
+}
+
+/* next_line - the next command line into line[SMTP_LINE_MAX]; answers
+ * over-long lines itself; ends the session on timeout or EOF */
+static size_t
+next_line(struct session *s, char *line)
+{
+	enum line_status ls;
+	enum io_status st;
+	size_t len, used;
+
+	for (;;) {
+		ls = smtp_line_take(&s->ls, buf_cstr(&s->io.in), s->io.in.len, SMTP_LINE_MAX, &len,
+		                    &used);
+		if (ls == LINE_OK)
+			memcpy(line, s->io.in.s, len);
+		buf_consume(&s->io.in, used);
+		if (ls == LINE_OK)
+			return len;
+		if (ls == LINE_TOO_LONG) {
+			smtpd_reply_code(s, 500, ESC_SYNTAX, "Error: line too long");
+			continue;
+		}
+		if (used > 0 && s->io.in.len > 0)
+			continue;
+		st = io_fill(&s->io, s->cfg->limits.command_timeout);
+		if (st == IO_TIMEOUT)
+			smtpd_drop(s, SMTPD_ESC_TIMEOUT, "Error: timeout exceeded");
+		if (st != IO_OK) {
+			log_info("lost connection from %s[%s]", s->pc.name, s->pc.addr_str);
+			finish(s);
+		}
+	}
+}
+
+/* pregreet - a client that talks before the banner is a bot (Postfix
+ * postscreen); only on sockets: a test pipe holds the whole script */
+static void
+pregreet(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int rc;
+
+	if (getpeername(s->io.rfd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	rc = io_readable(&s->io, (int)s->cfg->limits.pregreet_wait * 1000);
+	if (rc <= 0)
+		return;
+	log_info("NOQUEUE: reject: CONNECT from %s[%s]: talked before the greeting", s->pc.name,
+	         s->pc.addr_str);
+	smtpd_reply_code(s, 554, ESC_POLICY, "Error: talked before the greeting");
+	(void)io_flush(&s->io);
+	finish(s);
+}
+
+/* implicit_tls - RFC 8314 3.3: TLS before the banner */
+static void
+implicit_tls(struct session *s)
+{
+	if (tls_prepare(s->cfg) != R_OK) {
+		log_warn("TLS is not available for listener %s", s->listener->name);
+		finish(s);
+	}
+	if (tls_start(&s->io, s->cfg->limits.command_timeout, s->tls_version,
+	              sizeof(s->tls_version), s->tls_cipher, sizeof(s->tls_cipher)) != R_OK) {
+		log_info("TLS handshake failed with %s[%s]", s->pc.name, s->pc.addr_str);
+		finish(s);
+	}
+	s->pc.tls = true;
+}
+
+/* greet - the banner, or the policy's refusal (RFC 5321 3.1) */
+static void
+greet(struct session *s)
+{
+	struct reply r;
+
+	if (policy_connect(&s->pc, &r) == R_OK) {
+		(void)io_put_line(&s->io, "220 %s ESMTP mailout", s->hostname);
+		return;
+	}
+	log_info("NOQUEUE: reject: CONNECT from %s[%s]: %d %s", s->pc.name, s->pc.addr_str, r.code,
+	         r.text);
+	s->refused = true;
+	(void)io_put_reply(&s->io, &r);
+	if (r.code < 500) /* a temporary refusal closes at once */
+		smtpd_drop(s, NULL, NULL);
+}
+
+int
+smtpd_session_run(struct session *s)
+{
+	char line[SMTP_LINE_MAX];
+	size_t len;
+
+	log_info("connect from %s[%s]", s->pc.name, s->pc.addr_str);
+	if (s->listener->tls == LISTENER_TLS_IMPLICIT)
+		implicit_tls(s);
+	else
+		pregreet(s);
+	greet(s);
+	while (!s->quit) {
+		len = next_line(s, line);
+		dispatch(s, line, len);
+	}
+	(void)io_flush(&s->io);
+	finish(s);
+}
