@@ -293,8 +293,8 @@ rcpt_tricks(struct policy_client *c, const struct mail_addr *sender, const struc
 		return R_OK;
 	why(c, "recipient uses %s, which is never relayed", trick);
 	reply_set(r, 550, ESC_POLICY,
-	          "Relay access denied: <%s> uses %s, which is never relayed; use a plain address "
-	          "(user@domain)",
+	          "Relay access denied: recipient <%s> was given with %s, which is never relayed; "
+	          "use a plain address (user@domain)",
 	          addr, trick);
 	return R_PERM;
 }

@@ -10,10 +10,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include <cmocka.h>
 
+#include "smtpd_explain.h"
 #include "smtpd_policy.h"
 
 #define MAX_NETS 4
@@ -350,6 +354,151 @@ test_explanation(void **state)
 	buf_free(&why);
 }
 
+/* explain - run --explain with argv into a string; returns the exit code */
+static int
+explain(struct fixture *f, char **argv, char **text)
+{
+	size_t len = 0;
+	FILE *out;
+	int argc, rc;
+
+	for (argc = 0; argv[argc]; argc++)
+		;
+	*text = NULL;
+	out = open_memstream(text, &len);
+	assert_non_null(out);
+	rc = explain_run(argc, argv, &f->cfg, out);
+	assert_int_equal(fclose(out), 0);
+	return rc;
+}
+
+/* has - the report contains this text */
+static void
+has(const char *text, const char *want)
+{
+	if (!strstr(text, want))
+		fail_msg("report lacks \"%s\":\n%s", want, text);
+}
+
+static void
+test_explain_printer(void **state)
+{
+	char *argv[] = {"mailout-smtpd", "--explain",           "130.83.12.34",
+	                "--from",        "printer@example.org", "--rcpt",
+	                "a@example.org", "<b@sub.example.org>", NULL};
+	char *text;
+
+	assert_int_equal(explain(*state, argv, &text), EX_OK);
+	has(text, "connect   client 130.83.12.34: class legacy-printers (test.conf:20), network "
+	          "130.83.12.34/32 -> 220 accepted\n");
+	has(text, "mail      <printer@example.org>: TLS not required by class legacy-printers "
+	          "(test.conf:20) -> 250 2.1.0 Ok\n");
+	has(text, "rcpt      <a@example.org>: example.org in relay_domains (example.org) of class "
+	          "legacy-printers (test.conf:20) -> 250 2.1.5 Ok\n");
+	has(text, "rcpt      <b@sub.example.org>: sub.example.org in relay_domains");
+	free(text);
+}
+
+static void
+test_explain_refusals(void **state)
+{
+	struct fixture *f = *state;
+	char *outside[] = {"x",  "--explain", "10.1.2.3",      "--from",
+	                   "<>", "--rcpt",    "a@example.org", NULL};
+	char *notls[] = {"x",      "--explain",     "130.83.1.2", "--from", "a@example.org",
+	                 "--rcpt", "a@example.org", NULL};
+	char *relay[] = {"x",      "--explain",       "130.83.1.2",    "--tls",
+	                 "--from", "<a@example.org>", "--rcpt",        "a@example.org",
+	                 "--rcpt", "a%b@example.org", "x@example.net", NULL};
+	char *text;
+
+	assert_int_equal(explain(f, outside, &text), EX_UNAVAILABLE);
+	has(text, "connect   client 10.1.2.3: in no client class");
+	has(text, "-> 554 5.7.1 Client 10.1.2.3 is not in a campus network");
+	assert_null(strstr(text, "rcpt "));
+	free(text);
+	assert_int_equal(explain(f, notls, &text), EX_UNAVAILABLE);
+	has(text, "class campus (test.conf:10) requires TLS, session is not in TLS -> 530 5.7.0");
+	free(text);
+	assert_int_equal(explain(f, relay, &text), EX_UNAVAILABLE);
+	has(text, "rcpt      <a@example.org>: example.org in relay_domains");
+	has(text, "rcpt      <a%b@example.org>: recipient uses a %-hack");
+	has(text, "-> 550 5.7.1 Relay access denied: recipient <a%b@example.org> was given with a "
+	          "%-hack");
+	has(text, "rcpt      <x@example.net>: example.net not in relay_domains of class campus "
+	          "(test.conf:10) (example.org) -> 550 5.7.1");
+	free(text);
+}
+
+static void
+test_explain_auth_and_limits(void **state)
+{
+	struct fixture *f = *state;
+	char *sub[] = {"x",          "-c",
+	               "some.conf",  "-l",
+	               "submission", "--explain",
+	               "10.9.8.7",   "--tls",
+	               "--auth",     "alice",
+	               "--from",     "alice@example.org",
+	               "--rcpt",     "bob@example.net",
+	               NULL};
+	char *plain[] = {
+	    "x",     "-l",     "submission",        "--explain", "10.9.8.7",        "--auth",
+	    "alice", "--from", "alice@example.org", "--rcpt",    "bob@example.net", NULL};
+	char *many[] = {"x",      "--explain",     "130.83.12.34",  "--from", "p@example.org",
+	                "--rcpt", "a@example.org", "b@example.org", NULL};
+	char *text;
+
+	assert_int_equal(explain(f, sub, &text), EX_OK);
+	has(text, "listener submission requires AUTH");
+	has(text, "authenticated as alice: any domain -> 250 2.1.5 Ok");
+	free(text);
+	assert_int_equal(explain(f, plain, &text), EX_UNAVAILABLE);
+	has(text, "auth      alice: AUTH outside TLS (add --tls) -> 538 5.7.11");
+	has(text, "-> 530 5.7.0 Authentication required");
+	free(text);
+	f->cfg.limits.recipients = 1;
+	assert_int_equal(explain(f, many, &text), EX_TEMPFAIL);
+	has(text, "rcpt      <b@example.org>: more than limits.recipients = 1");
+	has(text, "-> 452 4.5.3 Too many recipients");
+	free(text);
+}
+
+static void
+test_explain_usage(void **state)
+{
+	struct fixture *f = *state;
+	char *noip[] = {"x", "--explain", NULL};
+	char *norcpt[] = {"x", "--explain", "130.83.1.2", "--from", "a@example.org", NULL};
+	char *badip[] = {"x", "--explain", "130.83.1", "--from", "a@b", "--rcpt", "a@b", NULL};
+	char *badopt[] = {"x", "--explain", "130.83.1.2", "--frm", "a@b", "--rcpt", "a@b", NULL};
+	char *nolistener[] = {"x",      "-l",  "nope",   "--explain", "130.83.1.2",
+	                      "--from", "a@b", "--rcpt", "a@b",       NULL};
+	char *badaddr[] = {"x",
+	                   "--explain",
+	                   "130.83.12.34",
+	                   "--from",
+	                   "a@example.org",
+	                   "--rcpt",
+	                   "a b@example.org",
+	                   NULL};
+	char *text;
+
+	assert_int_equal(explain(f, noip, &text), EX_USAGE);
+	free(text);
+	assert_int_equal(explain(f, norcpt, &text), EX_USAGE);
+	free(text);
+	assert_int_equal(explain(f, badip, &text), EX_USAGE);
+	free(text);
+	assert_int_equal(explain(f, badopt, &text), EX_USAGE);
+	free(text);
+	assert_int_equal(explain(f, nolistener, &text), EX_USAGE);
+	free(text);
+	assert_int_equal(explain(f, badaddr, &text), EX_UNAVAILABLE);
+	has(text, "address syntax -> 501 5.1.3 Bad address syntax");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -362,6 +511,10 @@ main(void)
 	    cmocka_unit_test_setup(test_other_classes, setup),
 	    cmocka_unit_test_setup(test_senders, setup),
 	    cmocka_unit_test_setup(test_explanation, setup),
+	    cmocka_unit_test_setup(test_explain_printer, setup),
+	    cmocka_unit_test_setup(test_explain_refusals, setup),
+	    cmocka_unit_test_setup(test_explain_auth_and_limits, setup),
+	    cmocka_unit_test_setup(test_explain_usage, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
