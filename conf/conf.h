@@ -39,6 +39,14 @@ struct conf_listener {
 	int line;
 };
 
+/* A gateway server, parsed from "[host]:port", "host:port", "[host]" or
+ * "host" ("[2001:db8::1]:25" for IPv6 literals). */
+struct conf_server {
+	char *host; /* without brackets: a host name or an IP literal */
+	unsigned port; /* as given, else 25 (465 when gateway.tls is implicit) */
+	bool mx; /* bare host: look up MX; "[host]": connect to host itself */
+};
+
 struct conf_client {
 	char *name;
 	struct cidr *networks;
@@ -99,7 +107,9 @@ struct config {
 	} resolver;
 
 	struct {
-		struct conf_list servers;
+		struct conf_list servers; /* as written */
+		struct conf_server *hosts; /* servers, parsed, same order */
+		size_t n_hosts;
 		enum gateway_tls tls;
 		char *ca_file;
 		struct conf_list fingerprints;
@@ -138,5 +148,22 @@ int conf_parse_size(const char *s, uint64_t *out);
 
 /* conf_builtin_text - the embedded default configuration */
 const char *conf_builtin_text(void);
+
+/* conf_load_text - like conf_load, from memory; name is used in messages */
+enum result conf_load_text(const char *text, size_t len, const char *name, struct config *out,
+                           FILE *errs);
+
+/* conf_default_path - the compiled-in SYSCONFDIR/mailout/mailout.conf */
+const char *conf_default_path(void);
+
+/* conf_parse_rate - "600/h" (units s m h d) -> count, period seconds;
+ * "" and "0" mean no limit (count 0).  -1 if bad. */
+int conf_parse_rate(const char *s, unsigned *count, unsigned *period);
+/* conf_parse_domain - check a domain name and write it lower case,
+ * without a trailing dot, to out; -1 with a reason in *why if bad. */
+int conf_parse_domain(const char *s, char *out, size_t outsize, const char **why);
+/* conf_parse_server - gateway server syntax; out->host is allocated
+ * (free it), out->port is 0 when not given; -1 with *why if bad. */
+int conf_parse_server(const char *s, struct conf_server *out, const char **why);
 
 #endif

@@ -1,0 +1,584 @@
+/*
+ * conf_build.c - from the parsed libconfuse tree to struct config:
+ * what each key accepts, defaults that depend on the host or on other
+ * keys, and the checks that span keys (one network in two client
+ * classes, a client class without networks, ...)
+ *
+ * What it is for: the one place that knows what a valid configuration
+ * is, beyond the syntax of single values (conf_value.c).
+ * What it must never do: report a value twice (conf.c already did, with
+ * its line, while parsing) or return R_OK with a half-filled config.
+ */
+#include "conf_int.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "net.h"
+
+CONF_NO_ACCESS_R_OK;
+
+static const struct enum_map listener_tls_names[] = {
+    {"starttls", LISTENER_TLS_STARTTLS},
+    {"implicit", LISTENER_TLS_IMPLICIT},
+    {"none", LISTENER_TLS_NONE},
+    {NULL, 0},
+};
+
+static const struct enum_map listener_auth_names[] = {
+    {"none", LISTENER_AUTH_NONE},
+    {"optional", LISTENER_AUTH_OPTIONAL},
+    {"required", LISTENER_AUTH_REQUIRED},
+    {NULL, 0},
+};
+
+static const struct enum_map gateway_tls_names[] = {
+    {"verify", GATEWAY_TLS_VERIFY},     {"encrypt", GATEWAY_TLS_ENCRYPT}, {"may", GATEWAY_TLS_MAY},
+    {"implicit", GATEWAY_TLS_IMPLICIT}, {"none", GATEWAY_TLS_NONE},       {NULL, 0},
+};
+
+static const struct enum_map exec_names[] = {
+    {"reject", EXEC_REJECT},
+    {"bounce", EXEC_BOUNCE},
+    {NULL, 0},
+};
+
+/* What every key accepts.  Booleans are checked by libconfuse. */
+static const struct key_rule rules[] = {
+    {"hostname", V_DOMAIN, NULL, 0, 0},
+    {"spool", V_PATH, NULL, 0, 0},
+    {"tls.cert", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"tls.key", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"tls.min_version", V_TLS_VERSION, NULL, 0, 0},
+    {"listener.tls", V_ENUM, listener_tls_names, 0, 0},
+    {"listener.auth", V_ENUM, listener_auth_names, 0, 0},
+    {"client.networks", V_NETWORK, NULL, 0, 0},
+    {"client.relay_domains", V_DOMAIN, NULL, 0, 0},
+    {"client.sender_domains", V_DOMAIN, NULL, 0, 0},
+    {"client.rate", V_RATE, NULL, 0, 0},
+    {"auth.passwd_file", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"auth.pam_service", V_NAME_OR_EMPTY, NULL, 0, 0},
+    {"auth.sender_map", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"auth.sender_patterns", V_PATTERN, NULL, 0, 0},
+    {"auth.max_failures", V_COUNT, NULL, 1, 1000000},
+    {"auth.failure_window", V_DURATION, NULL, 0, 0},
+    {"rewrite.domain", V_DOMAIN_OR_EMPTY, NULL, 0, 0},
+    {"rewrite.map", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"limits.message_size", V_SIZE, NULL, 0, 0},
+    {"limits.recipients", V_COUNT, NULL, 1, 100000},
+    {"limits.command_timeout", V_DURATION, NULL, 0, 0},
+    {"limits.data_timeout", V_DURATION, NULL, 0, 0},
+    {"limits.errors", V_COUNT, NULL, 1, 100000},
+    {"limits.hops", V_COUNT, NULL, 1, 10000},
+    {"limits.pregreet_wait", V_DURATION0, NULL, 0, 0},
+    {"content.executable_action", V_ENUM, exec_names, 0, 0},
+    {"blocklist", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"resolver.nameserver", V_NAMESERVER, NULL, 0, 0},
+    {"gateway.servers", V_SERVER, NULL, 0, 0},
+    {"gateway.tls", V_ENUM, gateway_tls_names, 0, 0},
+    {"gateway.ca_file", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"gateway.fingerprints", V_FINGERPRINT, NULL, 0, 0},
+    {"gateway.user", V_TEXT, NULL, 0, 0},
+    {"gateway.password_file", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"gateway.connections", V_COUNT, NULL, 1, 64},
+    {"queue.lifetime", V_DURATION, NULL, 0, 0},
+    {"queue.retry_min", V_DURATION, NULL, 0, 0},
+    {"queue.retry_max", V_DURATION, NULL, 0, 0},
+    {"queue.delay_warning", V_DURATION0, NULL, 0, 0},
+    {"queue.postmaster", V_ADDRESS_OR_EMPTY, NULL, 0, 0},
+    {NULL, V_TEXT, NULL, 0, 0},
+};
+
+/* A build in progress: bad is set when a value does not convert (it
+ * was reported while parsing), oom when memory ran out. */
+struct build {
+	struct parse_ctx *ctx;
+	bool bad, oom;
+};
+
+const struct key_rule *
+key_rule_find(const char *key)
+{
+	const struct key_rule *r;
+
+	for (r = rules; r->key; r++)
+		if (strcmp(r->key, key) == 0)
+			return r;
+	return NULL;
+}
+
+int
+enum_lookup(const struct enum_map *map, const char *name)
+{
+	for (; map->name; map++)
+		if (strcmp(map->name, name) == 0)
+			return map->value;
+	return -1;
+}
+
+/* xstrdup - strdup that records running out of memory */
+static char *
+xstrdup(struct build *b, const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (!d)
+		b->oom = true;
+	return d;
+}
+
+/* get_str - a string key, never NULL in the result */
+static char *
+get_str(struct build *b, cfg_t *sec, const char *key)
+{
+	return xstrdup(b, cfg_getstr(sec, key));
+}
+
+static unsigned
+get_duration(struct build *b, cfg_t *sec, const char *key)
+{
+	unsigned v = 0;
+
+	if (conf_parse_duration(cfg_getstr(sec, key), &v) < 0)
+		b->bad = true;
+	return v;
+}
+
+static unsigned
+get_count(struct build *b, cfg_t *sec, const char *name, const char *key)
+{
+	const struct key_rule *r = key_rule_find(name);
+	long v = cfg_getint(sec, key);
+
+	if (!r || v < r->min || v > r->max) {
+		b->bad = true;
+		return 0;
+	}
+	return (unsigned)v;
+}
+
+static int
+get_enum(struct build *b, cfg_t *sec, const char *name, const char *key, int def)
+{
+	const struct key_rule *r = key_rule_find(name);
+	const char *v = cfg_getstr(sec, key);
+	int e;
+
+	if (!v || !*v)
+		return def;
+	e = enum_lookup(r->names, v);
+	if (e < 0)
+		b->bad = true;
+	return e < 0 ? def : e;
+}
+
+/* get_list - a list of strings; domains are stored normalised */
+static void
+get_list(struct build *b, cfg_t *sec, const char *key, bool domains, struct conf_list *out)
+{
+	unsigned i, n = cfg_size(sec, key);
+	char dom[256];
+	const char *v, *why;
+
+	out->n = 0;
+	out->items = n ? calloc(n, sizeof(char *)) : NULL;
+	if (n && !out->items) {
+		b->oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		v = cfg_getnstr(sec, key, i);
+		if (domains && conf_parse_domain(v, dom, sizeof(dom), &why) < 0) {
+			b->bad = true;
+			continue;
+		}
+		out->items[out->n] = xstrdup(b, domains ? dom : v);
+		if (out->items[out->n])
+			out->n++;
+	}
+}
+
+/* fqdn - the host's name: gethostname, made canonical by the resolver
+ * when it has no dot; "localhost" if all else fails */
+static char *
+fqdn(struct build *b)
+{
+	char host[256], dom[256];
+	struct addrinfo hints, *ai = NULL;
+	const char *why, *name = host;
+
+	if (gethostname(host, sizeof(host)) < 0)
+		return xstrdup(b, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = AI_CANONNAME;
+	if (!strchr(host, '.') && getaddrinfo(host, NULL, &hints, &ai) == 0 && ai &&
+	    ai->ai_canonname)
+		name = ai->ai_canonname;
+	if (conf_parse_domain(name, dom, sizeof(dom), &why) < 0 &&
+	    conf_parse_domain(host, dom, sizeof(dom), &why) < 0 &&
+	    bounded_copy(dom, sizeof(dom), "localhost") < 0)
+		b->bad = true;
+	if (ai)
+		freeaddrinfo(ai);
+	return xstrdup(b, dom);
+}
+
+/* build_top - hostname, spool, tls, blocklist */
+static void
+build_top(struct build *b, cfg_t *cfg, struct config *out)
+{
+	cfg_t *tls = cfg_getsec(cfg, "tls");
+	const char *h = cfg_getstr(cfg, "hostname");
+	char dom[256];
+	const char *why;
+
+	if (h && *h) {
+		bool ok = conf_parse_domain(h, dom, sizeof(dom), &why) == 0;
+
+		b->bad = b->bad || !ok;
+		out->hostname = xstrdup(b, ok ? dom : h);
+	} else {
+		out->hostname = fqdn(b);
+	}
+	out->spool = get_str(b, cfg, "spool");
+	out->blocklist = get_str(b, cfg, "blocklist");
+	out->tls.cert = get_str(b, tls, "cert");
+	out->tls.key = get_str(b, tls, "key");
+	out->tls.min_version = get_str(b, tls, "min_version");
+	if (out->tls.cert && out->tls.key && !*out->tls.cert != !*out->tls.key)
+		ctx_error(b->ctx, ctx_line(b->ctx, tls, *out->tls.cert ? "tls.cert" : "tls.key"),
+		          "tls: cert and key go together: set both or neither");
+}
+
+/* listener_defaults - the namesake standard listener's settings */
+static void
+listener_defaults(struct conf_listener *l)
+{
+	l->tls = LISTENER_TLS_STARTTLS;
+	l->auth = LISTENER_AUTH_OPTIONAL;
+	if (strcmp(l->name, "smtps") == 0)
+		l->tls = LISTENER_TLS_IMPLICIT;
+	if (strcmp(l->name, "smtps") == 0 || strcmp(l->name, "submission") == 0)
+		l->auth = LISTENER_AUTH_REQUIRED;
+}
+
+/* build_listeners - the sections, or smtp, submission, smtps if none */
+static void
+build_listeners(struct build *b, cfg_t *cfg, struct config *out)
+{
+	static const char *const std[] = {"smtp", "submission", "smtps"};
+	unsigned i, n = cfg_size(cfg, "listener");
+	size_t want = n ? n : 3;
+
+	out->listeners = calloc(want, sizeof(*out->listeners));
+	if (!out->listeners) {
+		b->oom = true;
+		return;
+	}
+	for (i = 0; i < want; i++) {
+		struct conf_listener *l = &out->listeners[out->n_listeners];
+		cfg_t *sec = n ? cfg_getnsec(cfg, "listener", i) : NULL;
+
+		l->name = xstrdup(b, sec ? cfg_title(sec) : std[i]);
+		if (!l->name)
+			return;
+		out->n_listeners++;
+		listener_defaults(l);
+		if (!sec)
+			continue;
+		l->line = ctx_section_line(b->ctx, sec, sec->line);
+		if (!value_is_name(l->name))
+			ctx_error(b->ctx, l->line,
+			          "listener \"%s\": a name has letters, digits, "
+			          "'.', '_' and '-' only",
+			          l->name);
+		l->tls = get_enum(b, sec, "listener.tls", "tls", (int)l->tls);
+		l->auth = get_enum(b, sec, "listener.auth", "auth", (int)l->auth);
+	}
+}
+
+/* client_networks - parse the networks of one class */
+static void
+client_networks(struct build *b, cfg_t *sec, struct conf_client *c)
+{
+	unsigned i, n = cfg_size(sec, "networks");
+	const char *why;
+
+	c->networks = n ? calloc(n, sizeof(*c->networks)) : NULL;
+	if (n && !c->networks) {
+		b->oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (cidr_parse(cfg_getnstr(sec, "networks", i), &c->networks[c->n_networks], &why) <
+		    0)
+			b->bad = true;
+		else
+			c->n_networks++;
+	}
+}
+
+/* build_client - one client class */
+static void
+build_client(struct build *b, cfg_t *sec, struct conf_client *c)
+{
+	const char *rate = cfg_getstr(sec, "rate");
+
+	c->line = ctx_section_line(b->ctx, sec, sec->line);
+	if (!value_is_name(c->name))
+		ctx_error(b->ctx, c->line,
+		          "client \"%s\": a name has letters, digits, '.', '_' and '-' only",
+		          c->name);
+	client_networks(b, sec, c);
+	c->require_tls = cfg_getbool(sec, "require_tls");
+	c->require_dns = cfg_getbool(sec, "require_dns");
+	c->verify_sender = cfg_getbool(sec, "verify_sender");
+	c->rewrite = cfg_getbool(sec, "rewrite");
+	get_list(b, sec, "relay_domains", true, &c->relay_domains);
+	get_list(b, sec, "sender_domains", true, &c->sender_domains);
+	if (conf_parse_rate(rate, &c->rate_count, &c->rate_period) < 0)
+		b->bad = true;
+	if (cfg_size(sec, "networks") == 0)
+		ctx_error(b->ctx, c->line, "client %s: no networks (who is in this class?)",
+		          c->name);
+}
+
+static bool
+cidr_equal(const struct cidr *x, const struct cidr *y)
+{
+	return x->prefix == y->prefix && memcmp(x->addr.a, y->addr.a, sizeof(x->addr.a)) == 0;
+}
+
+/* check_duplicate_networks - a network may be in one class only: with
+ * the longest-prefix rule, two would make the choice arbitrary */
+static void
+check_duplicate_networks(struct build *b, const struct config *out)
+{
+	size_t i, j, k, l;
+	char text[NET_ADDR_STRLEN + 8];
+
+	for (i = 0; i < out->n_clients; i++) {
+		const struct conf_client *c = &out->clients[i];
+
+		for (k = 0; k < c->n_networks; k++) {
+			for (j = 0; j <= i; j++) {
+				const struct conf_client *d = &out->clients[j];
+				size_t end = j == i ? k : d->n_networks;
+
+				for (l = 0; l < end; l++) {
+					if (!cidr_equal(&c->networks[k], &d->networks[l]))
+						continue;
+					cidr_format(&c->networks[k], text, sizeof(text));
+					ctx_error(b->ctx, c->line,
+					          "client %s: network %s is also in client %s",
+					          c->name, text, d->name);
+					j = i + 1;
+					break;
+				}
+			}
+		}
+	}
+}
+
+static void
+build_clients(struct build *b, cfg_t *cfg, struct config *out)
+{
+	unsigned i, n = cfg_size(cfg, "client");
+
+	if (n == 0)
+		return;
+	out->clients = calloc(n, sizeof(*out->clients));
+	if (!out->clients) {
+		b->oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		cfg_t *sec = cfg_getnsec(cfg, "client", i);
+		struct conf_client *c = &out->clients[out->n_clients];
+
+		c->name = xstrdup(b, cfg_title(sec));
+		if (!c->name)
+			return;
+		out->n_clients++;
+		build_client(b, sec, c);
+	}
+	check_duplicate_networks(b, out);
+}
+
+/* build_policy - auth, rewrite, limits, content, resolver */
+static void
+build_policy(struct build *b, cfg_t *cfg, struct config *out)
+{
+	cfg_t *a = cfg_getsec(cfg, "auth"), *rw = cfg_getsec(cfg, "rewrite");
+	cfg_t *lim = cfg_getsec(cfg, "limits"), *ct = cfg_getsec(cfg, "content");
+	const char *domain = cfg_getstr(rw, "domain");
+	char dom[256];
+	const char *why;
+
+	out->auth.passwd_file = get_str(b, a, "passwd_file");
+	out->auth.pam_service = get_str(b, a, "pam_service");
+	out->auth.sender_map = get_str(b, a, "sender_map");
+	get_list(b, a, "sender_patterns", false, &out->auth.sender_patterns);
+	out->auth.max_failures = get_count(b, a, "auth.max_failures", "max_failures");
+	out->auth.failure_window = get_duration(b, a, "failure_window");
+	if (domain && *domain && conf_parse_domain(domain, dom, sizeof(dom), &why) == 0)
+		domain = dom;
+	out->rewrite.domain = xstrdup(b, domain);
+	out->rewrite.map = get_str(b, rw, "map");
+	if (conf_parse_size(cfg_getstr(lim, "message_size"), &out->limits.message_size) < 0)
+		b->bad = true;
+	out->limits.recipients = get_count(b, lim, "limits.recipients", "recipients");
+	out->limits.command_timeout = get_duration(b, lim, "command_timeout");
+	out->limits.data_timeout = get_duration(b, lim, "data_timeout");
+	out->limits.errors = get_count(b, lim, "limits.errors", "errors");
+	out->limits.hops = get_count(b, lim, "limits.hops", "hops");
+	out->limits.pregreet_wait = get_duration(b, lim, "pregreet_wait");
+	out->content.block_executables = cfg_getbool(ct, "block_executables");
+	out->content.executable_action =
+	    get_enum(b, ct, "content.executable_action", "executable_action", EXEC_REJECT);
+	out->resolver.nameserver = get_str(b, cfg_getsec(cfg, "resolver"), "nameserver");
+}
+
+/* gateway_hosts - the servers, parsed; the port defaults by tls mode */
+static void
+gateway_hosts(struct build *b, struct config *out)
+{
+	size_t i, n = out->gateway.servers.n;
+	const char *why;
+
+	out->gateway.hosts = n ? calloc(n, sizeof(*out->gateway.hosts)) : NULL;
+	if (n && !out->gateway.hosts) {
+		b->oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct conf_server *s = &out->gateway.hosts[out->gateway.n_hosts];
+
+		if (conf_parse_server(out->gateway.servers.items[i], s, &why) < 0) {
+			b->bad = true;
+			continue;
+		}
+		if (s->port == 0)
+			s->port = out->gateway.tls == GATEWAY_TLS_IMPLICIT ? 465 : 25;
+		out->gateway.n_hosts++;
+	}
+}
+
+/* build_delivery - gateway and queue */
+static void
+build_delivery(struct build *b, cfg_t *cfg, struct config *out)
+{
+	cfg_t *gw = cfg_getsec(cfg, "gateway"), *q = cfg_getsec(cfg, "queue");
+
+	get_list(b, gw, "servers", false, &out->gateway.servers);
+	out->gateway.tls = get_enum(b, gw, "gateway.tls", "tls", GATEWAY_TLS_VERIFY);
+	out->gateway.ca_file = get_str(b, gw, "ca_file");
+	get_list(b, gw, "fingerprints", false, &out->gateway.fingerprints);
+	out->gateway.user = get_str(b, gw, "user");
+	out->gateway.password_file = get_str(b, gw, "password_file");
+	out->gateway.connections = get_count(b, gw, "gateway.connections", "connections");
+	gateway_hosts(b, out);
+	if (out->gateway.user && *out->gateway.user && out->gateway.password_file &&
+	    !*out->gateway.password_file)
+		ctx_error(b->ctx, ctx_line(b->ctx, gw, "gateway.user"),
+		          "gateway: user needs a password_file");
+	out->queue.lifetime = get_duration(b, q, "lifetime");
+	out->queue.retry_min = get_duration(b, q, "retry_min");
+	out->queue.retry_max = get_duration(b, q, "retry_max");
+	out->queue.delay_warning = get_duration(b, q, "delay_warning");
+	out->queue.postmaster = get_str(b, q, "postmaster");
+	if (out->queue.retry_min > out->queue.retry_max)
+		ctx_error(b->ctx, ctx_line(b->ctx, q, "queue.retry_min"),
+		          "queue: retry_min is longer than retry_max");
+}
+
+enum result
+conf_build(cfg_t *cfg, struct parse_ctx *ctx, struct config *out)
+{
+	struct build b = {ctx, false, false};
+	int errors = ctx->errors;
+
+	out->file = xstrdup(&b, ctx->file);
+	build_top(&b, cfg, out);
+	build_listeners(&b, cfg, out);
+	build_clients(&b, cfg, out);
+	build_policy(&b, cfg, out);
+	build_delivery(&b, cfg, out);
+	if (b.oom) {
+		ctx_error(ctx, 0, "out of memory");
+		return R_TEMP;
+	}
+	if (b.bad && errors == 0)
+		ctx_error(ctx, 0, "internal error: a default value does not convert");
+	return b.bad || ctx->errors > 0 ? R_PERM : R_OK;
+}
+
+static void
+free_list(struct conf_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+static void
+free_clients(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_clients; i++) {
+		free(cfg->clients[i].name);
+		free(cfg->clients[i].networks);
+		free_list(&cfg->clients[i].relay_domains);
+		free_list(&cfg->clients[i].sender_domains);
+	}
+	free(cfg->clients);
+}
+
+void
+conf_free(struct config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	free(cfg->file);
+	free(cfg->hostname);
+	free(cfg->spool);
+	free(cfg->tls.cert);
+	free(cfg->tls.key);
+	free(cfg->tls.min_version);
+	for (i = 0; i < cfg->n_listeners; i++)
+		free(cfg->listeners[i].name);
+	free(cfg->listeners);
+	free_clients(cfg);
+	free(cfg->auth.passwd_file);
+	free(cfg->auth.pam_service);
+	free(cfg->auth.sender_map);
+	free_list(&cfg->auth.sender_patterns);
+	free(cfg->rewrite.domain);
+	free(cfg->rewrite.map);
+	free(cfg->blocklist);
+	free(cfg->resolver.nameserver);
+	free_list(&cfg->gateway.servers);
+	for (i = 0; i < cfg->gateway.n_hosts; i++)
+		free(cfg->gateway.hosts[i].host);
+	free(cfg->gateway.hosts);
+	free(cfg->gateway.ca_file);
+	free_list(&cfg->gateway.fingerprints);
+	free(cfg->gateway.user);
+	free(cfg->gateway.password_file);
+	free(cfg->queue.postmaster);
+	memset(cfg, 0, sizeof(*cfg));
+}

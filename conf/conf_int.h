@@ -1,0 +1,103 @@
+/*
+ * conf_int.h - what the conf/ files share among themselves (private)
+ *
+ * Only conf/ includes this; programs see conf.h.  conf.c parses and
+ * records where each key was set, conf_build.c turns the parsed tree
+ * into struct config, conf_value.c knows the syntax of single values.
+ */
+#ifndef MAILOUT_CONF_INT_H
+#define MAILOUT_CONF_INT_H
+
+#include <confuse.h>
+#include <stddef.h>
+#include <stdio.h>
+/* <unistd.h> and <fcntl.h> define R_OK (access(2)), which would
+ * silently turn enum result's R_OK into 4.  Include them here, before
+ * result.h, and drop the macro; CONF_NO_ACCESS_R_OK checks it. */
+#include <fcntl.h>
+#include <unistd.h>
+#undef R_OK
+#define CONF_NO_ACCESS_R_OK _Static_assert(R_OK == 0, "R_OK must be enum result's")
+
+#include "conf.h"
+
+enum value_kind {
+	V_TEXT, /* anything without control characters */
+	V_NAME, /* a PAM service name: letters, digits, . _ - */
+	V_NAME_OR_EMPTY,
+	V_DURATION, /* more than zero */
+	V_DURATION0, /* zero allowed */
+	V_SIZE,
+	V_RATE,
+	V_DOMAIN,
+	V_DOMAIN_OR_EMPTY,
+	V_PATH, /* absolute */
+	V_PATH_OR_EMPTY,
+	V_NETWORK,
+	V_SERVER,
+	V_NAMESERVER, /* empty, IP, IP:port or [IPv6]:port */
+	V_FINGERPRINT,
+	V_PATTERN, /* "%u@stud.example.org" */
+	V_ADDRESS_OR_EMPTY,
+	V_TLS_VERSION,
+	V_ENUM, /* one of key_rule.names */
+	V_COUNT /* integer between key_rule.min and key_rule.max */
+};
+
+/* value_check - NULL when s is valid for kind, else why not */
+const char *value_check(enum value_kind kind, const char *s);
+
+/* value_is_name - a section title: 1..64 of letters, digits, . _ - */
+int value_is_name(const char *s);
+
+struct enum_map {
+	const char *name;
+	int value;
+};
+
+/* What a key accepts; key is "section.key" or "key" at the top. */
+struct key_rule {
+	const char *key;
+	enum value_kind kind;
+	const struct enum_map *names; /* V_ENUM */
+	long min, max; /* V_COUNT */
+};
+
+/* key_rule_find - the rule for a dotted key; NULL for sections */
+const struct key_rule *key_rule_find(const char *key);
+/* enum_lookup - value of name in map; -1 if absent */
+int enum_lookup(const struct enum_map *map, const char *name);
+
+/* Where a key was set in the file (first time), per section. */
+struct seen {
+	const cfg_t *sec;
+	char key[48]; /* dotted */
+	int line;
+};
+
+/* One load in progress.  libconfuse's callbacks carry no user pointer,
+ * so conf.c keeps the current one in a static; loads do not nest. */
+struct parse_ctx {
+	FILE *errs;
+	const char *file; /* name used in messages */
+	int errors;
+	struct seen *seen;
+	size_t n_seen, cap_seen;
+	const cfg_opt_t *last_opt; /* see conf.c validate_cb */
+	unsigned last_n;
+	char *last_val;
+};
+
+/* ctx_error - print "FILE:LINE: message" (LINE 0: "FILE: message") */
+void ctx_error(struct parse_ctx *ctx, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* ctx_line - the line where key was set in sec, 0 if never */
+int ctx_line(const struct parse_ctx *ctx, const cfg_t *sec, const char *key);
+/* ctx_section_line - the first line set inside sec, else fallback */
+int ctx_section_line(const struct parse_ctx *ctx, const cfg_t *sec, int fallback);
+
+/* conf_build - fill out from a parsed tree; cross-checks reported
+ * through ctx.  R_PERM when anything is wrong, R_TEMP out of memory. */
+enum result conf_build(cfg_t *cfg, struct parse_ctx *ctx, struct config *out);
+
+#endif
