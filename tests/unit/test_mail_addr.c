@@ -117,8 +117,7 @@ static const char *const bad_paths[] = {
     "<\xc0\xaf@example.org>",
     "<\xed\xa0\x80@example.org>",
     "<\xf5\x80\x80\x80@example.org>",
-    "<a@ex\xc3"
-    "ample.org>",
+    "<a@ex\xc3\x61mple.org>",
     "<\xc2\x85@example.org>",
     "<a\x7f@example.org>",
 };
