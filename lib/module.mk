@@ -10,3 +10,6 @@ LIB_SRCS := \
 	lib/mail_state.c \
 	lib/mail_dsn.c \
 	lib/smtp_client.c
+
+# mail_rewrite: sender masquerading (mailout-sendmail; smtpd classes with rewrite = true)
+LIB_SRCS += lib/mail_rewrite.c

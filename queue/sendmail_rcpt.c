@@ -1,0 +1,110 @@
+/*
+ * sendmail_rcpt.c - mailout-sendmail's recipients: arguments and -t
+ *
+ * What it is for: turning "root", "alice@example.org, bob" and the
+ * To:/Cc:/Bcc: headers (-t) into a checked, qualified, duplicate-free
+ * recipient list.  Like Postfix, each argument is parsed as an address
+ * list, since some programs pass "a@x, b@y" or "Name <a@x>".
+ * What it must never do: pass an address mail_addr does not accept to
+ * the queue, or leave a Bcc: header in a message sent with -t.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
+
+#include "sendmail.h"
+
+void
+sm_rcpts_free(struct sm_rcpts *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->v[i]);
+	free(r->v);
+	r->v = NULL;
+	r->n = 0;
+}
+
+int
+sm_check_address(const char *addr)
+{
+	struct mail_addr a;
+	struct reply err;
+
+	if (addr_parse_mailbox(addr, strlen(addr), &a, &err) != R_OK)
+		return -1;
+	return a.null || a.domain[0] == '\0' ? -1 : 0;
+}
+
+/* rcpt_add - append unless already there (domains are case-insensitive,
+ * and so, in practice, are local parts) */
+static enum result
+rcpt_add(struct sm_rcpts *r, const char *addr, char *err, size_t errsize)
+{
+	char **nv;
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcasecmp(r->v[i], addr) == 0)
+			return R_OK;
+	if (r->n >= SM_RCPT_MAX) {
+		(void)bounded_format(err, errsize, "more than %d recipients", SM_RCPT_MAX);
+		return R_PERM;
+	}
+	if ((nv = realloc(r->v, (r->n + 1) * sizeof(*r->v))) == NULL)
+		return R_TEMP;
+	r->v = nv;
+	if ((r->v[r->n] = strdup(addr)) == NULL)
+		return R_TEMP;
+	r->n++;
+	return R_OK;
+}
+
+enum result
+sm_add_recipients(const struct rewrite *rw, const char *list, size_t len, struct sm_rcpts *r,
+                  char *err, size_t errsize)
+{
+	struct addrlist_item it;
+	char q[ADDR_PATH_MAX + 1];
+	size_t pos = 0;
+	enum result res;
+
+	while (addrlist_next(list, len, &pos, &it)) {
+		if (it.bad || rewrite_address(rw, REWRITE_RECIPIENT, it.addr, q, sizeof(q)) < 0 ||
+		    sm_check_address(q) < 0) {
+			(void)bounded_format(err, errsize, "bad recipient address: %.*s",
+			                     (int)(it.len > 200 ? 200 : it.len), list + it.off);
+			return R_PERM;
+		}
+		if ((res = rcpt_add(r, q, err, errsize)) != R_OK)
+			return res;
+	}
+	return R_OK;
+}
+
+enum result
+sm_extract_recipients(const struct rewrite *rw, struct sm_message *m, struct sm_rcpts *r, char *err,
+                      size_t errsize)
+{
+	const struct sm_field *f;
+	enum result res;
+	size_t i;
+
+	for (i = 0; i < m->nf; i++) {
+		if (!sm_field_is(m, i, "To") && !sm_field_is(m, i, "Cc") &&
+		    !sm_field_is(m, i, "Bcc"))
+			continue;
+		f = &m->f[i];
+		res = sm_add_recipients(rw, m->hdr.s + f->off + f->name_len + 1,
+		                        f->len - f->name_len - 1, r, err, errsize);
+		if (res != R_OK)
+			return res;
+		if (sm_field_is(m, i, "Bcc"))
+			m->f[i].drop = true;
+	}
+	return R_OK;
+}
+
+_Static_assert(R_OK == 0, "R_OK must be enum result's");
