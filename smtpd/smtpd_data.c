@@ -196,6 +196,18 @@ log_accepted(const struct session *s)
 	           from, tx->reader.size, tx->nrcpt, s->pc.name, s->pc.addr_str, tls);
 }
 
+/* log_reject_eom - a refused message, in Postfix's words */
+static void
+log_reject_eom(const struct session *s)
+{
+	char line[REPLY_TEXT_MAX + 32];
+
+	if (reply_format(&s->tx.error, line, sizeof(line)) < 0)
+		line[sizeof(line) - 1] = '\0';
+	log_info("%s: reject: END-OF-MESSAGE from %s[%s]: %s",
+	         s->tx.q.id[0] ? s->tx.q.id : "NOQUEUE", s->pc.name, s->pc.addr_str, line);
+}
+
 /* tx_finish - the end of the content: one reply for the transaction */
 static void
 tx_finish(struct session *s)
@@ -204,6 +216,8 @@ tx_finish(struct session *s)
 	char sender[ADDR_PATH_MAX + 1];
 	struct reply r;
 
+	/* XXX: content that never ended its first line (BDAT "abc" LAST)
+	 * gets Date: and Message-ID: after it, as the line is already sent */
 	if (!tx->headers_added)
 		tx_add_headers(s, NULL, 0);
 	if (tx->reader.too_big)
@@ -214,9 +228,7 @@ tx_finish(struct session *s)
 		latch(tx, 451, ESC_SYSTEM, "Local error in processing");
 	if (tx->error.code != 0) {
 		queue_abort(&tx->q);
-		log_info("%s: reject: END-OF-MESSAGE from %s[%s]: %d %s",
-		         tx->q.id[0] ? tx->q.id : "NOQUEUE", s->pc.name, s->pc.addr_str,
-		         tx->error.code, tx->error.text);
+		log_reject_eom(s);
 		r = tx->error;
 	} else if (queue_commit(&tx->q, sender, tx->rcpts.s, tx->rcpts.len, &r) == R_OK) {
 		log_accepted(s);

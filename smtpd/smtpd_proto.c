@@ -147,7 +147,7 @@ smtpd_reply(struct session *s, const struct reply *r)
 	/* Postfix smtpd_hard_error_limit: every 4xx/5xx counts */
 	if (r->code >= 400 && ++s->errors >= s->cfg->limits.errors && s->cfg->limits.errors > 0) {
 		log_info("too many errors from %s[%s]", s->pc.name, s->pc.addr_str);
-		smtpd_drop(s, SMTPD_ESC_SECURITY, "Too many errors");
+		smtpd_drop(s, SMTPD_ESC_SECURITY, "Error: too many errors");
 	}
 }
 
