@@ -4,6 +4,7 @@ LIB_SRCS := \
 	lib/log.c \
 	lib/net.c \
 	lib/mail_reply.c \
+	lib/mail_spool.c \
 	lib/mail_addr.c \
 	lib/mail_data.c \
 	lib/mail_spool_read.c \
