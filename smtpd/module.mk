@@ -11,15 +11,34 @@ SMTPD_SRCS := \
 	smtpd/smtpd_tls.c \
 	smtpd/smtpd_data.c \
 	smtpd/smtpd_queue.c \
-	$(wildcard smtpd/smtpd_policy.c smtpd/smtpd_explain.c)
+	smtpd/smtpd_policy.c \
+	smtpd/smtpd_explain.c
+
+SMTPD_MAIN_SRCS := \
+	smtpd/smtpd_main.c
 
 SMTPD_LIBS :=
 
-# `objs` is defined after the includes in the Makefile: spell it out.
-SMTPD_OBJS := $(patsubst %.c,$(OBJ)/%.o,smtpd/smtpd_main.c $(SMTPD_SRCS) $(LIB_SRCS) $(CONF_SRCS))
+# The shared objects go through an archive, so the program links only
+# the modules it uses.  queue_id_new() lives in lib/mail_spool.c; until
+# lib/module.mk names it, the archive carries it.
+SMTPD_DEP_SRCS := $(LIB_SRCS) $(CONF_SRCS)
+ifeq ($(filter lib/mail_spool.c,$(LIB_SRCS)),)
+SMTPD_DEP_SRCS += lib/mail_spool.c
+endif
 
-$(BIN)/mailout-smtpd: $(SMTPD_OBJS)
+# `objs` is defined after the includes in the Makefile: spell it out.
+SMTPD_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(SMTPD_MAIN_SRCS) $(SMTPD_SRCS))
+SMTPD_DEP_ARCHIVE := $(OBJ)/smtpd/libsmtpd-deps.a
+SMTPD_DEP_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(SMTPD_DEP_SRCS))
+
+$(SMTPD_DEP_ARCHIVE): $(SMTPD_DEP_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(SMTPD_OBJS) $(PKG_LIBS) $(SMTPD_LIBS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/mailout-smtpd: $(SMTPD_OBJS) $(SMTPD_DEP_ARCHIVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(SMTPD_OBJS) $(SMTPD_DEP_ARCHIVE) $(PKG_LIBS) $(SMTPD_LIBS)
 
 PROGRAMS += $(BIN)/mailout-smtpd

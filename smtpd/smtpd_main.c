@@ -159,7 +159,7 @@ main(int argc, char **argv)
 	if (conf_load(path, &cfg, stderr) != R_OK)
 		return refuse(wfd, path);
 	if ((l = conf_listener(&cfg, o.listener ? o.listener : "smtp")) == NULL)
-		return refuse(wfd, o.listener ? o.listener : "smtp: no such listener");
+		return refuse(wfd, "no such listener section in the config");
 	smtpd_session_init(&s, &cfg, l, config_for_queue(&o, path), rfd, wfd);
 	return smtpd_session_run(&s);
 }

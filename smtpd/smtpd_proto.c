@@ -129,8 +129,7 @@ smtpd_drop(struct session *s, const char *esc, const char *why)
 	struct reply r;
 
 	if (why) {
-		reply_set(&r, 421, esc, "%s Service not available, closing channel: %s",
-		          s->hostname, why);
+		reply_set(&r, 421, esc, "%s %s", s->hostname, why);
 		(void)io_put_reply(&s->io, &r);
 		(void)io_flush(&s->io);
 	}
@@ -376,14 +375,16 @@ implicit_tls(struct session *s)
 static void
 greet(struct session *s)
 {
+	char line[REPLY_TEXT_MAX + 32];
 	struct reply r;
 
 	if (policy_connect(&s->pc, &r) == R_OK) {
 		(void)io_put_line(&s->io, "220 %s ESMTP mailout", s->hostname);
 		return;
 	}
-	log_info("NOQUEUE: reject: CONNECT from %s[%s]: %d %s", s->pc.name, s->pc.addr_str, r.code,
-	         r.text);
+	if (reply_format(&r, line, sizeof(line)) < 0)
+		line[sizeof(line) - 1] = '\0';
+	log_info("NOQUEUE: reject: CONNECT from %s[%s]: %s", s->pc.name, s->pc.addr_str, line);
 	s->refused = true;
 	(void)io_put_reply(&s->io, &r);
 	if (r.code < 500) /* a temporary refusal closes at once */
