@@ -30,7 +30,7 @@ struct queue_msg {
 	bool cr; /* a CR is held back from the previous chunk */
 };
 
-struct queue_job {
+struct qq_job {
 	/* set by the caller */
 	const char *spool; /* the spool directory */
 	char id[QUEUE_ID_LEN + 1]; /* caller's choice, or "" to generate */
@@ -45,13 +45,13 @@ struct queue_job {
 	struct envelope env;
 };
 
-void queue_job_init(struct queue_job *job);
-void queue_job_free(struct queue_job *job);
+void qq_job_init(struct qq_job *job);
+void qq_job_free(struct qq_job *job);
 /* queue_run - the whole of mailout-queue after option parsing */
-int queue_run(struct queue_job *job);
+int queue_run(struct qq_job *job);
 
 /* queue_fail - note why (with errno text when err != 0); returns code */
-int queue_fail(struct queue_job *job, int code, int err, const char *fmt, ...)
+int queue_fail(struct qq_job *job, int code, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* The message store (queue_msg.c). */
@@ -65,9 +65,9 @@ int queue_msg_finish(struct queue_msg *m, int tmpdir);
 /* queue_msg_write - write the stored message to fd */
 int queue_msg_write(struct queue_msg *m, int fd);
 /* queue_read_message - read fd 0 to EOF into job->msg */
-int queue_read_message(struct queue_job *job);
+int queue_read_message(struct qq_job *job);
 /* queue_read_envelope - read fd 1 to EOF and parse it into job->env */
-int queue_read_envelope(struct queue_job *job);
+int queue_read_envelope(struct qq_job *job);
 
 /* queue_write_all - write n bytes, riding out EINTR and short writes */
 int queue_write_all(int fd, const void *p, size_t n);

@@ -100,7 +100,7 @@ setup_process(void)
 
 /* parse_args - -c FILE, -i ID; returns QQ_OK or QQ_BUG */
 static int
-parse_args(int argc, char **argv, const char **cfile, struct queue_job *job)
+parse_args(int argc, char **argv, const char **cfile, struct qq_job *job)
 {
 	int c;
 
@@ -125,7 +125,7 @@ parse_args(int argc, char **argv, const char **cfile, struct queue_job *job)
 
 /* load_config - the spool directory and size limit from the config */
 static int
-load_config(const char *cfile, struct config *cfg, struct queue_job *job)
+load_config(const char *cfile, struct config *cfg, struct qq_job *job)
 {
 	enum result res;
 
@@ -146,7 +146,7 @@ load_config(const char *cfile, struct config *cfg, struct queue_job *job)
 
 /* report - the one log line of a failure */
 static void
-report(const struct queue_job *job, int rc)
+report(const struct qq_job *job, int rc)
 {
 	const char *id = job->id[0] ? job->id : "NOQUEUE";
 	struct log_field f[] = {{"QUEUE_ID", job->id[0] ? job->id : NULL}};
@@ -158,7 +158,7 @@ report(const struct queue_job *job, int rc)
 int
 main(int argc, char **argv)
 {
-	struct queue_job job;
+	struct qq_job job;
 	struct config cfg;
 	const char *cfile = NULL;
 	int rc;
@@ -167,7 +167,7 @@ main(int argc, char **argv)
 		return QQ_BUG;
 	log_init(argv[0] ? argv[0] : "mailout-queue");
 	memset(&cfg, 0, sizeof(cfg));
-	queue_job_init(&job);
+	qq_job_init(&job);
 	rc = parse_args(argc, argv, &cfile, &job);
 	if (rc == QQ_OK)
 		rc = load_config(cfile, &cfg, &job);
@@ -175,7 +175,7 @@ main(int argc, char **argv)
 		rc = queue_run(&job);
 	if (rc != QQ_OK)
 		report(&job, rc);
-	queue_job_free(&job);
+	qq_job_free(&job);
 	conf_free(&cfg);
 	return rc;
 }

@@ -184,7 +184,7 @@ read_some(int fd, char *p, size_t n)
 }
 
 int
-queue_read_message(struct queue_job *job)
+queue_read_message(struct qq_job *job)
 {
 	char chunk[CHUNK];
 	ssize_t r;
@@ -202,7 +202,7 @@ queue_read_message(struct queue_job *job)
 }
 
 int
-queue_read_envelope(struct queue_job *job)
+queue_read_envelope(struct qq_job *job)
 {
 	struct buf raw = BUF_INIT(ENVELOPE_RAW_MAX);
 	char chunk[CHUNK];

@@ -24,7 +24,7 @@
 #define PATH_LEN (sizeof(SPOOL_DIR_DEFERRED) + 1 + QUEUE_ID_LEN + 1)
 
 void
-queue_job_init(struct queue_job *job)
+qq_job_init(struct qq_job *job)
 {
 	memset(job, 0, sizeof(*job));
 	job->msgfd = 0;
@@ -44,7 +44,7 @@ close_fd(int *fd)
 }
 
 void
-queue_job_free(struct queue_job *job)
+qq_job_free(struct qq_job *job)
 {
 	queue_msg_free(&job->msg);
 	envelope_free(&job->env);
@@ -54,7 +54,7 @@ queue_job_free(struct queue_job *job)
 }
 
 int
-queue_fail(struct queue_job *job, int code, int err, const char *fmt, ...)
+queue_fail(struct qq_job *job, int code, int err, const char *fmt, ...)
 {
 	va_list ap;
 	size_t len;
@@ -70,7 +70,7 @@ queue_fail(struct queue_job *job, int code, int err, const char *fmt, ...)
 
 /* open_subdir - open (creating if missing and allowed) a spool subdirectory */
 static int
-open_subdir(struct queue_job *job, const char *name, int *fd)
+open_subdir(struct qq_job *job, const char *name, int *fd)
 {
 	if (mkdirat(job->spoolfd, name, DIR_MODE) < 0 && errno != EEXIST)
 		return queue_fail(job, QQ_CONFIG, errno, "unable to create %s/%s", job->spool,
@@ -83,7 +83,7 @@ open_subdir(struct queue_job *job, const char *name, int *fd)
 
 /* open_spool - the spool directory must exist; tmp/ and new/ are made */
 static int
-open_spool(struct queue_job *job)
+open_spool(struct qq_job *job)
 {
 	int rc;
 
@@ -99,7 +99,7 @@ open_spool(struct queue_job *job)
  * caller-chosen ID (-i) can collide; O_EXCL and RENAME_NOREPLACE are
  * what really guard, this check keeps deferred/ and hold/ clean too. */
 static bool
-id_in_use(struct queue_job *job)
+id_in_use(struct qq_job *job)
 {
 	static const char *const dirs[] = {SPOOL_DIR_TMP, SPOOL_DIR_NEW, SPOOL_DIR_DEFERRED,
 	                                   SPOOL_DIR_HOLD, SPOOL_DIR_STATE};
@@ -118,7 +118,7 @@ id_in_use(struct queue_job *job)
 
 /* write_file - S2: create tmp/ID, envelope block + message; S3: fsync */
 static int
-write_file(struct queue_job *job, int fd)
+write_file(struct qq_job *job, int fd)
 {
 	struct buf head = BUF_INIT(ENVELOPE_RAW_MAX * 2);
 	int rc = QQ_OK;
@@ -139,7 +139,7 @@ write_file(struct queue_job *job, int fd)
 
 /* create_tmp - O_EXCL: an existing name is never reused */
 static int
-create_tmp(struct queue_job *job, int *fd)
+create_tmp(struct qq_job *job, int *fd)
 {
 	int err;
 
@@ -159,7 +159,7 @@ create_tmp(struct queue_job *job, int *fd)
 
 /* move_new - S4: tmp/ID -> new/ID without ever replacing new/ID */
 static int
-move_new(struct queue_job *job)
+move_new(struct qq_job *job)
 {
 	if (renameat2(job->tmpfd, job->id, job->newfd, job->id, RENAME_NOREPLACE) == 0) {
 		job->tmp_created = false;
@@ -180,7 +180,7 @@ move_new(struct queue_job *job)
 
 /* commit - S2..S5; on failure nothing of ours is left visible */
 static int
-commit(struct queue_job *job)
+commit(struct qq_job *job)
 {
 	int fd = -1, rc;
 
@@ -206,7 +206,7 @@ commit(struct queue_job *job)
 
 /* read_input - the message (fd 0) then the envelope (fd 1), under a timer */
 static int
-read_input(struct queue_job *job)
+read_input(struct qq_job *job)
 {
 	int rc;
 
@@ -219,7 +219,7 @@ read_input(struct queue_job *job)
 }
 
 int
-queue_run(struct queue_job *job)
+queue_run(struct qq_job *job)
 {
 	int rc;
 
