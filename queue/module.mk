@@ -7,11 +7,8 @@ QUEUE_SRCS := \
 	queue/queue_msg.c \
 	queue/queue_spool.c
 
-# The spool format and the envelope parser belong to the mail layer;
-# until lib/module.mk names lib/mail_spool.c, this module carries it.
-ifeq ($(filter lib/mail_spool.c,$(LIB_SRCS)),)
-QUEUE_SRCS += lib/mail_spool.c
-endif
+# The spool format and the envelope parser (lib/mail_spool.c) are in
+# LIB_SRCS: the mail layer.
 
 QUEUE_MAIN_SRCS := \
 	queue/queue_main.c
