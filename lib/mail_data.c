@@ -468,3 +468,13 @@ header_scan_feed(struct header_scan *h, const char *in, size_t n)
 		return n;
 	return h->end_offset >= chunk_start ? (size_t)(h->end_offset - chunk_start) : 0;
 }
+
+uint64_t
+header_scan_safe(const struct header_scan *h)
+{
+	if (h->ended)
+		return h->end_offset;
+	if (h->state == H_NAME || h->state == H_BLANK)
+		return h->line_start;
+	return h->pos;
+}

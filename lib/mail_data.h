@@ -108,5 +108,11 @@ void header_scan_free(struct header_scan *h);
  * ended, input is ignored and 0 is returned.  Content that ends while
  * still in the headers (no body) never sets ended. */
 size_t header_scan_feed(struct header_scan *h, const char *in, size_t n);
+/* header_scan_safe - for writers that stream: everything before this
+ * offset (counted like end_offset) lies before the end of the header
+ * section and may be written out; the rest of what was fed (a line
+ * that may yet turn out to be the first body line) must be held back
+ * until more is fed.  Once ended, it is end_offset. */
+uint64_t header_scan_safe(const struct header_scan *h);
 
 #endif

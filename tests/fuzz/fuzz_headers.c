@@ -6,6 +6,7 @@
  * byte-at-a-time feeding agree on every result; the section ends at a
  * line start (on the blank line itself when there is one); the
  * returned offset lies in the chunk and points where end_offset says;
+ * header_scan_safe() never moves back nor past the end of the section;
  * From: stays within HEADER_FROM_MAX.
  * Must never write files or talk to the network.
  */
@@ -74,6 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct header_scan whole, split, bytes;
 	const char *in = (const char *)data + 2;
 	size_t n, a;
+	uint64_t safe, last_safe = 0;
 
 	if (size < 2)
 		return 0;
@@ -86,8 +88,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	feed(&split, in, a);
 	feed(&split, in + a, n - a);
 	header_scan_init(&bytes);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		feed(&bytes, in + i, 1);
+		safe = header_scan_safe(&bytes);
+		if (safe < last_safe || safe > i + 1)
+			abort();
+		last_safe = safe;
+	}
+	/* what was called safe to write was never past the end */
+	if (bytes.ended && last_safe != bytes.end_offset)
+		abort();
 
 	same_scan(&whole, &split);
 	same_scan(&whole, &bytes);
