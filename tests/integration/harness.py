@@ -19,6 +19,7 @@ build/check/bin).
 import errno
 import os
 import re
+import select
 import shutil
 import signal
 import smtplib
@@ -36,7 +37,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN_DIR = os.path.abspath(os.environ.get('MAILOUT_BIN') or os.path.join(REPO, 'build/check/bin'))
 PYTHON = '/usr/bin/python3'
 CLIENT = '127.0.0.2'  # the default client address, in the default campus class
-QUEUE_ID_RE = re.compile(r'queued as ([0-9A-Fa-f]{16}\.[A-Z2-7]{12})')
+ID_PATTERN = r'[0-9A-F]{16}\.[A-Z2-7]{12}'  # lib/mail_spool.h
+QUEUE_ID_RE = re.compile(r'queued as (' + ID_PATTERN + ')')
 DEFAULT_SANITIZER = {
     'ASAN_OPTIONS': 'abort_on_error=1:halt_on_error=1:detect_leaks=1',
     'UBSAN_OPTIONS': 'halt_on_error=1:abort_on_error=1:print_stacktrace=1',
@@ -204,31 +206,12 @@ class SMTPError(AssertionError):
     pass
 
 
-class RawClient:
-    """A byte-exact SMTP client on a plain socket: send what you like,
-    read replies as (code, [lines])."""
+class _Replies:
+    """Line and reply reading over self._fill(timeout), which appends
+    received bytes to self.buf (or raises EOFError)."""
 
-    def __init__(self, port, host='127.0.0.1', source=CLIENT, timeout=WAIT):
-        fam = socket.AF_INET6 if ':' in host else socket.AF_INET
-        self.sock = socket.socket(fam, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        if source:
-            self.sock.bind((source, 0))
-        self.sock.connect((host, port))
-        self.timeout = timeout
-        self.buf = b''
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
-    def _fill(self, timeout):
-        self.sock.settimeout(timeout)
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError('connection closed by the server; unread: %r' % self.buf)
-        self.buf += chunk
+    timeout = WAIT
+    buf = b''
 
     def line(self, timeout=None):
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -257,11 +240,39 @@ class RawClient:
         return self.reply(timeout)
 
     def expect(self, code, line=None, timeout=None):
-        """Send line (if any), read a reply, assert its code; return its lines."""
+        """Send line (if any), read a reply, assert its code (or class,
+        for 2..5); return its lines."""
         got, lines = self.cmd(line, timeout) if line is not None else self.reply(timeout)
         if (got // 100 if code < 10 else got) != code:
             raise SMTPError('%r: expected %s, got %r' % (line, code, lines))
         return lines
+
+
+class RawClient(_Replies):
+    """A byte-exact SMTP client on a plain socket: send what you like,
+    read replies as (code, [lines])."""
+
+    def __init__(self, port, host='127.0.0.1', source=CLIENT, timeout=WAIT):
+        fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        if source:
+            self.sock.bind((source, 0))
+        self.sock.connect((host, port))
+        self.timeout = timeout
+        self.buf = b''
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError('connection closed by the server; unread: %r' % self.buf)
+        self.buf += chunk
 
     def pending(self, wait=0.3):
         """Bytes the server sent that we have not read (waits up to wait)."""
@@ -306,6 +317,56 @@ class RawClient:
             self.sock.close()
         except OSError:
             pass
+
+
+class SClient(_Replies):
+    """openssl s_client as an SMTP client (-starttls smtp, or implicit
+    TLS), verifying the test CA and the name localhost.  s_client cannot
+    bind a source address: the client is 127.0.0.1."""
+
+    def __init__(self, port, host='127.0.0.1', starttls=True, timeout=WAIT, log=None):
+        argv = ['openssl', 's_client', '-connect', '%s:%d' % (host, port), '-quiet',
+                '-nocommands', '-CAfile', certs.ca()[0], '-verify_return_error',
+                '-verify_hostname', 'localhost', '-servername', 'localhost']
+        if starttls:
+            argv += ['-starttls', 'smtp', '-name', 'client.test.example']
+        self.timeout = timeout
+        self.buf = b''
+        self._err = open(log or os.devnull, 'ab')
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self._err, start_new_session=True)
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def _fill(self, timeout):
+        r, _, _ = select.select([self.p.stdout], [], [], timeout)
+        if not r:
+            return
+        chunk = os.read(self.p.stdout.fileno(), 65536)
+        if not chunk:
+            raise EOFError('s_client ended (exit %s); unread: %r' % (self.p.poll(), self.buf))
+        self.buf += chunk
+
+    def close(self):
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.p.pid, signal.SIGTERM)
+            except OSError:
+                pass
+        try:
+            self.p.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.p.pid, signal.SIGKILL)
+            self.p.wait(5)
+        for f in (self.p.stdin, self.p.stdout, self._err):
+            try:
+                f.close()
+            except OSError:
+                pass
 
 
 def parse_spool(data):
@@ -594,6 +655,14 @@ class TestCase(unittest.TestCase):
         self.addCleanup(c.close)
         if greet:
             c.expect(220)
+        return c
+
+    def s_client(self, receiver, starttls=True):
+        """openssl s_client connected to the receiver (from 127.0.0.1),
+        past the TLS handshake; the EHLO is ours to send."""
+        c = SClient(receiver.port, receiver.addr, starttls,
+                    log=os.path.join(self.tmp, 's_client.log'))
+        self.addCleanup(c.close)
         return c
 
     def smtp(self, receiver, source=CLIENT, ssl_wrap=False, timeout=WAIT):
