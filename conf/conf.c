@@ -215,12 +215,18 @@ ctx_line(const struct parse_ctx *ctx, const cfg_t *sec, const char *key)
 int
 ctx_section_line(const struct parse_ctx *ctx, const cfg_t *sec, int fallback)
 {
+	int line = fallback, open = 0;
 	size_t i;
 
 	for (i = 0; i < ctx->n_seen; i++)
-		if (ctx->seen[i].sec == sec)
-			return ctx->seen[i].line; /* recorded in file order */
-	return fallback;
+		if (ctx->seen[i].sec == sec) {
+			line = ctx->seen[i].line; /* recorded in file order */
+			break;
+		}
+	/* no other top-level '{' lies between a section's and that line */
+	for (i = 0; i < ctx->n_opens && ctx->opens[i] <= line; i++)
+		open = ctx->opens[i];
+	return open ? open : line;
 }
 
 /* seen_record - remember the first line where sec set key */
@@ -249,38 +255,6 @@ seen_record(struct parse_ctx *ctx, const cfg_t *sec, const char *key, int line)
 	return 0;
 }
 
-/* printable - a value fit to quote in a message: control characters
- * become '?', long values are cut */
-static const char *
-printable(const char *s, char *out, size_t outsize)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 4 < outsize; i++)
-		out[i] = (s[i] >= 0 && s[i] < 0x20) || s[i] == 0x7f ? '?' : s[i];
-	if (s[i])
-		out[i++] = '.', out[i++] = '.', out[i++] = '.';
-	out[i] = '\0';
-	return out;
-}
-
-/* enum_names - "a, b or c" */
-static const char *
-enum_names(const struct enum_map *m, char *out, size_t outsize)
-{
-	size_t n = 0;
-
-	out[0] = '\0';
-	for (; m->name; m++)
-		if (bounded_format(out + n, outsize - n, "%s\"%s\"",
-		                   n == 0      ? ""
-		                   : m[1].name ? ", "
-		                               : " or ",
-		                   m->name) == 0)
-			n += strlen(out + n);
-	return out;
-}
-
 /* check_string - one string value against its rule; what names the
  * key in the message ("limits.message_size", "listener smtp: tls") */
 static void
@@ -302,8 +276,8 @@ check_string(struct parse_ctx *ctx, int line, const struct key_rule *r, const ch
 		why = value_check(r->kind, v);
 	}
 	if (why)
-		ctx_error(ctx, line, "%s = \"%s\": %s", what, printable(v, shown, sizeof(shown)),
-		          why);
+		ctx_error(ctx, line, "%s = \"%s\": %s", what,
+		          value_printable(v, shown, sizeof(shown)), why);
 }
 
 /* is_closing_call - libconfuse calls a list's validator after each
@@ -385,46 +359,6 @@ install_validators(cfg_t *cfg)
 	return 0;
 }
 
-/*
- * prescan - blank out comments, keeping the newlines, and refuse
- * ${VAR}.  libconfuse 3.3 counts a line comment as three lines, so we
- * hand it text without comments to keep FILE:LINE right.  ${VAR} is
- * libconfuse's environment substitution (outside single quotes): it
- * would put the environment into the config, so it is an error.
- */
-static void
-prescan(struct parse_ctx *ctx, char *s)
-{
-	int line = 1;
-	char q = 0; /* inside '"', '\'', '#' (to end of line), '*' (block) */
-
-	for (; *s; s++) {
-		if (*s == '\n') {
-			line++;
-			q = q == '#' ? 0 : q;
-		} else if (q == '#') {
-			*s = ' ';
-		} else if (q == '*') {
-			if (s[0] == '*' && s[1] == '/')
-				q = 0, *s++ = ' ';
-			*s = ' ';
-		} else if ((q == '"' || q == '\'') && *s == '\\' && s[1] && s[1] != '\n') {
-			s++;
-		} else if (q && *s == q) {
-			q = 0;
-		} else if (!q && (*s == '"' || *s == '\'')) {
-			q = *s;
-		} else if (!q && (*s == '#' || (s[0] == '/' && (s[1] == '/' || s[1] == '*')))) {
-			q = s[0] == '/' && s[1] == '*' ? '*' : '#';
-			if (s[0] == '/')
-				*s++ = ' ';
-			*s = ' ';
-		} else if (q != '\'' && s[0] == '$' && s[1] == '{') {
-			ctx_error(ctx, line, "${...} (environment substitution) is not allowed");
-		}
-	}
-}
-
 /* print_notes - keys set in the file whose feature is not there yet */
 static void
 print_notes(const struct parse_ctx *ctx, FILE *notes)
@@ -459,7 +393,7 @@ parse_text(struct parse_ctx *ctx, char *text, struct config *out, FILE *notes)
 	cfg_t *cfg;
 	int rc;
 
-	prescan(ctx, text);
+	value_prescan(text, ctx);
 	cfg = cfg_init(root_opts, CFGF_NONE);
 	if (!cfg || install_validators(cfg) < 0) {
 		ctx_error(ctx, 0, "out of memory");
@@ -507,6 +441,7 @@ load_text(const char *text, size_t len, const char *name, struct config *out, FI
 	}
 	buf_free(&copy);
 	free(ctx.seen);
+	free(ctx.opens);
 	free(ctx.last_val);
 	if (r != R_OK)
 		conf_free(out);

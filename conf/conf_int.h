@@ -50,6 +50,10 @@ const char *value_check(enum value_kind kind, const char *s);
 /* value_is_name - a section title: 1..64 of letters, digits, . _ - */
 int value_is_name(const char *s);
 
+/* value_printable - s fit to quote in a message: control characters
+ * become '?', long values are cut */
+const char *value_printable(const char *s, char *out, size_t outsize);
+
 struct enum_map {
 	const char *name;
 	int value;
@@ -67,6 +71,8 @@ struct key_rule {
 const struct key_rule *key_rule_find(const char *key);
 /* enum_lookup - value of name in map; -1 if absent */
 int enum_lookup(const struct enum_map *map, const char *name);
+/* enum_names - "\"a\", \"b\" or \"c\"" into out */
+const char *enum_names(const struct enum_map *map, char *out, size_t outsize);
 
 /* Where a key was set in the file (first time), per section. */
 struct seen {
@@ -83,6 +89,8 @@ struct parse_ctx {
 	int errors;
 	struct seen *seen;
 	size_t n_seen, cap_seen;
+	int *opens; /* lines of top-level '{', in order (value_prescan) */
+	size_t n_opens, cap_opens;
 	const cfg_opt_t *last_opt; /* see conf.c validate_cb */
 	unsigned last_n;
 	char *last_val;
@@ -93,8 +101,13 @@ void ctx_error(struct parse_ctx *ctx, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* ctx_line - the line where key was set in sec, 0 if never */
 int ctx_line(const struct parse_ctx *ctx, const cfg_t *sec, const char *key);
-/* ctx_section_line - the first line set inside sec, else fallback */
+/* ctx_section_line - the line of the '{' that opens sec; fallback is
+ * a line inside it (libconfuse keeps the closing line) */
 int ctx_section_line(const struct parse_ctx *ctx, const cfg_t *sec, int fallback);
+
+/* value_prescan - blank out comments in s (keeping newlines) and
+ * report ${VAR}, which libconfuse would take from the environment */
+void value_prescan(char *s, struct parse_ctx *ctx);
 
 /* conf_build - fill out from a parsed tree; cross-checks reported
  * through ctx.  R_PERM when anything is wrong, R_TEMP out of memory. */
