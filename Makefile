@@ -69,7 +69,7 @@ include smtpd/module.mk
 include deliver/module.mk
 include tests/module.mk
 
-.PHONY: all clean check run install fuzz bench format format-check deps
+.PHONY: all clean check run install fuzz bench format format-check deps lint
 
 all: $(PROGRAMS)
 
@@ -91,7 +91,7 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build/check SAN=1 all tests
-	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory format-check lint
 	@tests/run-all.sh build/check
 
 fuzz:
@@ -110,6 +110,17 @@ format:
 	clang-format -i $(FORMAT_SRCS)
 format-check:
 	@clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+# lint - what the compiler cannot see: unbounded string calls outside
+# tests, and POSIX's R_OK (access(2)) mistaken for enum result.
+lint:
+	@! git grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok)\s*\(' -- '*.c' ':!tests/' || \
+		{ echo "lint: unbounded string call (use struct buf / bounded_format)"; exit 1; }
+	@! git grep -nwE 'R_OK|R_TEMP|R_PERM' -- '*.c' '*.h' || \
+		{ echo "lint: enum result is RES_OK/RES_TEMP/RES_PERM (R_OK is access(2)'s)"; exit 1; }
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--suppress=missingIncludeSystem --suppress=duplicateAssignExpression -D_GNU_SOURCE -Ilib -Iconf \
+		lib conf smtpd queue deliver
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/mailout \

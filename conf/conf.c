@@ -24,8 +24,6 @@
 
 #include "buf.h"
 
-CONF_NO_ACCESS_R_OK;
-
 #ifndef MAILOUT_SYSCONFDIR
 #define MAILOUT_SYSCONFDIR "/usr/local/etc"
 #endif
@@ -179,6 +177,9 @@ ctx_error(struct parse_ctx *ctx, int line, const char *fmt, ...)
 }
 
 /* confuse_error - libconfuse's own messages, in our FILE:LINE: form */
+static void confuse_error(cfg_t *cfg, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 confuse_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
@@ -389,7 +390,7 @@ print_notes(const struct parse_ctx *ctx, FILE *notes)
 static enum result
 parse_text(struct parse_ctx *ctx, char *text, struct config *out, FILE *notes)
 {
-	enum result r = R_PERM;
+	enum result r = RES_PERM;
 	cfg_t *cfg;
 	int rc;
 
@@ -399,7 +400,7 @@ parse_text(struct parse_ctx *ctx, char *text, struct config *out, FILE *notes)
 		ctx_error(ctx, 0, "out of memory");
 		if (cfg)
 			cfg_free(cfg);
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	cfg_set_error_function(cfg, confuse_error);
 	cur = ctx;
@@ -409,8 +410,8 @@ parse_text(struct parse_ctx *ctx, char *text, struct config *out, FILE *notes)
 		ctx_error(ctx, 0, "syntax error");
 	if (rc == CFG_SUCCESS)
 		r = conf_build(cfg, ctx, out);
-	if (r == R_OK && ctx->errors > 0)
-		r = R_PERM;
+	if (r == RES_OK && ctx->errors > 0)
+		r = RES_PERM;
 	if (notes)
 		print_notes(ctx, notes);
 	cfg_free(cfg);
@@ -425,7 +426,7 @@ load_text(const char *text, size_t len, const char *name, struct config *out, FI
 	struct buf copy = BUF_INIT(CONF_FILE_MAX);
 	char empty[1] = "";
 	struct parse_ctx ctx;
-	enum result r = R_PERM;
+	enum result r = RES_PERM;
 
 	memset(out, 0, sizeof(*out));
 	memset(&ctx, 0, sizeof(ctx));
@@ -433,7 +434,7 @@ load_text(const char *text, size_t len, const char *name, struct config *out, FI
 	ctx.file = name;
 	if (buf_set(&copy, text, len) < 0) {
 		ctx_error(&ctx, 0, "%s", errno == E2BIG ? "larger than 1 MiB" : "out of memory");
-		r = errno == E2BIG ? R_PERM : R_TEMP;
+		r = errno == E2BIG ? RES_PERM : RES_TEMP;
 	} else if (copy.len && memchr(copy.s, '\0', copy.len)) {
 		ctx_error(&ctx, 0, "contains a NUL byte (not a text file)");
 	} else {
@@ -443,7 +444,7 @@ load_text(const char *text, size_t len, const char *name, struct config *out, FI
 	free(ctx.seen);
 	free(ctx.opens);
 	free(ctx.last_val);
-	if (r != R_OK)
+	if (r != RES_OK)
 		conf_free(out);
 	return r;
 }
@@ -501,7 +502,7 @@ load_path(const char *path, struct config *out, FILE *errs, FILE *notes)
 			return load_text(builtin, strlen(builtin), BUILTIN_NAME, out, errs, notes);
 		}
 		fprintf(errs, "%s: %s\n", path, e == E2BIG ? "larger than 1 MiB" : strerror(e));
-		return e == E2BIG ? R_PERM : R_TEMP;
+		return e == E2BIG ? RES_PERM : RES_TEMP;
 	}
 	r = load_text(buf_cstr(&b), b.len, path, out, errs, notes);
 	buf_free(&b);
@@ -523,7 +524,7 @@ conf_check(const char *path, FILE *out)
 	if (!out)
 		out = stdout;
 	r = load_path(path, &cfg, out, out);
-	if (r != R_OK)
+	if (r != RES_OK)
 		return EX_CONFIG;
 	conf_free(&cfg);
 	return EX_OK;

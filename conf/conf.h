@@ -129,8 +129,8 @@ const char *conf_path(const char *from_option);
 
 /* conf_load - read and validate; errors are printed to errs as
  * "FILE:LINE: message".  A missing file at the compiled-in default path
- * loads the built-in default configuration.  Returns R_OK, or R_PERM
- * when the file is invalid, R_TEMP when it cannot be read. */
+ * loads the built-in default configuration.  Returns RES_OK, or RES_PERM
+ * when the file is invalid, RES_TEMP when it cannot be read. */
 enum result conf_load(const char *path, struct config *out, FILE *errs);
 
 /* conf_check - --check-config: load, also print notes for keys that

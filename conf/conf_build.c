@@ -7,7 +7,7 @@
  * What it is for: the one place that knows what a valid configuration
  * is, beyond the syntax of single values (conf_value.c).
  * What it must never do: report a value twice (conf.c already did, with
- * its line, while parsing) or return R_OK with a half-filled config.
+ * its line, while parsing) or return RES_OK with a half-filled config.
  */
 #include "conf_int.h"
 
@@ -21,7 +21,6 @@
 #include "buf.h"
 #include "net.h"
 
-CONF_NO_ACCESS_R_OK;
 
 static const struct enum_map listener_tls_names[] = {
     {"starttls", LISTENER_TLS_STARTTLS},
@@ -208,10 +207,13 @@ get_list(struct build *b, cfg_t *sec, const char *key, bool domains, struct conf
 static char *
 fqdn(struct build *b)
 {
+	static char cached[256]; /* the name does not change while we run */
 	char host[256], dom[256];
 	struct addrinfo hints, *ai = NULL;
 	const char *why, *name = host;
 
+	if (cached[0])
+		return xstrdup(b, cached);
 	if (gethostname(host, sizeof(host)) < 0)
 		return xstrdup(b, "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -227,6 +229,8 @@ fqdn(struct build *b)
 		b->bad = true;
 	if (ai)
 		freeaddrinfo(ai);
+	if (bounded_copy(cached, sizeof(cached), dom) < 0)
+		cached[0] = '\0';
 	return xstrdup(b, dom);
 }
 
@@ -513,11 +517,11 @@ conf_build(cfg_t *cfg, struct parse_ctx *ctx, struct config *out)
 	build_delivery(&b, cfg, out);
 	if (b.oom) {
 		ctx_error(ctx, 0, "out of memory");
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	if (b.bad && errors == 0)
 		ctx_error(ctx, 0, "internal error: a default value does not convert");
-	return b.bad || ctx->errors > 0 ? R_PERM : R_OK;
+	return b.bad || ctx->errors > 0 ? RES_PERM : RES_OK;
 }
 
 static void

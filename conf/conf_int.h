@@ -11,13 +11,8 @@
 #include <confuse.h>
 #include <stddef.h>
 #include <stdio.h>
-/* <unistd.h> and <fcntl.h> define R_OK (access(2)), which would
- * silently turn enum result's R_OK into 4.  Include them here, before
- * result.h, and drop the macro; CONF_NO_ACCESS_R_OK checks it. */
 #include <fcntl.h>
 #include <unistd.h>
-#undef R_OK
-#define CONF_NO_ACCESS_R_OK _Static_assert(R_OK == 0, "R_OK must be enum result's")
 
 #include "conf.h"
 
@@ -110,7 +105,7 @@ int ctx_section_line(const struct parse_ctx *ctx, const cfg_t *sec, int fallback
 void value_prescan(char *s, struct parse_ctx *ctx);
 
 /* conf_build - fill out from a parsed tree; cross-checks reported
- * through ctx.  R_PERM when anything is wrong, R_TEMP out of memory. */
+ * through ctx.  RES_PERM when anything is wrong, RES_TEMP out of memory. */
 enum result conf_build(cfg_t *cfg, struct parse_ctx *ctx, struct config *out);
 
 #endif

@@ -21,7 +21,6 @@
 #include "buf.h"
 #include "net.h"
 
-CONF_NO_ACCESS_R_OK;
 
 #define DOMAIN_MAX 253
 #define LABEL_MAX 63

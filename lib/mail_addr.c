@@ -417,7 +417,7 @@ refuse(struct reply *err, const struct scan *sc)
 	if (err)
 		reply_set(err, 501, ESC_BAD_DEST_SYNTAX, "Bad address syntax: %s",
 		          sc->why ? sc->why : "invalid address");
-	return R_PERM;
+	return RES_PERM;
 }
 
 enum result
@@ -453,7 +453,7 @@ addr_parse_path(const char *s, size_t len, struct mail_addr *out, size_t *end, s
 	out->utf8 = sc.utf8;
 	if (end)
 		*end = sc.pos;
-	return R_OK;
+	return RES_OK;
 }
 
 enum result
@@ -475,7 +475,7 @@ addr_parse_mailbox_opt(const char *s, size_t len, unsigned opts, struct mail_add
 		return refuse(err, &sc);
 	}
 	out->utf8 = sc.utf8;
-	return R_OK;
+	return RES_OK;
 }
 
 enum result

@@ -30,8 +30,8 @@ struct mail_addr {
 };
 
 /* addr_parse_path - parse "<...>" at s (len bytes), which must be the
- * whole path; *end is set past the closing '>'.  Returns R_OK, or
- * R_PERM with a 501/553-class reply in err. */
+ * whole path; *end is set past the closing '>'.  Returns RES_OK, or
+ * RES_PERM with a 501/553-class reply in err. */
 enum result addr_parse_path(const char *s, size_t len, struct mail_addr *out, size_t *end,
                             struct reply *err);
 /* addr_parse_mailbox - parse "local@domain" without brackets (the

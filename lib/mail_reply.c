@@ -37,10 +37,10 @@ enum result
 reply_result(const struct reply *r)
 {
 	if (r->code >= 500)
-		return R_PERM;
+		return RES_PERM;
 	if (r->code >= 400)
-		return R_TEMP;
-	return R_OK;
+		return RES_TEMP;
+	return RES_OK;
 }
 
 int

@@ -18,7 +18,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
 
 #include "mail_rewrite.h"
 
@@ -314,11 +313,11 @@ read_all(int fd, struct buf *b)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return R_TEMP;
+			return RES_TEMP;
 		if (r == 0)
-			return R_OK;
+			return RES_OK;
 		if (buf_append(b, chunk, (size_t)r) < 0)
-			return R_TEMP;
+			return RES_TEMP;
 	}
 }
 
@@ -331,31 +330,31 @@ rewrite_map_load(struct rewrite *rw, const char *path, FILE *errs)
 	int fd;
 
 	if (path == NULL || path[0] == '\0')
-		return R_OK;
+		return RES_OK;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
 		if (errno == ENOENT) {
 			if (errs)
 				fprintf(errs, "%s: rewrite map not found; using the domain only\n",
 				        path);
-			return R_OK;
+			return RES_OK;
 		}
 		if (errs)
 			fprintf(errs, "%s: cannot open rewrite map: %s\n", path, strerror(errno));
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		if (errs)
 			fprintf(errs, "%s: rewrite map is not a regular file\n", path);
 		(void)close(fd);
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	res = read_all(fd, &b);
 	(void)close(fd);
-	if (res != R_OK) {
+	if (res != RES_OK) {
 		if (errs)
 			fprintf(errs, "%s: cannot read rewrite map: %s\n", path, strerror(errno));
 	} else if (rewrite_map_parse(rw, b.s ? b.s : "", b.len, path, errs) < 0) {
-		res = R_TEMP;
+		res = RES_TEMP;
 	}
 	buf_free(&b);
 	return res;
@@ -568,4 +567,4 @@ rewrite_header_value(const struct rewrite *rw, enum rewrite_mode mode, const cha
 	return changed;
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

@@ -63,7 +63,7 @@ int rewrite_add_local(struct rewrite *rw, const char *name);
 int rewrite_map_parse(struct rewrite *rw, const char *text, size_t len, const char *name,
                       FILE *errs);
 /* rewrite_map_load - read a map file; a missing file is reported and
- * treated as empty (masquerading still applies); R_TEMP when it
+ * treated as empty (masquerading still applies); RES_TEMP when it
  * cannot be read. */
 enum result rewrite_map_load(struct rewrite *rw, const char *path, FILE *errs);
 /* rewrite_map_lookup - value for key (case-insensitive) or NULL */

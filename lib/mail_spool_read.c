@@ -23,7 +23,7 @@ why_set(char *why, size_t whysize, const char *text)
 {
 	if (whysize)
 		(void)bounded_copy(why, whysize, text);
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* header_is - does the line start with "name:"? returns the value */
@@ -101,12 +101,12 @@ add_rcpt(struct spool_envelope *env, const char *v, size_t vlen, char *why, size
 		return why_set(why, whysize, "too many recipients");
 	n = realloc(env->rcpts, (env->n_rcpts + 1) * sizeof(*n));
 	if (!n)
-		return R_TEMP;
+		return RES_TEMP;
 	env->rcpts = n;
 	if (!(n[env->n_rcpts] = strdup(addr)))
-		return R_TEMP;
+		return RES_TEMP;
 	env->n_rcpts++;
-	return R_OK;
+	return RES_OK;
 }
 
 /* parse_line - one envelope line; *seen collects the required ones */
@@ -142,7 +142,7 @@ parse_line(struct spool_envelope *env, const char *line, size_t len, unsigned *s
 	} else if ((v = header_is(line, len, "Envelope-To", &vlen))) {
 		return add_rcpt(env, v, vlen, why, whysize);
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 enum result
@@ -171,9 +171,9 @@ spool_parse_envelope(const char *data, size_t len, struct spool_envelope *env, c
 				return why_set(why, whysize, "envelope lines missing");
 			if (env->n_rcpts == 0)
 				return why_set(why, whysize, "no recipients");
-			return R_OK;
+			return RES_OK;
 		}
-		if ((r = parse_line(env, line, llen, &seen, why, whysize)) != R_OK)
+		if ((r = parse_line(env, line, llen, &seen, why, whysize)) != RES_OK)
 			return r;
 	}
 	return why_set(why, whysize, "envelope block not terminated");

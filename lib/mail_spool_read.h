@@ -35,8 +35,8 @@ struct spool_envelope {
 };
 
 /* spool_parse_envelope - parse the envelope block at the start of data
- * (len bytes).  Returns R_OK, or R_PERM with a reason in why when the
- * block is malformed, or R_TEMP when memory runs out. env must be freed
+ * (len bytes).  Returns RES_OK, or RES_PERM with a reason in why when the
+ * block is malformed, or RES_TEMP when memory runs out. env must be freed
  * with spool_envelope_free() whatever the outcome. */
 enum result spool_parse_envelope(const char *data, size_t len, struct spool_envelope *env,
                                  char *why, size_t whysize);

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#undef R_OK /* access(2)'s; result.h's enum is meant (<unistd.h> defines it) */
 
 static const char *const status_names[] = {"pending", "sent", "deferred", "failed", "bounced"};
 
@@ -258,24 +257,24 @@ state_load(int statedir, const char *id, struct mail_state *st, int *malformed)
 		*malformed = 0;
 	fd = openat(statedir, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return errno == ENOENT ? R_OK : R_TEMP;
+		return errno == ENOENT ? RES_OK : RES_TEMP;
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || buf_append(&b, chunk, (size_t)n) < 0) {
 			close(fd);
 			buf_free(&b);
-			return R_TEMP;
+			return RES_TEMP;
 		}
 	}
 	close(fd);
 	bad = state_parse(buf_cstr(&b), b.len, st);
 	buf_free(&b);
 	if (bad < 0)
-		return R_TEMP;
+		return RES_TEMP;
 	if (malformed)
 		*malformed = bad;
-	return R_OK;
+	return RES_OK;
 }
 
 /* write_all - write n bytes, retrying short writes */
@@ -304,12 +303,12 @@ state_save(int statedir, const char *id, const struct mail_state *st)
 
 	if (bounded_format(tmp, sizeof(tmp), ".tmp.%s", id) < 0 || state_format(st, &b) < 0) {
 		buf_free(&b);
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	fd = openat(statedir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		buf_free(&b);
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	ok = write_all(fd, buf_cstr(&b), b.len) == 0 && fsync(fd) == 0;
 	buf_free(&b);
@@ -317,15 +316,15 @@ state_save(int statedir, const char *id, const struct mail_state *st)
 		ok = 0;
 	if (!ok || renameat(statedir, tmp, statedir, id) < 0 || fsync(statedir) < 0) {
 		(void)unlinkat(statedir, tmp, 0);
-		return R_TEMP;
+		return RES_TEMP;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 enum result
 state_remove(int statedir, const char *id)
 {
 	if (unlinkat(statedir, id, 0) < 0 && errno != ENOENT)
-		return R_TEMP;
-	return fsync(statedir) < 0 ? R_TEMP : R_OK;
+		return RES_TEMP;
+	return fsync(statedir) < 0 ? RES_TEMP : RES_OK;
 }

@@ -79,7 +79,7 @@ const char *state_status_name(enum rcpt_status s);
 bool state_rcpt_done(enum rcpt_status s);
 
 /* state_load - read state/ID under the spool dir fd; a missing file is
- * an empty state.  R_TEMP on I/O trouble.  *malformed (may be NULL)
+ * an empty state.  RES_TEMP on I/O trouble.  *malformed (may be NULL)
  * receives the count of skipped lines. */
 enum result state_load(int statedir, const char *id, struct mail_state *st, int *malformed);
 /* state_save - write state/ID atomically (tmp, fsync, rename, fsync dir) */

@@ -180,6 +180,7 @@ parse_ext_line(const char *s, size_t len, struct smtp_ext *ext)
 		for (p = k + 1; p < len && s[p] >= '0' && s[p] <= '9'; p++)
 			v = v > UINT64_MAX / 10 - 9 ? UINT64_MAX : v * 10 + (uint64_t)(s[p] - '0');
 		ext->size = v;
+		ext->has_size = true;
 	} else if (word_is(s, k, "AUTH")) {
 		for (p = k; p < len;) {
 			size_t w;

@@ -42,6 +42,7 @@ const char *smtp_reply_status(const struct smtp_reply *r);
 struct smtp_ext {
 	bool pipelining, starttls, eightbitmime, smtputf8, enhanced;
 	bool auth_plain, auth_login;
+	bool has_size; /* SIZE offered (RFC 1870) */
 	uint64_t size; /* 0: no SIZE limit given */
 };
 

@@ -51,8 +51,6 @@
  * option); 91 envelope format error.  11 and 31 are permanent, the rest
  * temporary.  On failure one log line names the queue ID.
  */
-/* conf.h first: result.h's R_OK must be declared before <unistd.h>
- * defines the access(2) macro of the same name (never used here). */
 #include "conf.h"
 #include "log.h"
 #include "mail_spool.h"
@@ -134,7 +132,7 @@ load_config(const char *cfile, struct config *cfg, struct qq_job *job)
 		cfile = NULL;
 	}
 	res = conf_load(conf_path(cfile), cfg, stderr);
-	if (res == R_TEMP || res == R_PERM)
+	if (res == RES_TEMP || res == RES_PERM)
 		return queue_fail(job, QQ_CONFIG, 0, "unable to load the configuration");
 	if (cfg->spool == NULL || cfg->spool[0] != '/')
 		return queue_fail(job, QQ_CONFIG, 0, "spool is not an absolute path");

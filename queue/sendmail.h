@@ -58,8 +58,8 @@ struct sm_rcpts {
 
 void sm_rcpts_free(struct sm_rcpts *r);
 /* sm_add_recipients - parse an address list (an argument or a header
- * value), qualify each address, check it, add it.  R_PERM with err set
- * for a bad address or too many recipients, R_TEMP when out of memory. */
+ * value), qualify each address, check it, add it.  RES_PERM with err set
+ * for a bad address or too many recipients, RES_TEMP when out of memory. */
 enum result sm_add_recipients(const struct rewrite *rw, const char *list, size_t len,
                               struct sm_rcpts *r, char *err, size_t errsize);
 /* sm_check_address - syntax of a qualified address; -1 if bad */
@@ -99,7 +99,7 @@ struct sm_message {
 void sm_message_init(struct sm_message *m);
 void sm_message_free(struct sm_message *m);
 /* sm_read_headers - the header section (a leading mbox "From " line is
- * dropped); R_PERM when it is larger than SM_HEADER_MAX, R_TEMP on a
+ * dropped); RES_PERM when it is larger than SM_HEADER_MAX, RES_TEMP on a
  * read error or when out of memory. */
 enum result sm_read_headers(struct sm_reader *r, struct sm_message *m, char *err, size_t errsize);
 /* sm_field_is - the field's name, case-insensitive */

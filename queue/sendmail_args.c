@@ -12,7 +12,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
 
 #include "sendmail.h"
 
@@ -189,4 +188,4 @@ sm_parse_args(int argc, char **argv, struct sm_opts *o, char *err, size_t errsiz
 	return 0;
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
-#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
 
 #include "sendmail.h"
 #include "log.h"
@@ -31,11 +30,11 @@ fail(int code, const char *what)
 	return code;
 }
 
-/* code_of - the exit code for a result that is not R_OK */
+/* code_of - the exit code for a result that is not RES_OK */
 static int
 code_of(enum result r)
 {
-	return r == R_PERM ? EX_DATAERR : EX_TEMPFAIL;
+	return r == RES_PERM ? EX_DATAERR : EX_TEMPFAIL;
 }
 
 /* settle_sender - -f (first address of its argument; "" or "<>" is the
@@ -74,12 +73,12 @@ settle_recipients(struct sm_context *c, struct sm_message *m, struct sm_rcpts *r
 	for (i = 0; i < c->opts->n_rcpts; i++) {
 		res = sm_add_recipients(&c->rw, c->opts->rcpts[i], strlen(c->opts->rcpts[i]), r,
 		                        err, sizeof(err));
-		if (res != R_OK)
+		if (res != RES_OK)
 			return fail(code_of(res), err[0] ? err : "out of memory");
 	}
 	if (c->opts->extract) {
 		res = sm_extract_recipients(&c->rw, m, r, err, sizeof(err));
-		if (res != R_OK)
+		if (res != RES_OK)
 			return fail(code_of(res), err[0] ? err : "out of memory");
 	}
 	if (r->n == 0)
@@ -153,7 +152,7 @@ prepare(struct sm_context *c, struct sm_reader *rd, struct sm_message *m, struct
 	int code;
 
 	err[0] = '\0';
-	if ((res = sm_read_headers(rd, m, err, sizeof(err))) != R_OK)
+	if ((res = sm_read_headers(rd, m, err, sizeof(err))) != RES_OK)
 		return fail(code_of(res), err);
 	if ((code = settle_recipients(c, m, r)) != EX_OK)
 		return code;
@@ -198,4 +197,4 @@ sm_enqueue(struct sm_context *c)
 	return code;
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

@@ -23,7 +23,6 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
-#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
 
 #include "sendmail.h"
 #include "conf.h"
@@ -149,7 +148,7 @@ sm_context_init(struct sm_context *c, const struct sm_opts *o, const struct conf
 		return config_error("rewrite domain too long");
 	add_names(&c->rw, c->hostname);
 	add_names(&c->rw, sys);
-	if (rewrite_map_load(&c->rw, cfg->rewrite.map, stderr) != R_OK)
+	if (rewrite_map_load(&c->rw, cfg->rewrite.map, stderr) != RES_OK)
 		return EX_TEMPFAIL;
 	c->max_size = cfg->limits.message_size;
 	c->max_hops = cfg->limits.hops;
@@ -212,4 +211,4 @@ sm_run_program(const struct sm_opts *o, const struct config *cfg)
 	return EX_UNAVAILABLE;
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

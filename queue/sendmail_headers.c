@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
-#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
 
 #include "sendmail.h"
 
@@ -160,4 +159,4 @@ sm_compose_headers(const struct sm_origin *o, const struct rewrite *rw, const st
 	return buf_appendc(out, '\n');
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

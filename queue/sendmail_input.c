@@ -18,7 +18,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
 
 #include "sendmail.h"
 #include "mail_data.h"
@@ -171,10 +170,10 @@ read_failed(char *err, size_t errsize)
 	if (errno == E2BIG) {
 		(void)bounded_format(err, errsize, "header section larger than %zu bytes",
 		                     (size_t)SM_HEADER_MAX);
-		return R_PERM;
+		return RES_PERM;
 	}
 	(void)bounded_format(err, errsize, "error reading the message: %s", strerror(errno));
-	return R_TEMP;
+	return RES_TEMP;
 }
 
 /* scan_known - Date, Message-ID, From, Received (mail_data's scanner) */
@@ -205,22 +204,22 @@ classify(struct sm_message *m, size_t start, bool *end)
 	*end = true;
 	if (n == 1 && l[0] == '\n') { /* the blank line: consumed */
 		buf_truncate(&m->hdr, start);
-		return R_OK;
+		return RES_OK;
 	}
 	if ((l[0] == ' ' || l[0] == '\t') && m->nf > 0) {
 		m->f[m->nf - 1].len += n;
 		*end = false;
-		return R_OK;
+		return RES_OK;
 	}
 	if ((name = header_name_len(l, n)) > 0) {
 		*end = false;
-		return add_field(m, start, n, name) < 0 ? R_TEMP : R_OK;
+		return add_field(m, start, n, name) < 0 ? RES_TEMP : RES_OK;
 	}
 	/* not a header: the body starts here, without a blank line */
 	if (buf_set(&m->first, l, n < SM_PIECE ? n : SM_PIECE) < 0)
-		return R_TEMP;
+		return RES_TEMP;
 	buf_truncate(&m->hdr, start);
-	return R_OK;
+	return RES_OK;
 }
 
 /* is_mbox_from - a leading "From sender date" line (mbox), dropped as
@@ -253,7 +252,7 @@ sm_read_headers(struct sm_reader *r, struct sm_message *m, char *err, size_t err
 			continue;
 		}
 		first_line = false;
-		if ((res = classify(m, start, &end)) != R_OK)
+		if ((res = classify(m, start, &end)) != RES_OK)
 			return read_failed(err, errsize);
 		if (end)
 			break;
@@ -262,7 +261,7 @@ sm_read_headers(struct sm_reader *r, struct sm_message *m, char *err, size_t err
 			return read_failed(err, errsize);
 		m->f[m->nf - 1].len += m->hdr.len - before;
 	}
-	return scan_known(m) < 0 ? R_TEMP : R_OK;
+	return scan_known(m) < 0 ? RES_TEMP : RES_OK;
 }
 
 bool
@@ -273,4 +272,4 @@ sm_field_is(const struct sm_message *m, size_t i, const char *name)
 	return m->f[i].name_len == n && strncasecmp(m->hdr.s + m->f[i].off, name, n) == 0;
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

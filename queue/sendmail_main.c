@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
-#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
 
 #include "conf.h"
 #include "log.h"
@@ -62,8 +61,8 @@ enqueue(const struct sm_opts *o)
 	int code;
 
 	r = conf_load(conf_path(o->config), &cfg, stderr);
-	if (r != R_OK)
-		return r == R_PERM ? EX_CONFIG : EX_TEMPFAIL;
+	if (r != RES_OK)
+		return r == RES_PERM ? EX_CONFIG : EX_TEMPFAIL;
 	if (o->mode == SM_MODE_SMTP) {
 		code = sm_run_program(o, &cfg);
 		conf_free(&cfg);
@@ -107,4 +106,4 @@ main(int argc, char **argv)
 	}
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

@@ -17,7 +17,6 @@
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
-#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
 
 #include "sendmail.h"
 
@@ -206,4 +205,4 @@ sm_exit_code(int code)
 	}
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#undef R_OK /* <unistd.h>/<fcntl.h> access(2) macro: enum result has R_OK */
 
 #include "sendmail.h"
 
@@ -33,7 +32,7 @@ sm_check_address(const char *addr)
 	struct mail_addr a;
 	struct reply err;
 
-	if (addr_parse_mailbox(addr, strlen(addr), &a, &err) != R_OK)
+	if (addr_parse_mailbox(addr, strlen(addr), &a, &err) != RES_OK)
 		return -1;
 	return a.null || a.domain[0] == '\0' ? -1 : 0;
 }
@@ -48,18 +47,18 @@ rcpt_add(struct sm_rcpts *r, const char *addr, char *err, size_t errsize)
 
 	for (i = 0; i < r->n; i++)
 		if (strcasecmp(r->v[i], addr) == 0)
-			return R_OK;
+			return RES_OK;
 	if (r->n >= SM_RCPT_MAX) {
 		(void)bounded_format(err, errsize, "more than %d recipients", SM_RCPT_MAX);
-		return R_PERM;
+		return RES_PERM;
 	}
 	if ((nv = realloc(r->v, (r->n + 1) * sizeof(*r->v))) == NULL)
-		return R_TEMP;
+		return RES_TEMP;
 	r->v = nv;
 	if ((r->v[r->n] = strdup(addr)) == NULL)
-		return R_TEMP;
+		return RES_TEMP;
 	r->n++;
-	return R_OK;
+	return RES_OK;
 }
 
 enum result
@@ -76,12 +75,12 @@ sm_add_recipients(const struct rewrite *rw, const char *list, size_t len, struct
 		    sm_check_address(q) < 0) {
 			(void)bounded_format(err, errsize, "bad recipient address: %.*s",
 			                     (int)(it.len > 200 ? 200 : it.len), list + it.off);
-			return R_PERM;
+			return RES_PERM;
 		}
-		if ((res = rcpt_add(r, q, err, errsize)) != R_OK)
+		if ((res = rcpt_add(r, q, err, errsize)) != RES_OK)
 			return res;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 enum result
@@ -99,12 +98,12 @@ sm_extract_recipients(const struct rewrite *rw, struct sm_message *m, struct sm_
 		f = &m->f[i];
 		res = sm_add_recipients(rw, m->hdr.s + f->off + f->name_len + 1,
 		                        f->len - f->name_len - 1, r, err, errsize);
-		if (res != R_OK)
+		if (res != RES_OK)
 			return res;
 		if (sm_field_is(m, i, "Bcc"))
 			m->f[i].drop = true;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

@@ -10,11 +10,8 @@
 #ifndef MAILOUT_SMTPD_H
 #define MAILOUT_SMTPD_H
 
-/* <unistd.h> and <fcntl.h> define R_OK (access(2)), which would turn
- * enum result's R_OK into 4: include them first and drop the macro. */
 #include <fcntl.h>
 #include <unistd.h>
-#undef R_OK
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,8 +31,6 @@
 #define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6: text line, CRLF included */
 #define SMTPD_HOSTNAME_MAX 256
 
-/* SMTPD_R_OK_CHECK - at file scope after the includes of each .c */
-#define SMTPD_R_OK_CHECK _Static_assert(R_OK == 0, "R_OK must be enum result's")
 
 /* Enhanced status code details that mail_reply.h does not name. */
 #define SMTPD_ESC_SECURITY "7.0" /* x.7.0 other security status */

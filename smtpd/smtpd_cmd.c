@@ -17,7 +17,6 @@
 #include "log.h"
 #include "smtpd_tls.h"
 
-SMTPD_R_OK_CHECK;
 
 /* log_reject - "NOQUEUE: reject: RCPT from name[addr]: 550 5.7.1 text;
  * from=<a> to=<b> proto=ESMTP helo=<h>" */
@@ -51,20 +50,20 @@ mail_check(struct session *s, const struct smtp_cmd *c, struct mail_addr *from,
 
 	if (!s->helo) {
 		reply_set(r, 503, ESC_BAD_SEQ, "Error: send HELO/EHLO first");
-		return R_PERM;
+		return RES_PERM;
 	}
 	if (s->tx.mail) {
 		reply_set(r, 503, ESC_BAD_SEQ, "Error: nested MAIL command");
-		return R_PERM;
+		return RES_PERM;
 	}
-	if ((res = smtp_parse_mail(c->arg, c->arg_len, from, p, r)) != R_OK)
+	if ((res = smtp_parse_mail(c->arg, c->arg_len, from, p, r)) != RES_OK)
 		return res;
 	if (p->size_set && p->size > s->cfg->limits.message_size) {
 		/* RFC 1870 6.1 */
 		reply_set(r, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed limit");
-		return R_PERM;
+		return RES_PERM;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 void
@@ -74,11 +73,11 @@ smtpd_cmd_mail(struct session *s, const struct smtp_cmd *c)
 	struct mail_params p;
 	struct reply r;
 
-	if (mail_check(s, c, &from, &p, &r) != R_OK) {
+	if (mail_check(s, c, &from, &p, &r) != RES_OK) {
 		smtpd_reply(s, &r);
 		return;
 	}
-	if (policy_mail(&s->pc, &from, &r) != R_OK) {
+	if (policy_mail(&s->pc, &from, &r) != RES_OK) {
 		s->tx.sender = from;
 		log_reject(s, "MAIL", &r, NULL);
 		smtpd_reply(s, &r);
@@ -98,28 +97,28 @@ rcpt_check(struct session *s, const struct smtp_cmd *c, struct mail_addr *to, st
 
 	if (!s->tx.mail) {
 		reply_set(r, 503, ESC_BAD_SEQ, "Error: need MAIL command");
-		return R_PERM;
+		return RES_PERM;
 	}
 	if (s->tx.bdat) {
 		reply_set(r, 503, ESC_BAD_SEQ, "Error: RCPT during BDAT");
-		return R_PERM;
+		return RES_PERM;
 	}
-	if ((res = smtp_parse_rcpt(c->arg, c->arg_len, to, r)) != R_OK)
+	if ((res = smtp_parse_rcpt(c->arg, c->arg_len, to, r)) != RES_OK)
 		return res;
 	if (to->null) {
 		reply_set(r, 501, ESC_BAD_DEST_SYNTAX, "Error: bad recipient address syntax");
-		return R_PERM;
+		return RES_PERM;
 	}
 	if (to->utf8 && !s->tx.params.smtputf8) {
 		reply_set(r, 553, ESC_UTF8_REQUIRED, "Non-ASCII address needs SMTPUTF8");
-		return R_PERM;
+		return RES_PERM;
 	}
 	if (s->tx.nrcpt >= s->cfg->limits.recipients) {
 		/* RFC 5321 4.5.3.1.8: a temporary refusal */
 		reply_set(r, 452, ESC_TOO_MANY_RCPT, "Error: too many recipients");
-		return R_TEMP;
+		return RES_TEMP;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 void
@@ -129,11 +128,11 @@ smtpd_cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 	struct mail_addr to;
 	struct reply r;
 
-	if (rcpt_check(s, c, &to, &r) != R_OK) {
+	if (rcpt_check(s, c, &to, &r) != RES_OK) {
 		smtpd_reply(s, &r);
 		return;
 	}
-	if (policy_rcpt(&s->pc, &s->tx.sender, &to, &r) != R_OK) {
+	if (policy_rcpt(&s->pc, &s->tx.sender, &to, &r) != RES_OK) {
 		log_reject(s, "RCPT", &r, &to);
 		smtpd_reply(s, &r);
 		return;
@@ -153,17 +152,17 @@ starttls_check(struct session *s, const struct smtp_cmd *c, struct reply *r)
 {
 	if (c->arg_len != 0) {
 		reply_set(r, 501, ESC_BAD_ARGS, "Syntax: STARTTLS");
-		return R_PERM;
+		return RES_PERM;
 	}
 	if (s->io.ssl != NULL) {
 		reply_set(r, 503, ESC_BAD_SEQ, "Error: TLS already active");
-		return R_PERM;
+		return RES_PERM;
 	}
-	if (s->listener->tls != LISTENER_TLS_STARTTLS || tls_prepare(s->cfg) != R_OK) {
+	if (s->listener->tls != LISTENER_TLS_STARTTLS || tls_prepare(s->cfg) != RES_OK) {
 		reply_set(r, 454, SMTPD_ESC_SECURITY, "TLS not available due to local problem");
-		return R_TEMP;
+		return RES_TEMP;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 void
@@ -172,7 +171,7 @@ smtpd_cmd_starttls(struct session *s, const struct smtp_cmd *c)
 	struct reply r;
 	size_t dropped;
 
-	if (starttls_check(s, c, &r) != R_OK) {
+	if (starttls_check(s, c, &r) != RES_OK) {
 		smtpd_reply(s, &r);
 		return;
 	}
@@ -185,7 +184,7 @@ smtpd_cmd_starttls(struct session *s, const struct smtp_cmd *c)
 	if (io_flush(&s->io) != IO_OK)
 		smtpd_drop(s, NULL, NULL);
 	if (tls_start(&s->io, s->cfg->limits.command_timeout, s->tls_version,
-	              sizeof(s->tls_version), s->tls_cipher, sizeof(s->tls_cipher)) != R_OK) {
+	              sizeof(s->tls_version), s->tls_cipher, sizeof(s->tls_cipher)) != RES_OK) {
 		log_info("TLS handshake failed with %s[%s]", s->pc.name, s->pc.addr_str);
 		smtpd_drop(s, NULL, NULL);
 	}

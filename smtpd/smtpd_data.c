@@ -24,7 +24,6 @@
 #include "log.h"
 #include "smtpd_tls.h"
 
-SMTPD_R_OK_CHECK;
 
 #define HEADER_MAX 4096 /* our own header lines */
 
@@ -162,7 +161,7 @@ tx_open(struct session *s)
 	data_reader_init(&tx->reader, s->cfg->limits.message_size);
 	header_scan_init(&tx->hs);
 	buf_init(&tx->canon, 2 * IO_IN_MAX + 16);
-	if (queue_open(&tx->q, s->config_path, &r) != R_OK) {
+	if (queue_open(&tx->q, s->config_path, &r) != RES_OK) {
 		tx->error = r;
 		return;
 	}
@@ -230,7 +229,7 @@ tx_finish(struct session *s)
 		queue_abort(&tx->q);
 		log_reject_eom(s);
 		r = tx->error;
-	} else if (queue_commit(&tx->q, sender, tx->rcpts.s, tx->rcpts.len, &r) == R_OK) {
+	} else if (queue_commit(&tx->q, sender, tx->rcpts.s, tx->rcpts.len, &r) == RES_OK) {
 		log_accepted(s);
 	}
 	smtpd_reply(s, &r);

@@ -148,9 +148,9 @@ report(struct explain *e, const char *step, const char *subject, const struct re
 		line[0] = '\0';
 	fprintf(e->out, "%-9s %s: %s -> %s\n", step, subject,
 	        e->why.len ? buf_cstr(&e->why) : "no rule refused", line);
-	if (reply_result(r) == R_PERM)
+	if (reply_result(r) == RES_PERM)
 		e->refused = true;
-	else if (reply_result(r) == R_TEMP)
+	else if (reply_result(r) == RES_TEMP)
 		e->deferred = true;
 	buf_reset(&e->why);
 }
@@ -165,12 +165,12 @@ parse_addr(const char *s, struct mail_addr *a, struct reply *r)
 		return addr_parse_path("<>", 2, a, NULL, r);
 	if (s[0] != '<')
 		return addr_parse_mailbox(s, len, a, r);
-	if (addr_parse_path(s, len, a, &end, r) != R_OK)
-		return R_PERM;
+	if (addr_parse_path(s, len, a, &end, r) != RES_OK)
+		return RES_PERM;
 	if (end == len)
-		return R_OK;
+		return RES_OK;
 	reply_set(r, 501, ESC_BAD_DEST_SYNTAX, "Bad address syntax: text after >");
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* explain_auth - the session's AUTH rules, mirrored: AUTH exists only
@@ -218,7 +218,7 @@ explain_rcpts(struct explain *e, const struct explain_args *a, const struct mail
 			(void)buf_printf(&e->why, "more than limits.recipients = %u (session rule)",
 			                 limit);
 			reply_set(&r, 452, ESC_TOO_MANY_RCPT, "Too many recipients");
-		} else if (parse_addr(a->rcpts[i], &to, &r) == R_OK) {
+		} else if (parse_addr(a->rcpts[i], &to, &r) == RES_OK) {
 			(void)policy_rcpt(&e->c, from, &to, &r);
 		} else {
 			(void)buf_appends(&e->why, "address syntax");
@@ -238,7 +238,7 @@ explain_session(struct explain *e, const struct explain_args *a)
 	(void)bounded_format(subject, sizeof(subject), "client %s", e->c.addr_str);
 	(void)policy_connect(&e->c, &r);
 	report(e, "connect", subject, &r);
-	if (reply_result(&r) != R_OK) {
+	if (reply_result(&r) != RES_OK) {
 		fprintf(e->out, "(a session ends at the greeting; nothing more is checked)\n");
 		return;
 	}
@@ -247,14 +247,14 @@ explain_session(struct explain *e, const struct explain_args *a)
 	if (a->from[0] == '<')
 		(void)bounded_copy(subject, sizeof(subject), a->from);
 	memset(&r, 0, sizeof(r));
-	if (parse_addr(a->from, &from, &r) == R_OK) {
+	if (parse_addr(a->from, &from, &r) == RES_OK) {
 		(void)policy_mail(&e->c, &from, &r);
 	} else {
 		r.esc = ESC_BAD_SENDER_SYNTAX;
 		(void)buf_appends(&e->why, "address syntax");
 	}
 	report(e, "mail", subject, &r);
-	if (reply_result(&r) != R_OK) {
+	if (reply_result(&r) != RES_OK) {
 		fprintf(e->out, "(a session refuses every RCPT after a refused MAIL)\n");
 		return;
 	}

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");
 
 #define IO_CHUNK (16 * 1024)
 #define IO_OUT_MAX (1024 * 1024)

@@ -9,11 +9,8 @@
 #ifndef MAILOUT_SMTPD_IO_H
 #define MAILOUT_SMTPD_IO_H
 
-/* <unistd.h> and <fcntl.h> define R_OK (access(2)), which would turn
- * enum result's R_OK into 4: include them first and drop the macro. */
 #include <fcntl.h>
 #include <unistd.h>
-#undef R_OK
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -39,7 +39,6 @@
 #include "log.h"
 #include "smtpd_explain.h"
 
-SMTPD_R_OK_CHECK;
 
 struct options {
 	const char *config; /* -c */
@@ -151,12 +150,12 @@ main(int argc, char **argv)
 	if (o.check_config)
 		return conf_check(path, stdout);
 	if (o.explain) {
-		if (conf_load(path, &cfg, stderr) != R_OK)
+		if (conf_load(path, &cfg, stderr) != RES_OK)
 			return EX_CONFIG;
 		return explain_main(argc, argv, &cfg);
 	}
 	connection_fds(&rfd, &wfd);
-	if (conf_load(path, &cfg, stderr) != R_OK)
+	if (conf_load(path, &cfg, stderr) != RES_OK)
 		return refuse(wfd, path);
 	if ((l = conf_listener(&cfg, o.listener ? o.listener : "smtp")) == NULL)
 		return refuse(wfd, "no such listener section in the config");

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-SMTPD_R_OK_CHECK;
 
 static const struct {
 	const char *name;
@@ -159,7 +158,7 @@ mail_param(const char *s, size_t n, struct mail_params *p, struct reply *r)
 	if (keyword_is(s, klen, "SIZE")) {
 		if (!val || parse_u64(val, vlen, &p->size) < 0) {
 			reply_set(r, 501, ESC_BAD_ARGS, "Bad SIZE parameter");
-			return R_PERM;
+			return RES_PERM;
 		}
 		p->size_set = true;
 	} else if (keyword_is(s, klen, "BODY")) {
@@ -169,7 +168,7 @@ mail_param(const char *s, size_t n, struct mail_params *p, struct reply *r)
 			p->body = BODY_8BITMIME;
 		else {
 			reply_set(r, 555, ESC_BAD_ARGS, "Unsupported BODY parameter");
-			return R_PERM;
+			return RES_PERM;
 		}
 	} else if (keyword_is(s, klen, "SMTPUTF8") && !val) {
 		p->smtputf8 = true;
@@ -177,9 +176,9 @@ mail_param(const char *s, size_t n, struct mail_params *p, struct reply *r)
 		/* RFC 4954 5: accepted, and ignored until AUTH exists */
 	} else {
 		reply_set(r, 555, ESC_BAD_ARGS, "Unsupported MAIL parameter");
-		return R_PERM;
+		return RES_PERM;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 /* parse_params - space-separated parameters after the path */
@@ -199,12 +198,12 @@ parse_params(const char *s, size_t n, struct mail_params *p, struct reply *r)
 			i++;
 		if (p == NULL) {
 			reply_set(r, 555, ESC_BAD_ARGS, "Unsupported RCPT parameter");
-			return R_PERM;
+			return RES_PERM;
 		}
-		if ((res = mail_param(s + start, i - start, p, r)) != R_OK)
+		if ((res = mail_param(s + start, i - start, p, r)) != RES_OK)
 			return res;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 /* parse_path_cmd - "FROM:<path> params" / "TO:<path> params" */
@@ -219,7 +218,7 @@ parse_path_cmd(const char *arg, size_t len, const char *word, struct mail_addr *
 	if (!prefix_case(arg, len, word)) {
 		reply_set(r, 501, ESC_BAD_ARGS, "Syntax: %s<address>",
 		          word[0] == 'F' ? "MAIL FROM:" : "RCPT TO:");
-		return R_PERM;
+		return RES_PERM;
 	}
 	i = strlen(word);
 	while (i < len && arg[i] == ' ') /* "MAIL FROM: <a>" is common */
@@ -227,14 +226,14 @@ parse_path_cmd(const char *arg, size_t len, const char *word, struct mail_addr *
 	if ((plen = path_extent(arg + i, len - i)) == 0) {
 		reply_set(r, 501, ESC_BAD_ARGS, "Syntax: %s<address>",
 		          word[0] == 'F' ? "MAIL FROM:" : "RCPT TO:");
-		return R_PERM;
+		return RES_PERM;
 	}
-	if ((res = addr_parse_path(arg + i, plen, a, &end, r)) != R_OK)
+	if ((res = addr_parse_path(arg + i, plen, a, &end, r)) != RES_OK)
 		return res;
 	i += plen;
 	if (i < len && arg[i] != ' ') {
 		reply_set(r, 501, ESC_BAD_ARGS, "Syntax error after the address");
-		return R_PERM;
+		return RES_PERM;
 	}
 	return parse_params(arg + i, len - i, p, r);
 }
@@ -246,14 +245,14 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_addr *from, struct mail
 	enum result res;
 
 	memset(p, 0, sizeof(*p));
-	if ((res = parse_path_cmd(arg, len, "FROM:", from, p, r)) != R_OK)
+	if ((res = parse_path_cmd(arg, len, "FROM:", from, p, r)) != RES_OK)
 		return res;
 	if (from->utf8 && !p->smtputf8) {
 		/* RFC 6531 3.5 */
 		reply_set(r, 553, ESC_UTF8_REQUIRED, "Non-ASCII address needs SMTPUTF8");
-		return R_PERM;
+		return RES_PERM;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 enum result
@@ -281,10 +280,10 @@ smtp_parse_bdat(const char *arg, size_t len, uint64_t *size, bool *last, struct 
 			goto bad;
 		*last = true;
 	}
-	return R_OK;
+	return RES_OK;
 bad:
 	reply_set(r, 501, ESC_BAD_ARGS, "Syntax: BDAT size [LAST]");
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* smtp_sanitize - printable, bounded copy of client text for logs and

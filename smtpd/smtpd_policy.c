@@ -14,7 +14,7 @@
  * destination.  It never talks to the client; it returns a result and
  * a reply, so that --explain (smtpd_explain.c) runs the very same code.
  *
- * Each step is a table of checks; the first that does not return R_OK
+ * Each step is a table of checks; the first that does not return RES_OK
  * decides.  Checks of later releases (blocklist, reverse DNS, sender
  * verification, senders bound to the AUTH user, rates) join these
  * tables as functions of the same shape.
@@ -139,21 +139,21 @@ connect_class(struct policy_client *c, const struct mail_addr *sender, const str
 		where(c, c->class, cls, sizeof(cls));
 		cidr_format(c->matched, net, sizeof(net));
 		why(c, "class %s, network %s", cls, net);
-		return R_OK;
+		return RES_OK;
 	}
 	if (auth_required(c)) {
 		why(c,
 		    "in no client class, but listener %s requires AUTH: any address may "
 		    "connect, nothing is accepted before AUTH",
 		    c->listener->name);
-		return R_OK;
+		return RES_OK;
 	}
 	why(c, "in no client class (no network of any class contains it)");
 	reply_set(r, 554, ESC_POLICY,
 	          "Client %s is not in a campus network allowed to send mail here; ask the mail "
 	          "admin to add it to a client class",
 	          c->addr_str);
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* mail_tls - require_tls: nothing before STARTTLS (RFC 3207 4) */
@@ -165,22 +165,22 @@ mail_tls(struct policy_client *c, const struct mail_addr *sender, const struct m
 
 	(void)sender, (void)rcpt;
 	if (!c->class)
-		return R_OK;
+		return RES_OK;
 	where(c, c->class, cls, sizeof(cls));
 	if (!c->class->require_tls) {
 		why(c, "TLS not required by class %s", cls);
-		return R_OK;
+		return RES_OK;
 	}
 	if (c->tls) {
 		why(c, "TLS required by class %s, session is in TLS", cls);
-		return R_OK;
+		return RES_OK;
 	}
 	why(c, "class %s requires TLS, session is not in TLS", cls);
 	reply_set(r, 530, ESC_AUTH_REQUIRED,
 	          "Must issue a STARTTLS command first (this network requires TLS: configure the "
 	          "device to use STARTTLS, or ask the mail admin to list it in a client class "
 	          "with require_tls = false)");
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* mail_auth - auth = required listeners accept nothing before AUTH */
@@ -191,15 +191,15 @@ mail_auth(struct policy_client *c, const struct mail_addr *sender, const struct 
 	(void)sender, (void)rcpt;
 	if (c->auth_user) {
 		why(c, "authenticated as %s", c->auth_user);
-		return R_OK;
+		return RES_OK;
 	}
 	if (!auth_required(c))
-		return R_OK;
+		return RES_OK;
 	why(c, "listener %s requires AUTH, client is not authenticated", c->listener->name);
 	reply_set(r, 530, ESC_AUTH_REQUIRED, "Authentication required%s",
 	          c->tls ? " (use AUTH with your campus user id)"
 	                 : " (issue STARTTLS, then AUTH with your campus user id)");
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* mail_class - defensive: an unknown client must have authenticated */
@@ -209,13 +209,13 @@ mail_class(struct policy_client *c, const struct mail_addr *sender, const struct
 {
 	(void)sender, (void)rcpt;
 	if (c->class || c->auth_user)
-		return R_OK;
+		return RES_OK;
 	why(c, "in no client class and not authenticated");
 	reply_set(r, 554, ESC_POLICY,
 	          "Client %s is not in a campus network allowed to send mail here; ask the mail "
 	          "admin to add it to a client class",
 	          c->addr_str);
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* mail_sender - the null sender is for bounces (RFC 5321 4.5.5); a
@@ -227,16 +227,16 @@ mail_sender(struct policy_client *c, const struct mail_addr *sender, const struc
 	(void)rcpt;
 	if (sender->null) {
 		why(c, "null sender <> (a bounce)");
-		return R_OK;
+		return RES_OK;
 	}
 	if (sender->domain[0] != '\0')
-		return R_OK;
+		return RES_OK;
 	why(c, "sender has no domain");
 	reply_set(r, 501, ESC_BAD_SENDER_SYNTAX,
 	          "Bad sender address syntax: <%s> has no domain; configure the device with a full "
 	          "sender address (user@domain)",
 	          sender->local);
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* rcpt_syntax - defensive: <> is a sender, never a recipient */
@@ -246,11 +246,11 @@ rcpt_syntax(struct policy_client *c, const struct mail_addr *sender, const struc
 {
 	(void)sender;
 	if (!rcpt->null)
-		return R_OK;
+		return RES_OK;
 	why(c, "null recipient");
 	reply_set(r, 501, ESC_BAD_DEST_SYNTAX,
 	          "Bad recipient address syntax: <> is not a recipient");
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* trick_name - the relay trick in an address, or NULL */
@@ -287,16 +287,16 @@ rcpt_tricks(struct policy_client *c, const struct mail_addr *sender, const struc
 		          "Relay access denied: <%s> has no domain and this relay has no local "
 		          "mailboxes; use a full address (user@domain)",
 		          addr);
-		return R_PERM;
+		return RES_PERM;
 	}
 	if (!trick)
-		return R_OK;
+		return RES_OK;
 	why(c, "recipient uses %s, which is never relayed", trick);
 	reply_set(r, 550, ESC_POLICY,
 	          "Relay access denied: recipient <%s> was given with %s, which is never relayed; "
 	          "use a plain address (user@domain)",
 	          addr, trick);
-	return R_PERM;
+	return RES_PERM;
 }
 
 /* rcpt_relay - unless authenticated (RFC 6409: submission may go
@@ -313,12 +313,12 @@ rcpt_relay(struct policy_client *c, const struct mail_addr *sender, const struct
 	(void)sender;
 	if (c->auth_user) {
 		why(c, "authenticated as %s: any domain", c->auth_user);
-		return R_OK;
+		return RES_OK;
 	}
 	if (!c->class) {
 		why(c, "in no client class and not authenticated");
 		reply_set(r, 550, ESC_POLICY, "Relay access denied: authenticate first");
-		return R_PERM;
+		return RES_PERM;
 	}
 	where(c, c->class, cls, sizeof(cls));
 	l = &c->class->relay_domains;
@@ -326,7 +326,7 @@ rcpt_relay(struct policy_client *c, const struct mail_addr *sender, const struct
 		if (domain_matches(rcpt->domain, l->items[i])) {
 			why(c, "%s in relay_domains (%s) of class %s", rcpt->domain, l->items[i],
 			    cls);
-			return R_OK;
+			return RES_OK;
 		}
 	}
 	join_list(l, list, sizeof(list));
@@ -336,10 +336,10 @@ rcpt_relay(struct policy_client *c, const struct mail_addr *sender, const struct
 	          "ask the mail admin to add it to relay_domains of client class %s, or use "
 	          "authenticated submission",
 	          rcpt->local, rcpt->domain, list, c->class->name);
-	return R_PERM;
+	return RES_PERM;
 }
 
-/* run - the checks in order; the first that is not R_OK decides */
+/* run - the checks in order; the first that is not RES_OK decides */
 static enum result
 run(const policy_check *checks, size_t n, struct policy_client *c, const struct mail_addr *sender,
     const struct mail_addr *rcpt, struct reply *r)
@@ -348,9 +348,9 @@ run(const policy_check *checks, size_t n, struct policy_client *c, const struct 
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if ((res = checks[i](c, sender, rcpt, r)) != R_OK)
+		if ((res = checks[i](c, sender, rcpt, r)) != RES_OK)
 			return res;
-	return R_OK;
+	return RES_OK;
 }
 
 /* Later: blocklist (554 5.7.1), forward-confirmed reverse DNS with
@@ -370,7 +370,7 @@ policy_connect(struct policy_client *c, struct reply *r)
 {
 	enum result res = run(connect_checks, NCHECKS(connect_checks), c, NULL, NULL, r);
 
-	if (res == R_OK)
+	if (res == RES_OK)
 		reply_set(r, 220, NULL, "accepted");
 	return res;
 }
@@ -380,7 +380,7 @@ policy_mail(struct policy_client *c, const struct mail_addr *sender, struct repl
 {
 	enum result res = run(mail_checks, NCHECKS(mail_checks), c, sender, NULL, r);
 
-	if (res == R_OK)
+	if (res == RES_OK)
 		reply_set(r, 250, ESC_OK_ADDR, "Ok");
 	return res;
 }
@@ -391,7 +391,7 @@ policy_rcpt(struct policy_client *c, const struct mail_addr *sender, const struc
 {
 	enum result res = run(rcpt_checks, NCHECKS(rcpt_checks), c, sender, rcpt, r);
 
-	if (res == R_OK)
+	if (res == RES_OK)
 		reply_set(r, 250, ESC_OK_RCPT, "Ok");
 	return res;
 }

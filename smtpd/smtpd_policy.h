@@ -40,7 +40,7 @@ struct policy_client {
 void policy_client_init(struct policy_client *c, const struct config *cfg,
                         const struct conf_listener *listener, const struct net_addr *addr);
 
-/* On R_OK each function sets the reply a session would give: 220
+/* On RES_OK each function sets the reply a session would give: 220
  * "accepted" (no status code: the session writes its own banner),
  * 250 2.1.0 Ok, 250 2.1.5 Ok.  Otherwise the refusal to send. */
 

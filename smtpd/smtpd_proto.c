@@ -23,7 +23,6 @@
 #include "log.h"
 #include "smtpd_tls.h"
 
-SMTPD_R_OK_CHECK;
 
 typedef void (*cmd_fn)(struct session *s, const struct smtp_cmd *c);
 
@@ -213,7 +212,7 @@ cmd_bdat(struct session *s, const struct smtp_cmd *c)
 	uint64_t size;
 	bool last;
 
-	if (smtp_parse_bdat(c->arg, c->arg_len, &size, &last, &r) != R_OK) {
+	if (smtp_parse_bdat(c->arg, c->arg_len, &size, &last, &r) != RES_OK) {
 		/* the chunk's length is unknown: its octets would be read
 		 * as commands, so this session cannot go on */
 		(void)io_put_reply(&s->io, &r);
@@ -359,12 +358,12 @@ pregreet(struct session *s)
 static void
 implicit_tls(struct session *s)
 {
-	if (tls_prepare(s->cfg) != R_OK) {
+	if (tls_prepare(s->cfg) != RES_OK) {
 		log_warn("TLS is not available for listener %s", s->listener->name);
 		finish(s);
 	}
 	if (tls_start(&s->io, s->cfg->limits.command_timeout, s->tls_version,
-	              sizeof(s->tls_version), s->tls_cipher, sizeof(s->tls_cipher)) != R_OK) {
+	              sizeof(s->tls_version), s->tls_cipher, sizeof(s->tls_cipher)) != RES_OK) {
 		log_info("TLS handshake failed with %s[%s]", s->pc.name, s->pc.addr_str);
 		finish(s);
 	}
@@ -378,7 +377,7 @@ greet(struct session *s)
 	char line[REPLY_TEXT_MAX + 32];
 	struct reply r;
 
-	if (policy_connect(&s->pc, &r) == R_OK) {
+	if (policy_connect(&s->pc, &r) == RES_OK) {
 		(void)io_put_line(&s->io, "220 %s ESMTP mailout", s->hostname);
 		return;
 	}

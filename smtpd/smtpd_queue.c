@@ -23,7 +23,6 @@
 #include "log.h"
 #include "smtpd.h"
 
-SMTPD_R_OK_CHECK;
 
 #ifndef MAILOUT_SBINDIR
 #define MAILOUT_SBINDIR "/usr/local/sbin"
@@ -89,19 +88,19 @@ queue_open(struct queue_job *q, const char *config_path, struct reply *r)
 	if (queue_id_new(q->id, sizeof(q->id)) < 0) {
 		log_warn_errno("unable to make a queue ID");
 		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	if (pipe2(mp, O_CLOEXEC) < 0) {
 		log_warn_errno("pipe");
 		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		log_warn_errno("pipe");
 		close(mp[0]);
 		close(mp[1]);
 		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	rc = spawn(q, config_path, mp[0], ep[0]);
 	close(mp[0]);
@@ -113,11 +112,11 @@ queue_open(struct queue_job *q, const char *config_path, struct reply *r)
 		close(ep[1]);
 		q->pid = 0;
 		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	q->msg_fd = mp[1];
 	q->env_fd = ep[1];
-	return R_OK;
+	return RES_OK;
 }
 
 /* write_all - the whole buffer to a pipe; -1 on error (EPIPE ...) */
@@ -214,7 +213,7 @@ queue_commit(struct queue_job *q, const char *sender, const char *rcpts, size_t 
 		buf_free(&env);
 		queue_abort(q);
 		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	if (write_all(q->env_fd, env.s, env.len) < 0)
 		log_warn_errno("%s: writing the envelope", q->id);

@@ -8,11 +8,8 @@
 #ifndef MAILOUT_SMTPD_QUEUE_H
 #define MAILOUT_SMTPD_QUEUE_H
 
-/* <unistd.h> and <fcntl.h> define R_OK (access(2)), which would turn
- * enum result's R_OK into 4: include them first and drop the macro. */
 #include <fcntl.h>
 #include <unistd.h>
-#undef R_OK
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,7 +29,7 @@ struct queue_job {
 /* queue_program - $MAILOUT_QUEUE, else the compiled-in path */
 const char *queue_program(void);
 /* queue_open - new queue ID, spawn "mailout-queue -i ID [-c FILE]";
- * R_TEMP with a 451 reply when it cannot run */
+ * RES_TEMP with a 451 reply when it cannot run */
 enum result queue_open(struct queue_job *q, const char *config_path, struct reply *r);
 /* queue_write - message octets; after a failure it only counts */
 void queue_write(struct queue_job *q, const void *p, size_t n);

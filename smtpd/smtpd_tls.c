@@ -20,7 +20,7 @@
 #include "buf.h"
 #include "log.h"
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");
 
 static SSL_CTX *server_ctx;
 
@@ -84,18 +84,18 @@ ctx_load(SSL_CTX *ctx, const struct config *cfg)
 	if (tls_credential_path(cfg->tls.cert, cert, sizeof(cert)) < 0 ||
 	    tls_credential_path(cfg->tls.key, key, sizeof(key)) < 0) {
 		log_warn("TLS: certificate or key path too long");
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		log_ssl_errors(cert);
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		log_ssl_errors(key);
-		return R_TEMP;
+		return RES_TEMP;
 	}
-	return R_OK;
+	return RES_OK;
 }
 
 enum result
@@ -105,26 +105,26 @@ tls_prepare(const struct config *cfg)
 	int minv;
 
 	if (server_ctx)
-		return R_OK;
+		return RES_OK;
 	if (!tls_configured(cfg))
-		return R_TEMP;
+		return RES_TEMP;
 	if ((minv = tls_version_number(cfg->tls.min_version)) == 0) {
 		log_warn("TLS: unknown tls.min_version \"%s\"", cfg->tls.min_version);
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		log_ssl_errors("SSL_CTX_new");
-		return R_TEMP;
+		return RES_TEMP;
 	}
-	if (SSL_CTX_set_min_proto_version(ctx, minv) != 1 || ctx_load(ctx, cfg) != R_OK) {
+	if (SSL_CTX_set_min_proto_version(ctx, minv) != 1 || ctx_load(ctx, cfg) != RES_OK) {
 		SSL_CTX_free(ctx);
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	/* one process per session: no session cache worth keeping */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	server_ctx = ctx;
-	return R_OK;
+	return RES_OK;
 }
 
 /* handshake - SSL_accept on non-blocking fds, bounded by the deadline */
@@ -137,7 +137,7 @@ handshake(struct smtp_io *io, SSL *ssl, long long deadline)
 	for (;;) {
 		rc = SSL_accept(ssl);
 		if (rc == 1)
-			return R_OK;
+			return RES_OK;
 		switch (SSL_get_error(ssl, rc)) {
 		case SSL_ERROR_WANT_READ:
 			st = io_wait(io->rfd, POLLIN, deadline);
@@ -147,11 +147,11 @@ handshake(struct smtp_io *io, SSL *ssl, long long deadline)
 			break;
 		default:
 			log_ssl_errors("TLS handshake");
-			return R_PERM;
+			return RES_PERM;
 		}
 		if (st != IO_OK) {
 			log_warn("TLS handshake: %s", st == IO_TIMEOUT ? "timeout" : "I/O error");
-			return R_PERM;
+			return RES_PERM;
 		}
 	}
 }
@@ -163,25 +163,25 @@ tls_start(struct smtp_io *io, unsigned timeout, char *version, size_t vsize, cha
 	SSL *ssl;
 
 	if (server_ctx == NULL)
-		return R_TEMP;
+		return RES_TEMP;
 	if ((ssl = SSL_new(server_ctx)) == NULL) {
 		log_ssl_errors("SSL_new");
-		return R_TEMP;
+		return RES_TEMP;
 	}
 	if (SSL_set_rfd(ssl, io->rfd) != 1 || SSL_set_wfd(ssl, io->wfd) != 1) {
 		log_ssl_errors("SSL_set_fd");
 		SSL_free(ssl);
-		return R_TEMP;
+		return RES_TEMP;
 	}
-	if (handshake(io, ssl, io_now_ms() + (long long)timeout * 1000) != R_OK) {
+	if (handshake(io, ssl, io_now_ms() + (long long)timeout * 1000) != RES_OK) {
 		SSL_free(ssl);
-		return R_PERM;
+		return RES_PERM;
 	}
 	io->ssl = ssl;
 	if (bounded_copy(version, vsize, SSL_get_version(ssl)) < 0 ||
 	    bounded_copy(cipher, csize, SSL_get_cipher_name(ssl)) < 0)
 		log_warn("TLS: version or cipher name truncated");
-	return R_OK;
+	return RES_OK;
 }
 
 void

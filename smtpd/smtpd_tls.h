@@ -5,11 +5,8 @@
 #ifndef MAILOUT_SMTPD_TLS_H
 #define MAILOUT_SMTPD_TLS_H
 
-/* <unistd.h> and <fcntl.h> define R_OK (access(2)), which would turn
- * enum result's R_OK into 4: include them first and drop the macro. */
 #include <fcntl.h>
 #include <unistd.h>
-#undef R_OK
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,12 +22,12 @@ bool tls_configured(const struct config *cfg);
  * $CREDENTIALS_DIRECTORY when it holds no '/' (systemd LoadCredential=) */
 int tls_credential_path(const char *name, char *out, size_t outsize);
 /* tls_prepare - build the server context once (lazily: only sessions
- * that use TLS pay for it); R_TEMP when cert, key or version are
+ * that use TLS pay for it); RES_TEMP when cert, key or version are
  * unusable (the session then answers 454 4.7.0) */
 enum result tls_prepare(const struct config *cfg);
 /* tls_start - handshake on io within timeout seconds, with the prepared
- * context.  R_OK: io->ssl is set, version and cipher filled.  R_TEMP:
- * no context.  R_PERM: the handshake failed; the connection is done. */
+ * context.  RES_OK: io->ssl is set, version and cipher filled.  RES_TEMP:
+ * no context.  RES_PERM: the handshake failed; the connection is done. */
 enum result tls_start(struct smtp_io *io, unsigned timeout, char *version, size_t vsize,
                       char *cipher, size_t csize);
 /* tls_stop - best-effort close_notify, then free */

@@ -57,7 +57,7 @@ roundtrip(const struct mail_addr *a)
 		return;
 	if (addr_format(a, out, sizeof(out)) < 0)
 		abort();
-	if (addr_parse_mailbox(out, strlen(out), &b, &r) != R_OK)
+	if (addr_parse_mailbox(out, strlen(out), &b, &r) != RES_OK)
 		abort();
 	check_same(a, &b);
 	(void)domain_matches(a->domain, "example.org");
@@ -73,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct reply r;
 	size_t end = 0;
 
-	if (addr_parse_path(s, size, &a, &end, &r) == R_OK) {
+	if (addr_parse_path(s, size, &a, &end, &r) == RES_OK) {
 		if (end < 2 || end > size || end > ADDR_PATH_MAX || s[end - 1] != '>')
 			abort();
 		check_fields(&a);
@@ -81,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (r.code != 501) {
 		abort();
 	}
-	if (addr_parse_mailbox_opt(s, size, ADDR_OPT_UNQUALIFIED, &a, &r) == R_OK) {
+	if (addr_parse_mailbox_opt(s, size, ADDR_OPT_UNQUALIFIED, &a, &r) == RES_OK) {
 		check_fields(&a);
 		if (a.domain[0])
 			roundtrip(&a);

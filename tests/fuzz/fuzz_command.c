@@ -19,7 +19,6 @@
 
 #include "smtpd.h"
 
-SMTPD_R_OK_CHECK;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,9 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 check_reply(enum result res, const struct reply *r)
 {
-	if (res == R_OK)
+	if (res == RES_OK)
 		return;
-	if (res != R_PERM || r->code < 500 || r->code > 599 || r->esc == NULL)
+	if (res != RES_PERM || r->code < 500 || r->code > 599 || r->esc == NULL)
 		abort();
 }
 

@@ -16,7 +16,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct spool_envelope env;
 	char why[128];
 
-	if (spool_parse_envelope((const char *)data, size, &env, why, sizeof(why)) == R_OK) {
+	if (spool_parse_envelope((const char *)data, size, &env, why, sizeof(why)) == RES_OK) {
 		if (env.body_offset > size || env.n_rcpts == 0)
 			__builtin_trap();
 		for (size_t i = 0; i < env.n_rcpts; i++)

@@ -163,11 +163,11 @@ test_reply_format(void **state)
 	reply_set(&r, 550, ESC_POLICY, "Relay denied\r\nfor %s", "x");
 	assert_int_equal(reply_format(&r, out, sizeof(out)), 0);
 	assert_string_equal(out, "550 5.7.1 Relay denied  for x");
-	assert_int_equal(reply_result(&r), R_PERM);
+	assert_int_equal(reply_result(&r), RES_PERM);
 	reply_set(&r, 451, "5.3.0", "disk");
 	assert_int_equal(reply_format(&r, out, sizeof(out)), 0);
 	assert_string_equal(out, "451 4.3.0 disk");
-	assert_int_equal(reply_result(&r), R_TEMP);
+	assert_int_equal(reply_result(&r), RES_TEMP);
 }
 
 int

@@ -9,7 +9,6 @@
  */
 #include <fcntl.h>
 #include <unistd.h>
-#undef R_OK /* <unistd.h>'s access(2) flag, not enum result's */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,7 +65,7 @@ load_ok(const char *text, struct config *cfg)
 	temp_conf(text, path, sizeof(path));
 	r = conf_load(path, cfg, stderr);
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(r, R_OK);
+	assert_int_equal(r, RES_OK);
 }
 
 static void
@@ -526,7 +525,7 @@ test_example_conf(void **state)
 
 	(void)state;
 	/* the tests run from the top of the source tree */
-	assert_int_equal(conf_load("conf/mailout.conf", &c, stderr), R_OK);
+	assert_int_equal(conf_load("conf/mailout.conf", &c, stderr), RES_OK);
 	assert_int_equal(c.n_clients, 2);
 	assert_string_equal(c.clients[0].name, "campus");
 	assert_int_equal(c.clients[1].n_networks, 1);
@@ -552,7 +551,7 @@ test_builtin_default(void **state)
 	assert_non_null(strstr(text, "client local"));
 	assert_null(strstr(text, "@LOCALSTATEDIR@"));
 	assert_int_equal(conf_load_text(text, strlen(text), "(built-in default)", &c, stderr),
-	                 R_OK);
+	                 RES_OK);
 	assert_string_equal(c.file, "(built-in default)");
 	assert_int_equal(c.n_clients, 1);
 	assert_false(c.clients[0].require_tls);
@@ -570,7 +569,7 @@ test_builtin_default(void **state)
 	conf_free(&c);
 	/* at the compiled-in path, a missing file means the built-in default */
 	if (access(conf_default_path(), F_OK) != 0) {
-		assert_int_equal(conf_load(conf_default_path(), &c, stderr), R_OK);
+		assert_int_equal(conf_load(conf_default_path(), &c, stderr), RES_OK);
 		assert_string_equal(c.file, "(built-in default)");
 		conf_free(&c);
 	}
@@ -595,7 +594,7 @@ test_paths(void **state)
 	/* conf_load(NULL) reads what MAILOUT_CONFIG names */
 	temp_conf("hostname = \"env.example.org\"\n", path, sizeof(path));
 	assert_int_equal(setenv("MAILOUT_CONFIG", path, 1), 0);
-	assert_int_equal(conf_load(NULL, &c, stderr), R_OK);
+	assert_int_equal(conf_load(NULL, &c, stderr), RES_OK);
 	assert_string_equal(c.hostname, "env.example.org");
 	assert_string_equal(c.file, path);
 	conf_free(&c);
@@ -604,7 +603,7 @@ test_paths(void **state)
 	/* a missing file elsewhere is temporary trouble, and exit 78 for --check-config */
 	f = open_memstream(&out, &outlen);
 	assert_non_null(f);
-	assert_int_equal(conf_load("/nonexistent/mailout.conf", &c, f), R_TEMP);
+	assert_int_equal(conf_load("/nonexistent/mailout.conf", &c, f), RES_TEMP);
 	assert_int_equal(conf_check("/nonexistent/mailout.conf", f), 78);
 	assert_int_equal(fclose(f), 0);
 	assert_non_null(strstr(out, "/nonexistent/mailout.conf: No such file"));
@@ -623,10 +622,10 @@ test_odd_input(void **state)
 	(void)state;
 	f = open_memstream(&out, &outlen);
 	assert_non_null(f);
-	assert_int_equal(conf_load_text(nul, sizeof(nul) - 1, "t.conf", &c, f), R_PERM);
-	assert_int_equal(conf_load_text("\"", 1, "t.conf", &c, f), R_PERM);
-	assert_int_equal(conf_load_text("spool = \"/a\nb\"", 14, "t.conf", &c, f), R_PERM);
-	assert_int_equal(conf_load_text("{}{}", 4, "t.conf", &c, f), R_PERM);
+	assert_int_equal(conf_load_text(nul, sizeof(nul) - 1, "t.conf", &c, f), RES_PERM);
+	assert_int_equal(conf_load_text("\"", 1, "t.conf", &c, f), RES_PERM);
+	assert_int_equal(conf_load_text("spool = \"/a\nb\"", 14, "t.conf", &c, f), RES_PERM);
+	assert_int_equal(conf_load_text("{}{}", 4, "t.conf", &c, f), RES_PERM);
 	assert_int_equal(fclose(f), 0);
 	assert_non_null(strstr(out, "t.conf: contains a NUL byte"));
 	assert_non_null(strstr(out, "control character"));
@@ -637,7 +636,7 @@ test_odd_input(void **state)
 	assert_int_equal(conf_load_text("# a\n// b\n/* c\n d */ spool = 'x' # e\n",
 	                                strlen("# a\n// b\n/* c\n d */ spool = 'x' # e\n"),
 	                                "t.conf", &c, f),
-	                 R_PERM);
+	                 RES_PERM);
 	assert_int_equal(fclose(f), 0);
 	assert_non_null(strstr(out, "t.conf:4: spool = \"x\": must be an absolute path"));
 	free(out);

@@ -130,7 +130,7 @@ check_good(const struct good_case *t)
 	struct reply r = {0};
 	size_t end = 0;
 
-	if (addr_parse_path(t->in, strlen(t->in), &a, &end, &r) != R_OK)
+	if (addr_parse_path(t->in, strlen(t->in), &a, &end, &r) != RES_OK)
 		fail_msg("refused %s: %s", t->in, r.text);
 	assert_int_equal(end, strlen(t->in));
 	assert_string_equal(a.local, t->local);
@@ -164,7 +164,7 @@ test_bad_paths(void **state)
 	for (i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
 		memset(&r, 0, sizeof(r));
 		end = 12345;
-		if (addr_parse_path(bad_paths[i], strlen(bad_paths[i]), &a, &end, &r) != R_PERM)
+		if (addr_parse_path(bad_paths[i], strlen(bad_paths[i]), &a, &end, &r) != RES_PERM)
 			fail_msg("accepted bad path #%zu %s", i, bad_paths[i]);
 		assert_int_equal(r.code, 501);
 		assert_string_equal(r.esc, ESC_BAD_DEST_SYNTAX);
@@ -182,9 +182,9 @@ test_nul_refused(void **state)
 	struct reply r;
 
 	(void)state;
-	assert_int_equal(addr_parse_path(in, sizeof(in) - 1, &a, NULL, &r), R_PERM);
-	assert_int_equal(addr_parse_path("<a@example.org>", 8, &a, NULL, &r), R_PERM);
-	assert_int_equal(addr_parse_path(lit, sizeof(lit) - 1, &a, NULL, &r), R_PERM);
+	assert_int_equal(addr_parse_path(in, sizeof(in) - 1, &a, NULL, &r), RES_PERM);
+	assert_int_equal(addr_parse_path("<a@example.org>", 8, &a, NULL, &r), RES_PERM);
+	assert_int_equal(addr_parse_path(lit, sizeof(lit) - 1, &a, NULL, &r), RES_PERM);
 }
 
 /* parameters after the path are the caller's: end points past '>' */
@@ -198,9 +198,9 @@ test_end_and_params(void **state)
 	size_t end;
 
 	(void)state;
-	assert_int_equal(addr_parse_path(in, strlen(in), &a, &end, &r), R_OK);
+	assert_int_equal(addr_parse_path(in, strlen(in), &a, &end, &r), RES_OK);
 	assert_int_equal(end, 15);
-	assert_int_equal(addr_parse_path(q, strlen(q), &a, &end, &r), R_OK);
+	assert_int_equal(addr_parse_path(q, strlen(q), &a, &end, &r), RES_OK);
 	assert_int_equal(end, 19);
 	assert_string_equal(a.local, "\"x>y\"");
 }
@@ -223,19 +223,19 @@ test_local_limit(void **state)
 	(void)state;
 	fill(local, 'l', 64);
 	assert_int_equal(bounded_format(path, sizeof(path), "<%s@example.org>", local), 0);
-	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), R_OK);
+	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), RES_OK);
 	assert_int_equal(strlen(a.local), 64);
 	fill(local, 'l', 65);
 	assert_int_equal(bounded_format(path, sizeof(path), "<%s@example.org>", local), 0);
-	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), R_PERM);
+	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), RES_PERM);
 	assert_non_null(strstr(r.text, "64"));
 	/* quotes count: the local part is kept as sent */
 	fill(local, 'q', 62);
 	assert_int_equal(bounded_format(path, sizeof(path), "<\"%s\"@example.org>", local), 0);
-	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), R_OK);
+	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), RES_OK);
 	fill(local, 'q', 63);
 	assert_int_equal(bounded_format(path, sizeof(path), "<\"%s\"@example.org>", local), 0);
-	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), R_PERM);
+	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), RES_PERM);
 }
 
 static void
@@ -248,10 +248,10 @@ test_label_limit(void **state)
 	(void)state;
 	fill(label, 'd', 63);
 	assert_int_equal(bounded_format(path, sizeof(path), "<a@%s.example>", label), 0);
-	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), R_OK);
+	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), RES_OK);
 	fill(label, 'd', 64);
 	assert_int_equal(bounded_format(path, sizeof(path), "<a@%s.example>", label), 0);
-	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), R_PERM);
+	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), RES_PERM);
 	assert_non_null(strstr(r.text, "63"));
 }
 
@@ -280,24 +280,24 @@ test_path_and_domain_limits(void **state)
 	/* 1 + 1 + 1 + 252 + 1 = 256 octets: the longest path */
 	path_with_domain(path, sizeof(path), "a", 252);
 	assert_int_equal(strlen(path), 256);
-	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), R_OK);
+	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), RES_OK);
 	assert_int_equal(strlen(a.domain), 252);
 	path_with_domain(path, sizeof(path), "ab", 252);
-	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), R_PERM);
+	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), RES_PERM);
 	assert_non_null(strstr(r.text, "256"));
 	/* a domain of 256 octets is refused as such */
 	path_with_domain(path, sizeof(path), "a", 256);
-	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), R_PERM);
+	assert_int_equal(addr_parse_path(path, strlen(path), &a, NULL, &r), RES_PERM);
 	assert_non_null(strstr(r.text, "255"));
 	/* a mailbox: 254 octets at most (the path without brackets) */
 	path_with_domain(path, sizeof(path), "a", 252);
 	assert_int_equal(bounded_copy(box, sizeof(box), path + 1), 0);
 	box[strlen(box) - 1] = '\0';
-	assert_int_equal(addr_parse_mailbox(box, strlen(box), &a, &r), R_OK);
+	assert_int_equal(addr_parse_mailbox(box, strlen(box), &a, &r), RES_OK);
 	path_with_domain(path, sizeof(path), "ab", 252);
 	assert_int_equal(bounded_copy(box, sizeof(box), path + 1), 0);
 	box[strlen(box) - 1] = '\0';
-	assert_int_equal(addr_parse_mailbox(box, strlen(box), &a, &r), R_PERM);
+	assert_int_equal(addr_parse_mailbox(box, strlen(box), &a, &r), RES_PERM);
 }
 
 static void
@@ -307,22 +307,22 @@ test_mailbox(void **state)
 	struct reply r;
 
 	(void)state;
-	assert_int_equal(addr_parse_mailbox("u@Example.Org", 13, &a, &r), R_OK);
+	assert_int_equal(addr_parse_mailbox("u@Example.Org", 13, &a, &r), RES_OK);
 	assert_string_equal(a.domain, "example.org");
-	assert_int_equal(addr_parse_mailbox("postmaster", 10, &a, &r), R_OK);
+	assert_int_equal(addr_parse_mailbox("postmaster", 10, &a, &r), RES_OK);
 	assert_string_equal(a.domain, "");
-	assert_int_equal(addr_parse_mailbox("root", 4, &a, &r), R_PERM);
-	assert_int_equal(addr_parse_mailbox_opt("root", 4, ADDR_OPT_UNQUALIFIED, &a, &r), R_OK);
+	assert_int_equal(addr_parse_mailbox("root", 4, &a, &r), RES_PERM);
+	assert_int_equal(addr_parse_mailbox_opt("root", 4, ADDR_OPT_UNQUALIFIED, &a, &r), RES_OK);
 	assert_string_equal(a.local, "root");
 	assert_string_equal(a.domain, "");
-	assert_int_equal(addr_parse_mailbox_opt("root@", 5, ADDR_OPT_UNQUALIFIED, &a, &r), R_PERM);
-	assert_int_equal(addr_parse_mailbox("", 0, &a, &r), R_PERM);
-	assert_int_equal(addr_parse_mailbox("<u@example.org>", 15, &a, &r), R_PERM);
-	assert_int_equal(addr_parse_mailbox("u@example.org>", 14, &a, &r), R_PERM);
-	assert_int_equal(addr_parse_mailbox("u@example.org ", 14, &a, &r), R_PERM);
-	assert_int_equal(addr_parse_mailbox("a%b@example.org", 15, &a, &r), R_OK);
+	assert_int_equal(addr_parse_mailbox_opt("root@", 5, ADDR_OPT_UNQUALIFIED, &a, &r), RES_PERM);
+	assert_int_equal(addr_parse_mailbox("", 0, &a, &r), RES_PERM);
+	assert_int_equal(addr_parse_mailbox("<u@example.org>", 15, &a, &r), RES_PERM);
+	assert_int_equal(addr_parse_mailbox("u@example.org>", 14, &a, &r), RES_PERM);
+	assert_int_equal(addr_parse_mailbox("u@example.org ", 14, &a, &r), RES_PERM);
+	assert_int_equal(addr_parse_mailbox("a%b@example.org", 15, &a, &r), RES_OK);
 	assert_true(a.local_has_relay_chars);
-	assert_int_equal(addr_parse_mailbox("@a:u@example.org", 16, &a, &r), R_PERM);
+	assert_int_equal(addr_parse_mailbox("@a:u@example.org", 16, &a, &r), RES_PERM);
 }
 
 static void
@@ -337,19 +337,19 @@ test_format_roundtrip(void **state)
 	for (i = 0; i < sizeof(good_paths) / sizeof(good_paths[0]); i++) {
 		const char *in = good_paths[i].in;
 
-		assert_int_equal(addr_parse_path(in, strlen(in), &a, NULL, &r), R_OK);
+		assert_int_equal(addr_parse_path(in, strlen(in), &a, NULL, &r), RES_OK);
 		assert_int_equal(addr_format(&a, out, sizeof(out)), 0);
 		if (a.null) {
 			assert_string_equal(out, "");
 			continue;
 		}
-		assert_int_equal(addr_parse_mailbox(out, strlen(out), &b, &r), R_OK);
+		assert_int_equal(addr_parse_mailbox(out, strlen(out), &b, &r), RES_OK);
 		assert_string_equal(a.local, b.local);
 		assert_string_equal(a.domain, b.domain);
 		assert_int_equal(a.local_has_relay_chars, b.local_has_relay_chars);
 		assert_int_equal(a.domain_is_literal, b.domain_is_literal);
 	}
-	assert_int_equal(addr_parse_path("<a@example.org>", 15, &a, NULL, &r), R_OK);
+	assert_int_equal(addr_parse_path("<a@example.org>", 15, &a, NULL, &r), RES_OK);
 	assert_int_equal(addr_format(&a, out, 5), -1);
 }
 

@@ -101,7 +101,7 @@ addr(const char *path)
 	struct mail_addr a;
 	struct reply r;
 
-	if (addr_parse_path(path, strlen(path), &a, NULL, &r) != R_OK)
+	if (addr_parse_path(path, strlen(path), &a, NULL, &r) != RES_OK)
 		fail_msg("%s: %s", path, r.text);
 	return a;
 }
@@ -143,7 +143,7 @@ test_longest_prefix(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
-		assert_int_equal(client(f, 0, classes[i].ip, &c, &r), R_OK);
+		assert_int_equal(client(f, 0, classes[i].ip, &c, &r), RES_OK);
 		assert_non_null(c.class);
 		if (strcmp(c.class->name, classes[i].class) != 0)
 			fail_msg("%s: class %s, want %s", classes[i].ip, c.class->name,
@@ -165,7 +165,7 @@ test_no_class(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
-		assert_int_equal(client(f, 0, outside[i], &c, &r), R_PERM);
+		assert_int_equal(client(f, 0, outside[i], &c, &r), RES_PERM);
 		expect(&r, "554 5.7.1 Client ");
 		assert_non_null(strstr(r.text, outside[i]));
 		assert_non_null(strstr(r.text, "client class"));
@@ -181,15 +181,15 @@ test_require_tls(void **state)
 	struct policy_client c;
 	struct reply r;
 
-	assert_int_equal(client(f, 0, "130.83.1.2", &c, &r), R_OK);
-	assert_int_equal(policy_mail(&c, &from, &r), R_PERM);
+	assert_int_equal(client(f, 0, "130.83.1.2", &c, &r), RES_OK);
+	assert_int_equal(policy_mail(&c, &from, &r), RES_PERM);
 	expect(&r, "530 5.7.0 Must issue a STARTTLS command first");
 	c.tls = true;
-	assert_int_equal(policy_mail(&c, &from, &r), R_OK);
+	assert_int_equal(policy_mail(&c, &from, &r), RES_OK);
 	expect(&r, "250 2.1.0");
 	/* a legacy printer in the same /16 need not */
-	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
-	assert_int_equal(policy_mail(&c, &from, &r), R_OK);
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), RES_OK);
+	assert_int_equal(policy_mail(&c, &from, &r), RES_OK);
 	expect(&r, "250 2.1.0");
 }
 
@@ -238,7 +238,7 @@ run_relay_table(struct policy_client *c, bool auth)
 		to = addr(relay_table[i].rcpt);
 		memset(&r, 0, sizeof(r));
 		res = policy_rcpt(c, &from, &to, &r);
-		if (res != (want[0] == '2' ? R_OK : R_PERM) || res != reply_result(&r))
+		if (res != (want[0] == '2' ? RES_OK : RES_PERM) || res != reply_result(&r))
 			fail_msg("%s: result %d, code %d", relay_table[i].rcpt, res, r.code);
 		expect(&r, want);
 	}
@@ -251,13 +251,13 @@ test_relay_table(void **state)
 	struct policy_client c;
 	struct reply r;
 
-	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), RES_OK);
 	run_relay_table(&c, false);
 	/* the refusal names the domains and the class to change */
 	{
 		struct mail_addr from = addr("<p@example.org>"), to = addr("<x@evil-example.org>");
 
-		assert_int_equal(policy_rcpt(&c, &from, &to, &r), R_PERM);
+		assert_int_equal(policy_rcpt(&c, &from, &to, &r), RES_PERM);
 		assert_non_null(strstr(r.text, "x@evil-example.org"));
 		assert_non_null(strstr(r.text, "(example.org)"));
 		assert_non_null(strstr(r.text, "legacy-printers"));
@@ -273,19 +273,19 @@ test_authenticated(void **state)
 	struct reply r;
 
 	/* submission: any address may connect, nothing before AUTH */
-	assert_int_equal(client(f, 1, "10.9.8.7", &c, &r), R_OK);
+	assert_int_equal(client(f, 1, "10.9.8.7", &c, &r), RES_OK);
 	assert_null(c.class);
-	assert_int_equal(policy_mail(&c, &from, &r), R_PERM);
+	assert_int_equal(policy_mail(&c, &from, &r), RES_PERM);
 	expect(&r, "530 5.7.0 Authentication required");
 	assert_non_null(strstr(r.text, "STARTTLS"));
 	c.tls = true;
-	assert_int_equal(policy_mail(&c, &from, &r), R_PERM);
+	assert_int_equal(policy_mail(&c, &from, &r), RES_PERM);
 	expect(&r, "530 5.7.0 Authentication required");
 	c.auth_user = "alice";
-	assert_int_equal(policy_mail(&c, &from, &r), R_OK);
+	assert_int_equal(policy_mail(&c, &from, &r), RES_OK);
 	run_relay_table(&c, true);
 	/* a campus client that authenticated on port 25 may relay too */
-	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), RES_OK);
 	c.tls = true;
 	c.auth_user = "alice";
 	run_relay_table(&c, true);
@@ -300,13 +300,13 @@ test_other_classes(void **state)
 	struct policy_client c;
 	struct reply r;
 
-	assert_int_equal(client(f, 0, "130.83.12.200", &c, &r), R_OK);
-	assert_int_equal(policy_rcpt(&c, &from, &ok, &r), R_OK);
-	assert_int_equal(policy_rcpt(&c, &from, &bad, &r), R_PERM);
+	assert_int_equal(client(f, 0, "130.83.12.200", &c, &r), RES_OK);
+	assert_int_equal(policy_rcpt(&c, &from, &ok, &r), RES_OK);
+	assert_int_equal(policy_rcpt(&c, &from, &bad, &r), RES_PERM);
 	assert_non_null(strstr(r.text, "(lab.example.net, example.com)"));
 	/* a class without relay_domains relays nowhere */
-	assert_int_equal(client(f, 0, "130.83.99.1", &c, &r), R_OK);
-	assert_int_equal(policy_rcpt(&c, &from, &ok, &r), R_PERM);
+	assert_int_equal(client(f, 0, "130.83.99.1", &c, &r), RES_OK);
+	assert_int_equal(policy_rcpt(&c, &from, &ok, &r), RES_PERM);
 	expect(&r, "550 5.7.1");
 	assert_non_null(strstr(r.text, "(none)"));
 }
@@ -320,13 +320,13 @@ test_senders(void **state)
 	struct policy_client c;
 	struct reply r;
 
-	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
-	assert_int_equal(policy_mail(&c, &null, &r), R_OK);
-	assert_int_equal(policy_mail(&c, &routed, &r), R_OK);
-	assert_int_equal(policy_mail(&c, &pm, &r), R_PERM);
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), RES_OK);
+	assert_int_equal(policy_mail(&c, &null, &r), RES_OK);
+	assert_int_equal(policy_mail(&c, &routed, &r), RES_OK);
+	assert_int_equal(policy_mail(&c, &pm, &r), RES_PERM);
 	expect(&r, "501 5.1.7");
 	/* <> is never a recipient */
-	assert_int_equal(policy_rcpt(&c, &pm, &null, &r), R_PERM);
+	assert_int_equal(policy_rcpt(&c, &pm, &null, &r), RES_PERM);
 	expect(&r, "501 5.1.3");
 }
 
@@ -339,17 +339,17 @@ test_explanation(void **state)
 	struct policy_client c;
 	struct reply r;
 
-	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), R_OK);
+	assert_int_equal(client(f, 0, "130.83.12.34", &c, &r), RES_OK);
 	c.why = &why;
-	assert_int_equal(policy_connect(&c, &r), R_OK);
+	assert_int_equal(policy_connect(&c, &r), RES_OK);
 	assert_string_equal(buf_cstr(&why),
 	                    "class legacy-printers (test.conf:20), network 130.83.12.34/32");
 	buf_reset(&why);
-	assert_int_equal(policy_mail(&c, &from, &r), R_OK);
+	assert_int_equal(policy_mail(&c, &from, &r), RES_OK);
 	assert_string_equal(buf_cstr(&why),
 	                    "TLS not required by class legacy-printers (test.conf:20)");
 	buf_reset(&why);
-	assert_int_equal(policy_rcpt(&c, &from, &to, &r), R_OK);
+	assert_int_equal(policy_rcpt(&c, &from, &to, &r), RES_OK);
 	assert_non_null(strstr(buf_cstr(&why), "sub.example.org in relay_domains (example.org)"));
 	buf_free(&why);
 }

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#undef R_OK /* access(2)'s macro; enum result has R_OK */
 
 #include <cmocka.h>
 
@@ -99,14 +98,14 @@ test_map_load(void **state)
 	assert_int_equal(write(fd, MAP, sizeof(MAP) - 1), (ssize_t)(sizeof(MAP) - 1));
 	assert_int_equal(close(fd), 0);
 	rewrite_init(&rw);
-	assert_int_equal(rewrite_map_load(&rw, path, NULL), R_OK);
+	assert_int_equal(rewrite_map_load(&rw, path, NULL), RES_OK);
 	assert_int_equal(rw.n_map, 4);
 	assert_int_equal(unlink(path), 0);
 	/* missing: masquerading goes on without a map */
-	assert_int_equal(rewrite_map_load(&rw, path, NULL), R_OK);
-	assert_int_equal(rewrite_map_load(&rw, "", NULL), R_OK);
+	assert_int_equal(rewrite_map_load(&rw, path, NULL), RES_OK);
+	assert_int_equal(rewrite_map_load(&rw, "", NULL), RES_OK);
 	/* a directory cannot be a map */
-	assert_int_equal(rewrite_map_load(&rw, "/", NULL), R_TEMP);
+	assert_int_equal(rewrite_map_load(&rw, "/", NULL), RES_TEMP);
 	rewrite_free(&rw);
 }
 
@@ -302,4 +301,4 @@ main(void)
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
-#undef R_OK /* access(2)'s macro; enum result has R_OK */
 
 #include <cmocka.h>
 
@@ -256,9 +255,9 @@ compose(const char *in, bool extract, const char *fullname, struct sm_rcpts *r, 
 	setup_rw(&rw);
 	sm_message_init(&m);
 	res = sm_read_headers(rd, &m, err, sizeof(err));
-	if (res == R_OK && extract)
+	if (res == RES_OK && extract)
 		res = sm_extract_recipients(&rw, &m, r, err, sizeof(err));
-	if (res == R_OK) {
+	if (res == RES_OK) {
 		assert_int_equal(sm_compose_headers(&o, &rw, &m, out), 0);
 		assert_int_equal(buf_append(rest, m.first.s ? m.first.s : "", m.first.len), 0);
 		while (sm_read_piece(rd, rest, SM_PIECE) > 0)
@@ -286,7 +285,7 @@ test_cron_message(void **state)
 	assert_int_equal(compose("To: root, Bob <bob@example.net>\r\nBcc: hidden@example.org\r\n"
 	                         "Subject: cron\r\n\r\nbody\r\n.\r\nnot this\r\n",
 	                         true, NULL, &r, &out, &rest),
-	                 R_OK);
+	                 RES_OK);
 	assert_string_equal(buf_cstr(&out),
 	                    RECEIVED "To: root@example.org, Bob <bob@example.net>\nSubject: cron\n"
 	                             "" ADDED_DATE ADDED_ID "From: root@example.org\n\n");
@@ -313,7 +312,7 @@ test_existing_headers(void **state)
 	                         "Message-ID: <x@y>\nX-Long: a\n\tfolded\nBcc: kept@example.org\n\n"
 	                         "body\n",
 	                         false, "Ignored", &r, &out, &rest),
-	                 R_OK);
+	                 RES_OK);
 	assert_string_equal(buf_cstr(&out), RECEIVED
 	                    "From: Web Server <webmaster@example.org>\n"
 	                    "Date: Tue, 1 Jan 2030 00:00:00 +0000\n"
@@ -333,7 +332,7 @@ test_no_header_section(void **state)
 	(void)state;
 	assert_int_equal(compose("hello world\nSubject: not a header\n", false, "Jörg \"J\" Müller",
 	                         &r, &out, &rest),
-	                 R_OK);
+	                 RES_OK);
 	assert_string_equal(buf_cstr(&out), RECEIVED ADDED_DATE ADDED_ID
 	                    "From: =?UTF-8?B?SsO2cmcgIkoiIE3DvGxsZXI=?= <root@example.org>\n\n");
 	assert_string_equal(buf_cstr(&rest), "hello world\nSubject: not a header\n");
@@ -348,8 +347,8 @@ test_bad_recipient_header(void **state)
 	struct buf out = BUF_INIT(0), rest = BUF_INIT(0);
 
 	(void)state;
-	assert_int_equal(compose("To: John Doe\n\nbody\n", true, NULL, &r, &out, &rest), R_PERM);
-	assert_int_equal(compose("To: a@b@c\n\nbody\n", true, NULL, &r, &out, &rest), R_PERM);
+	assert_int_equal(compose("To: John Doe\n\nbody\n", true, NULL, &r, &out, &rest), RES_PERM);
+	assert_int_equal(compose("To: a@b@c\n\nbody\n", true, NULL, &r, &out, &rest), RES_PERM);
 	sm_rcpts_free(&r);
 	buf_free(&out);
 	buf_free(&rest);
@@ -402,12 +401,12 @@ test_recipients(void **state)
 
 	(void)state;
 	setup_rw(&rw);
-	assert_int_equal(sm_add_recipients(&rw, list, strlen(list), &r, err, sizeof(err)), R_OK);
+	assert_int_equal(sm_add_recipients(&rw, list, strlen(list), &r, err, sizeof(err)), RES_OK);
 	assert_int_equal(r.n, 3);
 	assert_string_equal(r.v[0], "alice@example.org");
 	assert_string_equal(r.v[1], "bob@example.net");
 	assert_string_equal(r.v[2], "root@example.org");
-	assert_int_equal(sm_add_recipients(&rw, "x y", 3, &r, err, sizeof(err)), R_PERM);
+	assert_int_equal(sm_add_recipients(&rw, "x y", 3, &r, err, sizeof(err)), RES_PERM);
 	assert_non_null(strstr(err, "x y"));
 	sm_rcpts_free(&r);
 	rewrite_free(&rw);
@@ -456,4 +455,4 @@ main(void)
 	return cmocka_run_group_tests(tests, utc, NULL);
 }
 
-_Static_assert(R_OK == 0, "R_OK must be enum result's");
+_Static_assert(RES_OK == 0, "RES_OK must be enum result's");

@@ -18,7 +18,6 @@
 
 #include "smtpd.h"
 
-SMTPD_R_OK_CHECK;
 
 /* take_all - run smtp_line_take over in as if it arrived in pieces of
  * chunk octets; one letter per event into events: O a line (also
@@ -188,7 +187,7 @@ test_parse_mail(void **state)
 		memset(&r, 0, sizeof(r));
 		res = smtp_parse_mail(cases[i].arg, strlen(cases[i].arg), &a, &p, &r);
 		if (cases[i].code == 0) {
-			assert_int_equal(res, R_OK);
+			assert_int_equal(res, RES_OK);
 			assert_int_equal(addr_format(&a, out, sizeof(out)), 0);
 			assert_string_equal(out, cases[i].addr);
 			assert_true(p.size == cases[i].size);
@@ -196,7 +195,7 @@ test_parse_mail(void **state)
 			assert_int_equal(p.body, cases[i].body);
 			assert_int_equal(p.smtputf8, cases[i].utf8);
 		} else {
-			assert_int_equal(res, R_PERM);
+			assert_int_equal(res, RES_PERM);
 			assert_int_equal(r.code, cases[i].code);
 		}
 	}
@@ -226,10 +225,10 @@ test_parse_rcpt(void **state)
 		memset(&r, 0, sizeof(r));
 		if (cases[i].code == 0) {
 			assert_int_equal(
-			    smtp_parse_rcpt(cases[i].arg, strlen(cases[i].arg), &a, &r), R_OK);
+			    smtp_parse_rcpt(cases[i].arg, strlen(cases[i].arg), &a, &r), RES_OK);
 		} else {
 			assert_int_equal(
-			    smtp_parse_rcpt(cases[i].arg, strlen(cases[i].arg), &a, &r), R_PERM);
+			    smtp_parse_rcpt(cases[i].arg, strlen(cases[i].arg), &a, &r), RES_PERM);
 			assert_int_equal(r.code, cases[i].code);
 		}
 	}
@@ -268,7 +267,7 @@ test_parse_bdat(void **state)
 		enum result res =
 		    smtp_parse_bdat(cases[i].arg, strlen(cases[i].arg), &size, &last, &r);
 
-		assert_int_equal(res, cases[i].ok ? R_OK : R_PERM);
+		assert_int_equal(res, cases[i].ok ? RES_OK : RES_PERM);
 		if (cases[i].ok) {
 			assert_true(size == cases[i].size);
 			assert_int_equal(last, cases[i].last);

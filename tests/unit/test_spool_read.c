@@ -28,7 +28,7 @@ test_good(void **unused)
 	char why[100];
 
 	assert_int_equal(spool_parse_envelope(text, sizeof(text) - 1, &env, why, sizeof(why)),
-	                 R_OK);
+	                 RES_OK);
 	assert_string_equal(env.queue_id, ID);
 	assert_int_equal(env.queued_at, 1764000000);
 	assert_string_equal(env.sender, "root@example.org");
@@ -67,7 +67,7 @@ test_bad(void **unused)
 		char why[100];
 
 		assert_int_equal(
-		    spool_parse_envelope(bad[i], strlen(bad[i]), &env, why, sizeof(why)), R_PERM);
+		    spool_parse_envelope(bad[i], strlen(bad[i]), &env, why, sizeof(why)), RES_PERM);
 		spool_envelope_free(&env);
 	}
 }
@@ -79,7 +79,7 @@ test_null_sender(void **unused)
 	                           "Envelope-From: <>\nEnvelope-To: <pm@example.org>\n\n";
 	struct spool_envelope env;
 
-	assert_int_equal(spool_parse_envelope(text, sizeof(text) - 1, &env, NULL, 0), R_OK);
+	assert_int_equal(spool_parse_envelope(text, sizeof(text) - 1, &env, NULL, 0), RES_OK);
 	assert_string_equal(env.sender, "");
 	assert_int_equal(env.body_offset, sizeof(text) - 1);
 	assert_int_equal(spool_message_headers("", 0), 0);

@@ -15,7 +15,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#undef R_OK /* access(2)'s; result.h's enum is meant */
 
 #include <cmocka.h>
 
@@ -134,18 +133,18 @@ test_save_load(void **unused)
 	assert_true(dfd >= 0);
 	state_init(&st);
 	state_init(&st2);
-	assert_int_equal(state_load(dfd, "ID", &st2, &bad), R_OK); /* missing: empty */
+	assert_int_equal(state_load(dfd, "ID", &st2, &bad), RES_OK); /* missing: empty */
 	assert_int_equal(st2.n_rcpts, 0);
 	st.attempts = 1;
 	assert_int_equal(state_rcpt_set(&st, "a@example.org", RCPT_BOUNCED, 3, "550 no"), 0);
-	assert_int_equal(state_save(dfd, "ID", &st), R_OK);
+	assert_int_equal(state_save(dfd, "ID", &st), RES_OK);
 	assert_int_equal(faccessat(dfd, ".tmp.ID", F_OK, 0), -1);
-	assert_int_equal(state_load(dfd, "ID", &st2, &bad), R_OK);
+	assert_int_equal(state_load(dfd, "ID", &st2, &bad), RES_OK);
 	assert_int_equal(bad, 0);
 	assert_int_equal(st2.attempts, 1);
 	assert_int_equal(state_rcpt_find(&st2, "a@example.org")->status, RCPT_BOUNCED);
-	assert_int_equal(state_remove(dfd, "ID"), R_OK);
-	assert_int_equal(state_remove(dfd, "ID"), R_OK);
+	assert_int_equal(state_remove(dfd, "ID"), RES_OK);
+	assert_int_equal(state_remove(dfd, "ID"), RES_OK);
 	close(dfd);
 	assert_int_equal(rmdir(dir), 0);
 	state_free(&st);
