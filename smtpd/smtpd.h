@@ -31,7 +31,6 @@
 #define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6: text line, CRLF included */
 #define SMTPD_HOSTNAME_MAX 256
 
-
 /* Enhanced status code details that mail_reply.h does not name. */
 #define SMTPD_ESC_SECURITY "7.0" /* x.7.0 other security status */
 #define SMTPD_ESC_VRFY "5.2" /* 252 2.5.2: cannot verify, will accept */
@@ -104,6 +103,8 @@ struct smtpd_tx {
 	struct data_reader reader;
 	struct header_scan hs;
 	struct buf canon; /* canonical content of the current chunk */
+	struct buf hold; /* content held back while in the header section */
+	uint64_t sent; /* content octets released so far */
 	struct reply error; /* latched error; code 0: none */
 	bool headers_added; /* Date/Message-ID handled */
 	char last; /* last byte sent to the queue */

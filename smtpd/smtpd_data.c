@@ -24,8 +24,8 @@
 #include "log.h"
 #include "smtpd_tls.h"
 
-
 #define HEADER_MAX 4096 /* our own header lines */
+#define HOLD_MAX (256 * 1024) /* a header line held back at most */
 
 int
 smtpd_rfc5322_date(char *out, size_t outsize)
@@ -100,10 +100,10 @@ tx_send(struct smtpd_tx *tx, const char *p, size_t n)
 }
 
 /* tx_add_headers - at the end of the header section: hop count,
- * missing Date: and Message-ID:, and a blank line when the header
- * section ended without one (rest is what follows in this chunk) */
+ * missing Date: and Message-ID:, and a blank line when the section
+ * ended at a body line instead of one (blank) */
 static void
-tx_add_headers(struct session *s, const char *rest, size_t restlen)
+tx_add_headers(struct session *s, bool blank)
 {
 	struct smtpd_tx *tx = &s->tx;
 	char date[64], line[HEADER_MAX];
@@ -119,31 +119,68 @@ tx_add_headers(struct session *s, const char *rest, size_t restlen)
 	if (!tx->hs.has_message_id &&
 	    bounded_format(line, sizeof(line), "Message-ID: <%s@%s>\n", tx->q.id, s->hostname) == 0)
 		tx_send(tx, line, strlen(line));
-	if (restlen > 0 && rest[0] != '\n')
+	if (blank)
 		tx_send(tx, "\n", 1);
 }
 
-/* tx_content - one piece of canonical content */
+/* hold_release - send the first n held octets */
+static void
+hold_release(struct smtpd_tx *tx, size_t n)
+{
+	if (n > tx->hold.len)
+		n = tx->hold.len;
+	tx_send(tx, tx->hold.s, n);
+	buf_consume(&tx->hold, n);
+	tx->sent += n;
+}
+
+/* tx_content - one piece of canonical content.  While in the header
+ * section, a line that may yet turn out to be the first body line is
+ * held back (header_scan_safe), so that Date: and Message-ID: go in
+ * exactly where the section ends. */
 static void
 tx_content(struct session *s, const char *p, size_t n)
 {
 	struct smtpd_tx *tx = &s->tx;
-	size_t off;
 
-	if (n == 0)
+	if (tx->headers_added) {
+		tx_send(tx, p, n);
 		return;
-	if (!tx->headers_added) {
-		off = header_scan_feed(&tx->hs, p, n);
-		if (tx->hs.ended) {
-			if (off > n)
-				off = n;
-			tx_send(tx, p, off);
-			tx_add_headers(s, p + off, n - off);
-			tx_send(tx, p + off, n - off);
-			return;
-		}
 	}
-	tx_send(tx, p, n);
+	(void)header_scan_feed(&tx->hs, p, n);
+	if (buf_append(&tx->hold, p, n) < 0) {
+		/* XXX: a header line longer than HOLD_MAX: placement is lost,
+		 * the content is not */
+		hold_release(tx, tx->hold.len);
+		tx_send(tx, p, n);
+		tx->sent += n;
+	}
+	if (tx->hs.ended) {
+		hold_release(tx, (size_t)(tx->hs.end_offset - tx->sent));
+		tx_add_headers(s, tx->hs.missing_blank);
+		hold_release(tx, tx->hold.len);
+		return;
+	}
+	hold_release(tx, (size_t)(header_scan_safe(&tx->hs) - tx->sent));
+}
+
+/* tx_end_headers - content ended inside the header section: what is
+ * held is one unfinished line; if it cannot be a header ("abc", no
+ * colon), our headers and a blank line go before it */
+static void
+tx_end_headers(struct session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+
+	if (tx->headers_added)
+		return;
+	if (tx->hold.len > 0 && memchr(tx->hold.s, ':', tx->hold.len) == NULL) {
+		tx_add_headers(s, true);
+		hold_release(tx, tx->hold.len);
+		return;
+	}
+	hold_release(tx, tx->hold.len);
+	tx_add_headers(s, false);
 }
 
 /* tx_open - at DATA or the first BDAT: run the queue, write Received: */
@@ -161,6 +198,8 @@ tx_open(struct session *s)
 	data_reader_init(&tx->reader, s->cfg->limits.message_size);
 	header_scan_init(&tx->hs);
 	buf_init(&tx->canon, 2 * IO_IN_MAX + 16);
+	buf_init(&tx->hold, HOLD_MAX);
+	tx->sent = 0;
 	if (queue_open(&tx->q, s->config_path, &r) != RES_OK) {
 		tx->error = r;
 		return;
@@ -215,10 +254,7 @@ tx_finish(struct session *s)
 	char sender[ADDR_PATH_MAX + 1];
 	struct reply r;
 
-	/* XXX: content that never ended its first line (BDAT "abc" LAST)
-	 * gets Date: and Message-ID: after it, as the line is already sent */
-	if (!tx->headers_added)
-		tx_add_headers(s, NULL, 0);
+	tx_end_headers(s);
 	if (tx->reader.too_big)
 		latch(tx, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed limit");
 	if (tx->q.failed)

@@ -23,7 +23,6 @@
 #include "log.h"
 #include "smtpd_tls.h"
 
-
 typedef void (*cmd_fn)(struct session *s, const struct smtp_cmd *c);
 
 /* the handlers are below the table's users; smtpd_cmd.c has the rest */
@@ -104,6 +103,7 @@ smtpd_tx_reset(struct session *s)
 	if (tx->open) {
 		header_scan_free(&tx->hs);
 		buf_free(&tx->canon);
+		buf_free(&tx->hold);
 	}
 	tx->mail = tx->open = tx->bdat = false;
 	tx->nrcpt = 0;
