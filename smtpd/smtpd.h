@@ -132,6 +132,9 @@ void smtpd_session_init(struct session *s, const struct config *cfg, const struc
 /* smtpd_session_run - the whole session; returns the process exit code */
 int smtpd_session_run(struct session *s);
 void smtpd_reply(struct session *s, const struct reply *r);
+/* smtpd_log - info line with QUEUE_ID (id may be NULL), CLIENT_* and TLS_* fields */
+void smtpd_log(const struct session *s, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void smtpd_reply_code(struct session *s, int code, const char *esc, const char *text);
 void smtpd_tx_reset(struct session *s);
 /* smtpd_drop - 421 and exit: timeout, lost connection, too many errors */

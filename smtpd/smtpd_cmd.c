@@ -17,7 +17,6 @@
 #include "log.h"
 #include "smtpd_tls.h"
 
-
 /* log_reject - "NOQUEUE: reject: RCPT from name[addr]: 550 5.7.1 text;
  * from=<a> to=<b> proto=ESMTP helo=<h>" */
 static void
@@ -36,9 +35,10 @@ log_reject(const struct session *s, const char *stage, const struct reply *r,
 	}
 	if (to && addr_format(to, a, sizeof(a)) == 0)
 		smtp_sanitize(a, strlen(a), rcpt, sizeof(rcpt));
-	log_info("NOQUEUE: reject: %s from %s[%s]: %s; from=<%s>%s%s%s proto=%s helo=<%s>", stage,
-	         s->pc.name, s->pc.addr_str, line, from, to ? " to=<" : "", to ? rcpt : "",
-	         to ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->pc.helo);
+	smtpd_log(s, NULL,
+	          "NOQUEUE: reject: %s from %s[%s]: %s; from=<%s>%s%s%s proto=%s helo=<%s>", stage,
+	          s->pc.name, s->pc.addr_str, line, from, to ? " to=<" : "", to ? rcpt : "",
+	          to ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->pc.helo);
 }
 
 /* mail_check - sequence, syntax, size: everything but the policy */
@@ -185,7 +185,7 @@ smtpd_cmd_starttls(struct session *s, const struct smtp_cmd *c)
 		smtpd_drop(s, NULL, NULL);
 	if (tls_start(&s->io, s->cfg->limits.command_timeout, s->tls_version,
 	              sizeof(s->tls_version), s->tls_cipher, sizeof(s->tls_cipher)) != RES_OK) {
-		log_info("TLS handshake failed with %s[%s]", s->pc.name, s->pc.addr_str);
+		smtpd_log(s, NULL, "TLS handshake failed with %s[%s]", s->pc.name, s->pc.addr_str);
 		smtpd_drop(s, NULL, NULL);
 	}
 	/* RFC 3207 4.2: forget everything learnt before */
@@ -193,6 +193,6 @@ smtpd_cmd_starttls(struct session *s, const struct smtp_cmd *c)
 	s->helo = s->esmtp = false;
 	s->pc.helo[0] = '\0';
 	s->pc.tls = true;
-	log_info("TLS started with %s[%s]: %s %s", s->pc.name, s->pc.addr_str, s->tls_version,
-	         s->tls_cipher);
+	smtpd_log(s, NULL, "TLS started with %s[%s]: %s %s", s->pc.name, s->pc.addr_str,
+	          s->tls_version, s->tls_cipher);
 }

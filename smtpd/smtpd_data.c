@@ -242,8 +242,9 @@ log_reject_eom(const struct session *s)
 
 	if (reply_format(&s->tx.error, line, sizeof(line)) < 0)
 		line[sizeof(line) - 1] = '\0';
-	log_info("%s: reject: END-OF-MESSAGE from %s[%s]: %s",
-	         s->tx.q.id[0] ? s->tx.q.id : "NOQUEUE", s->pc.name, s->pc.addr_str, line);
+	smtpd_log(s, s->tx.q.id[0] ? s->tx.q.id : NULL,
+	          "%s: reject: END-OF-MESSAGE from %s[%s]: %s",
+	          s->tx.q.id[0] ? s->tx.q.id : "NOQUEUE", s->pc.name, s->pc.addr_str, line);
 }
 
 /* tx_finish - the end of the content: one reply for the transaction */
@@ -279,7 +280,8 @@ lost(struct session *s, enum io_status st, const char *where)
 	queue_abort(&s->tx.q);
 	if (st == IO_TIMEOUT)
 		smtpd_drop(s, SMTPD_ESC_TIMEOUT, "Error: timeout exceeded");
-	log_info("lost connection after %s from %s[%s]", where, s->pc.name, s->pc.addr_str);
+	smtpd_log(s, NULL, "lost connection after %s from %s[%s]", where, s->pc.name,
+	          s->pc.addr_str);
 	smtpd_drop(s, NULL, NULL);
 }
 

@@ -13,6 +13,7 @@
  */
 #include "smtpd.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,13 +113,34 @@ smtpd_tx_reset(struct session *s)
 	tx->q.id[0] = '\0';
 }
 
+void
+smtpd_log(const struct session *s, const char *id, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	bool tls = s->io.ssl != NULL;
+	struct log_field f[] = {
+	    {"QUEUE_ID", id},
+	    {"CLIENT_ADDR", s->pc.addr_str},
+	    {"CLIENT_NAME", s->pc.name},
+	    {"TLS_VERSION", tls ? s->tls_version : NULL},
+	    {"TLS_CIPHER", tls ? s->tls_cipher : NULL},
+	};
+
+	va_start(ap, fmt);
+	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
+		line[0] = '\0';
+	va_end(ap);
+	log_fields(LOG_INFO, f, sizeof(f) / sizeof(f[0]), "%s", line);
+}
+
 /* finish - end the session: close TLS, exit */
 static __attribute__((noreturn)) void
 finish(struct session *s)
 {
 	smtpd_tx_reset(s);
 	tls_stop(&s->io);
-	log_info("disconnect from %s[%s]", s->pc.name, s->pc.addr_str);
+	smtpd_log(s, NULL, "disconnect from %s[%s]", s->pc.name, s->pc.addr_str);
 	exit(0);
 }
 
@@ -139,12 +161,12 @@ void
 smtpd_reply(struct session *s, const struct reply *r)
 {
 	if (io_put_reply(&s->io, r) != IO_OK) {
-		log_info("lost connection from %s[%s]", s->pc.name, s->pc.addr_str);
+		smtpd_log(s, NULL, "lost connection from %s[%s]", s->pc.name, s->pc.addr_str);
 		finish(s);
 	}
 	/* Postfix smtpd_hard_error_limit: every 4xx/5xx counts */
 	if (r->code >= 400 && ++s->errors >= s->cfg->limits.errors && s->cfg->limits.errors > 0) {
-		log_info("too many errors from %s[%s]", s->pc.name, s->pc.addr_str);
+		smtpd_log(s, NULL, "too many errors from %s[%s]", s->pc.name, s->pc.addr_str);
 		smtpd_drop(s, SMTPD_ESC_SECURITY, "Error: too many errors");
 	}
 }
@@ -327,7 +349,8 @@ next_line(struct session *s, char *line)
 		if (st == IO_TIMEOUT)
 			smtpd_drop(s, SMTPD_ESC_TIMEOUT, "Error: timeout exceeded");
 		if (st != IO_OK) {
-			log_info("lost connection from %s[%s]", s->pc.name, s->pc.addr_str);
+			smtpd_log(s, NULL, "lost connection from %s[%s]", s->pc.name,
+			          s->pc.addr_str);
 			finish(s);
 		}
 	}
@@ -347,8 +370,8 @@ pregreet(struct session *s)
 	rc = io_readable(&s->io, (int)s->cfg->limits.pregreet_wait * 1000);
 	if (rc <= 0)
 		return;
-	log_info("NOQUEUE: reject: CONNECT from %s[%s]: talked before the greeting", s->pc.name,
-	         s->pc.addr_str);
+	smtpd_log(s, NULL, "NOQUEUE: reject: CONNECT from %s[%s]: talked before the greeting",
+	          s->pc.name, s->pc.addr_str);
 	smtpd_reply_code(s, 554, ESC_POLICY, "Error: talked before the greeting");
 	(void)io_flush(&s->io);
 	finish(s);
@@ -364,7 +387,7 @@ implicit_tls(struct session *s)
 	}
 	if (tls_start(&s->io, s->cfg->limits.command_timeout, s->tls_version,
 	              sizeof(s->tls_version), s->tls_cipher, sizeof(s->tls_cipher)) != RES_OK) {
-		log_info("TLS handshake failed with %s[%s]", s->pc.name, s->pc.addr_str);
+		smtpd_log(s, NULL, "TLS handshake failed with %s[%s]", s->pc.name, s->pc.addr_str);
 		finish(s);
 	}
 	s->pc.tls = true;
@@ -383,7 +406,8 @@ greet(struct session *s)
 	}
 	if (reply_format(&r, line, sizeof(line)) < 0)
 		line[sizeof(line) - 1] = '\0';
-	log_info("NOQUEUE: reject: CONNECT from %s[%s]: %s", s->pc.name, s->pc.addr_str, line);
+	smtpd_log(s, NULL, "NOQUEUE: reject: CONNECT from %s[%s]: %s", s->pc.name, s->pc.addr_str,
+	          line);
 	s->refused = true;
 	(void)io_put_reply(&s->io, &r);
 	if (r.code < 500) /* a temporary refusal closes at once */
@@ -396,7 +420,7 @@ smtpd_session_run(struct session *s)
 	char line[SMTP_LINE_MAX];
 	size_t len;
 
-	log_info("connect from %s[%s]", s->pc.name, s->pc.addr_str);
+	smtpd_log(s, NULL, "connect from %s[%s]", s->pc.name, s->pc.addr_str);
 	if (s->listener->tls == LISTENER_TLS_IMPLICIT)
 		implicit_tls(s);
 	else

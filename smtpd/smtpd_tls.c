@@ -123,6 +123,8 @@ tls_prepare(const struct config *cfg)
 	/* one process per session: no session cache worth keeping */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* smtpd_io retries writes from a buffer that may have moved */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	server_ctx = ctx;
 	return RES_OK;
 }
