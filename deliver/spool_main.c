@@ -1,0 +1,257 @@
+/*
+ * spool_main.c - mailout-spool: the admin's view of the spool
+ *
+ * Usage: mailout-spool [-c FILE] list [--json]
+ *        mailout-spool [-c FILE] show ID
+ *        mailout-spool [-c FILE] delete|hold|release|retry ID...
+ *        mailout-spool [-c FILE] stats [--json|--prometheus]
+ *
+ * Exit codes (sysexits.h): 0 done; 64 usage; 66 no such message;
+ * 74 I/O error; 75 busy (being delivered) or the spool unreadable now;
+ * 78 bad configuration.
+ *
+ * SECURITY: run by the admin (root or the spool's owner) and by
+ * mailout-sendmail -bp; it is not set-id.  Everything it reads from the
+ * spool is treated as untrusted text: IDs must match the queue-ID
+ * syntax (no path can be named), files are opened with O_NOFOLLOW, and
+ * strings are escaped before they reach JSON.  It changes the spool
+ * only under mailout-deliver's per-message lock (see spool_act.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "spool.h"
+
+/* usage - exit 64 */
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: mailout-spool [-c FILE] list [--json] | show ID | "
+	                "delete|hold|release|retry ID... | stats [--json|--prometheus]\n");
+	return EX_USAGE;
+}
+
+/* emit - write b to stdout and empty it */
+static int
+emit(struct buf *b)
+{
+	int r = b->len > 0 && fwrite(b->s, 1, b->len, stdout) != b->len ? -1 : 0;
+
+	buf_reset(b);
+	return r;
+}
+
+/* all_ids - every ID with its state, sorted by ID (time) */
+struct entry {
+	char *id;
+	enum spool_state where;
+};
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->id, ((const struct entry *)b)->id);
+}
+
+static int
+all_ids(const struct spool_dirs *d, struct entry **out, size_t *n)
+{
+	struct entry *v = NULL, *nv;
+	char **ids;
+	size_t k, i, total = 0;
+	int s;
+
+	for (s = 0; s < SPOOL_NSTATES; s++) {
+		if (spool_ids(d, (enum spool_state)s, &ids, &k) < 0)
+			goto fail;
+		if ((nv = realloc(v, (total + k + 1) * sizeof(*v))) == NULL) {
+			spool_ids_free(ids, k);
+			goto fail;
+		}
+		v = nv;
+		for (i = 0; i < k; i++)
+			v[total++] = (struct entry){ids[i], (enum spool_state)s};
+		free(ids);
+	}
+	if (total > 0)
+		qsort(v, total, sizeof(*v), entry_cmp);
+	*out = v;
+	*n = total;
+	return 0;
+fail:
+	for (i = 0; i < total; i++)
+		free(v[i].id);
+	free(v);
+	return -1;
+}
+
+/* walk - list or stats: every message loaded once */
+static int
+walk(const struct spool_dirs *d, int mode, int json, struct spool_stats *st)
+{
+	struct buf out = BUF_INIT(0);
+	struct spool_msg m;
+	struct entry *v;
+	size_t n, i;
+	int code = EX_OK;
+
+	if (all_ids(d, &v, &n) < 0)
+		return EX_TEMPFAIL;
+	if (mode == 0 && !json && buf_appends(&out, spool_row_header()) < 0)
+		code = EX_SOFTWARE;
+	for (i = 0; i < n; i++) {
+		enum result r = spool_msg_load(d, v[i].where, v[i].id, &m);
+
+		if (r == RES_OK && mode == 0 &&
+		    (json ? spool_format_json(&m, &out) : spool_format_row(&m, &out)) < 0)
+			code = EX_SOFTWARE;
+		if (r == RES_OK && mode == 1) {
+			st->count[m.where]++;
+			st->bytes += m.size;
+			if (!m.bad && (st->oldest == 0 || m.env.queued_at < st->oldest))
+				st->oldest = m.env.queued_at;
+		}
+		if (r == RES_TEMP)
+			code = EX_TEMPFAIL;
+		spool_msg_free(&m);
+		free(v[i].id);
+		if (emit(&out) < 0)
+			code = EX_IOERR;
+	}
+	free(v);
+	buf_free(&out);
+	return code;
+}
+
+/* stats - counts, age, counters */
+static int
+stats(const struct spool_dirs *d, int json)
+{
+	struct spool_stats st;
+	struct buf out = BUF_INIT(0);
+	int code;
+
+	memset(&st, 0, sizeof(st));
+	code = walk(d, 1, json, &st);
+	spool_counters_read(d, &st.counters);
+	if (spool_format_stats(&st, (int64_t)time(NULL), json, &out) < 0 || emit(&out) < 0)
+		code = EX_IOERR;
+	buf_free(&out);
+	return code;
+}
+
+/* show - state, then the spool file as it is */
+static int
+show(const struct spool_dirs *d, const char *id)
+{
+	struct buf out = BUF_INIT(0);
+	struct spool_msg m;
+	enum spool_state where;
+	size_t i;
+	int code = EX_OK;
+
+	if (spool_find(d, id, &where) < 0 || spool_msg_load(d, where, id, &m) != RES_OK) {
+		log_warn("%s: no such message in the spool", id);
+		return EX_NOINPUT;
+	}
+	if (buf_printf(&out, "State: %s\nAttempts: %u\nNext-Attempt: %lld\n",
+	               spool_state_name(where), m.st.attempts, (long long)m.st.next_attempt) < 0)
+		code = EX_SOFTWARE;
+	for (i = 0; i < m.st.n_rcpts && code == EX_OK; i++)
+		if (buf_printf(&out, "Recipient-Status: <%s> %s %s\n", m.st.rcpts[i].addr,
+		               state_status_name(m.st.rcpts[i].status), m.st.rcpts[i].reply) < 0)
+			code = EX_SOFTWARE;
+	if (emit(&out) < 0 || fflush(stdout) != 0)
+		code = EX_IOERR;
+	spool_msg_free(&m);
+	buf_free(&out);
+	if (code == EX_OK && spool_cat(d, where, id, STDOUT_FILENO) < 0)
+		code = EX_IOERR;
+	return code;
+}
+
+/* act_all - one action on each ID; the worst exit code wins */
+static int
+act_all(const struct spool_dirs *d, enum spool_action a, char **ids, int n)
+{
+	char msg[256];
+	int i, code, worst = EX_OK;
+
+	for (i = 0; i < n; i++) {
+		code = spool_act(d, a, ids[i], (int64_t)time(NULL), msg, sizeof(msg));
+		if (code == EX_OK)
+			printf("%s\n", msg);
+		else
+			log_warn("%s", msg);
+		if (code > worst)
+			worst = code;
+	}
+	return worst;
+}
+
+/* run - dispatch a command on the open spool */
+static int
+run(const struct spool_dirs *d, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		enum spool_action a;
+	} acts[] = {{"delete", ACT_DELETE},
+	            {"hold", ACT_HOLD},
+	            {"release", ACT_RELEASE},
+	            {"retry", ACT_RETRY}};
+	const char *cmd = argv[0], *opt = argc > 1 ? argv[1] : NULL;
+	size_t i;
+
+	if (strcmp(cmd, "list") == 0 && argc <= 2 && (!opt || strcmp(opt, "--json") == 0))
+		return walk(d, 0, opt != NULL, NULL);
+	if (strcmp(cmd, "stats") == 0 && argc <= 2) {
+		if (!opt)
+			return stats(d, 0);
+		if (strcmp(opt, "--json") == 0 || strcmp(opt, "--prometheus") == 0)
+			return stats(d, strcmp(opt, "--json") == 0 ? 1 : 2);
+	}
+	if (strcmp(cmd, "show") == 0 && argc == 2)
+		return show(d, argv[1]);
+	for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
+		if (strcmp(cmd, acts[i].name) == 0 && argc >= 2)
+			return act_all(d, acts[i].a, argv + 1, argc - 1);
+	return usage();
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *copt = NULL;
+	struct spool_dirs d;
+	struct config cfg;
+	enum result r;
+	int i = 1, code;
+
+	log_init("mailout-spool");
+	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+		copt = argv[2];
+		i = 3;
+	}
+	if (i >= argc)
+		return usage();
+	if ((r = conf_load(conf_path(copt), &cfg, stderr)) != RES_OK)
+		return r == RES_PERM ? EX_CONFIG : EX_TEMPFAIL;
+	if (spool_open(cfg.spool, &d) != RES_OK) {
+		log_warn_errno("unable to open the spool %s", cfg.spool);
+		conf_free(&cfg);
+		return EX_TEMPFAIL;
+	}
+	code = run(&d, argc - i, argv + i);
+	spool_close(&d);
+	conf_free(&cfg);
+	if (fflush(stdout) != 0 && code == EX_OK)
+		code = EX_IOERR;
+	return code;
+}
