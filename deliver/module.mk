@@ -1,4 +1,26 @@
-# deliver/ - see the Makefile
+# deliver/ - mailout-deliver (deliver_*.c) and mailout-spool (spool_*.c)
+
+# --- mailout-deliver: drain the spool to the gateway -----------------
+# DELIVER_SRCS is the library part (linked into unit tests and fuzzers);
+# deliver_main.c holds main().
+DELIVER_SRCS := \
+	deliver/deliver_bounce.c \
+	deliver/deliver_conn.c \
+	deliver/deliver_dns.c \
+	deliver/deliver_msg.c \
+	deliver/deliver_run.c \
+	deliver/deliver_send.c \
+	deliver/deliver_smtp.c \
+	deliver/deliver_tls.c
+
+DELIVER_OBJS := $(patsubst %.c,$(OBJ)/%.o,deliver/deliver_main.c $(DELIVER_SRCS) \
+	$(CONF_SRCS) $(LIB_SRCS))
+PROGRAMS += $(BIN)/mailout-deliver
+
+$(BIN)/mailout-deliver: $(DELIVER_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+# --- end of mailout-deliver ------------------------------------------
 
 # --- mailout-spool: the admin's view of the spool ----------------------
 # SPOOLTOOL_SRCS is the library part (linked into unit tests);
