@@ -30,6 +30,9 @@
 #ifndef MAILOUT_LOCALSTATEDIR
 #define MAILOUT_LOCALSTATEDIR "/var"
 #endif
+#ifndef MAILOUT_RUNSTATEDIR
+#define MAILOUT_RUNSTATEDIR "/run"
+#endif
 
 #define BUILTIN_NAME "(built-in default)"
 #define CONF_FILE_MAX ((size_t)1024 * 1024)
@@ -41,19 +44,7 @@
  * when the feature lands.
  */
 static const char *const not_implemented[] = {
-    "client.require_dns",
-    "client.verify_sender",
-    "client.sender_domains",
-    "client.rate",
-    "client.rewrite",
-    "auth",
-    "rewrite",
-    "content",
-    "blocklist",
-    "resolver",
-    "gateway",
-    "queue",
-    NULL,
+    "client.rewrite", "auth", "rewrite", "content", "gateway", "queue", NULL,
 };
 
 /* The schema.  Defaults are the ones SPEC.md promises; conf_build.c
@@ -151,6 +142,10 @@ static cfg_opt_t root_opts[] = {
     CFG_SEC("limits", limits_opts, CFGF_NONE),
     CFG_SEC("content", content_opts, CFGF_NONE),
     CFG_STR("blocklist", "", CFGF_NONE),
+    CFG_STR("blocklist_message",
+            "Your host has been blocked temporarily because of abuse; contact the mail admin",
+            CFGF_NONE),
+    CFG_STR("state_dir", MAILOUT_RUNSTATEDIR "/mailout", CFGF_NONE),
     CFG_SEC("resolver", resolver_opts, CFGF_NONE),
     CFG_SEC("gateway", gateway_opts, CFGF_NONE),
     CFG_SEC("queue", queue_opts, CFGF_NONE),

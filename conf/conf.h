@@ -100,7 +100,9 @@ struct config {
 		enum exec_action executable_action;
 	} content;
 
-	char *blocklist;
+	char *blocklist; /* "": nothing is blocked */
+	char *blocklist_message; /* the text of the 554 to blocked clients */
+	char *state_dir; /* counters shared by sessions (lib/client_state.h) */
 
 	struct {
 		char *nameserver; /* NULL or "": the system's resolv.conf */

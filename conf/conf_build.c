@@ -21,7 +21,6 @@
 #include "buf.h"
 #include "net.h"
 
-
 static const struct enum_map listener_tls_names[] = {
     {"starttls", LISTENER_TLS_STARTTLS},
     {"implicit", LISTENER_TLS_IMPLICIT},
@@ -77,6 +76,8 @@ static const struct key_rule rules[] = {
     {"limits.pregreet_wait", V_DURATION0, NULL, 0, 0},
     {"content.executable_action", V_ENUM, exec_names, 0, 0},
     {"blocklist", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"blocklist_message", V_TEXT, NULL, 0, 0},
+    {"state_dir", V_PATH, NULL, 0, 0},
     {"resolver.nameserver", V_NAMESERVER, NULL, 0, 0},
     {"gateway.servers", V_SERVER, NULL, 0, 0},
     {"gateway.tls", V_ENUM, gateway_tls_names, 0, 0},
@@ -234,7 +235,7 @@ fqdn(struct build *b)
 	return xstrdup(b, dom);
 }
 
-/* build_top - hostname, spool, tls, blocklist */
+/* build_top - hostname, spool, tls, blocklist, state_dir */
 static void
 build_top(struct build *b, cfg_t *cfg, struct config *out)
 {
@@ -253,6 +254,8 @@ build_top(struct build *b, cfg_t *cfg, struct config *out)
 	}
 	out->spool = get_str(b, cfg, "spool");
 	out->blocklist = get_str(b, cfg, "blocklist");
+	out->blocklist_message = get_str(b, cfg, "blocklist_message");
+	out->state_dir = get_str(b, cfg, "state_dir");
 	out->tls.cert = get_str(b, tls, "cert");
 	out->tls.key = get_str(b, tls, "key");
 	out->tls.min_version = get_str(b, tls, "min_version");
@@ -574,6 +577,8 @@ conf_free(struct config *cfg)
 	free(cfg->rewrite.domain);
 	free(cfg->rewrite.map);
 	free(cfg->blocklist);
+	free(cfg->blocklist_message);
+	free(cfg->state_dir);
 	free(cfg->resolver.nameserver);
 	free_list(&cfg->gateway.servers);
 	for (i = 0; i < cfg->gateway.n_hosts; i++)

@@ -14,3 +14,8 @@ LIB_SRCS := \
 
 # mail_rewrite: sender masquerading (mailout-sendmail; smtpd classes with rewrite = true)
 LIB_SRCS += lib/mail_rewrite.c
+
+# dns: the one resolver (PTR, A, AAAA, MX; res_nsend, answers parsed here)
+# client_state: per-client-address counters shared by all sessions (rates, AUTH failures)
+LIB_SRCS += lib/dns.c
+LIB_SRCS += lib/client_state.c
