@@ -258,8 +258,6 @@ tx_finish(struct session *s)
 	tx_end_headers(s);
 	if (tx->reader.too_big)
 		latch(tx, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed limit");
-	if (tx->q.failed)
-		latch(tx, 451, ESC_SYSTEM, "Local error in processing");
 	if (addr_format(&tx->sender, sender, sizeof(sender)) < 0)
 		latch(tx, 451, ESC_SYSTEM, "Local error in processing");
 	if (tx->error.code != 0) {

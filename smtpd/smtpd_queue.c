@@ -23,7 +23,6 @@
 #include "log.h"
 #include "smtpd.h"
 
-
 #ifndef MAILOUT_SBINDIR
 #define MAILOUT_SBINDIR "/usr/local/sbin"
 #endif
@@ -209,7 +208,16 @@ queue_commit(struct queue_job *q, const char *sender, const char *rcpts, size_t 
 		log_warn_errno("%s: closing the message pipe", q->id);
 		q->failed = true;
 	}
-	if (q->failed || envelope(&env, sender, rcpts, rcpts_len) < 0) {
+	if (q->failed) {
+		/* it stopped reading: its exit code says why (55 config ...) */
+		buf_free(&env);
+		close_fd(&q->env_fd);
+		queue_exit_reply(reap(q), q->id, r);
+		if (r->code < 400)
+			reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
+		return reply_result(r);
+	}
+	if (envelope(&env, sender, rcpts, rcpts_len) < 0) {
 		buf_free(&env);
 		queue_abort(q);
 		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
