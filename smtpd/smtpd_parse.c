@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 static const struct {
 	const char *name;
 	enum smtp_verb verb;
@@ -288,7 +287,8 @@ bad:
 
 /* smtp_sanitize - printable, bounded copy of client text for logs and
  * headers: anything that is not visible ASCII, and the characters that
- * give Received: and log lines their structure, become '?'. */
+ * give Received: comments and log fields their structure (parentheses,
+ * ; < > " and backslash) become '?'.  Brackets stay: "EHLO [192.0.2.1]" is common. */
 void
 smtp_sanitize(const char *in, size_t n, char *out, size_t outsize)
 {
@@ -299,7 +299,7 @@ smtp_sanitize(const char *in, size_t n, char *out, size_t outsize)
 		return;
 	for (i = 0; i < n && i + 1 < outsize; i++) {
 		c = (unsigned char)in[i];
-		if (c < 0x21 || c > 0x7e || strchr("()[];<>\"\\", c) != NULL)
+		if (c < 0x21 || c > 0x7e || strchr("();<>\"\\", c) != NULL)
 			c = '?';
 		out[i] = (char)c;
 	}
