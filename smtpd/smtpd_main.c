@@ -39,7 +39,6 @@
 #include "log.h"
 #include "smtpd_explain.h"
 
-
 struct options {
 	const char *config; /* -c */
 	const char *listener; /* -l */
@@ -144,6 +143,9 @@ main(int argc, char **argv)
 	log_init(argv[0]);
 	std_fds_open();
 	(void)signal(SIGPIPE, SIG_IGN); /* EPIPE is an error like any other */
+	/* an inherited SIG_IGN would reap mailout-queue before we read its
+	 * exit code (swaks --pipe does that) */
+	(void)signal(SIGCHLD, SIG_DFL);
 	if (parse_options(argc, argv, &o) < 0)
 		return usage();
 	path = conf_path(o.config);

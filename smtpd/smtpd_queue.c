@@ -57,6 +57,7 @@ spawn(struct queue_job *q, const char *config_path, int msg_r, int env_r)
 	argv[argc] = NULL;
 	sigemptyset(&deflt);
 	sigaddset(&deflt, SIGPIPE); /* ignored here, not there */
+	sigaddset(&deflt, SIGCHLD);
 	sigemptyset(&none);
 	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
 		return rc;
