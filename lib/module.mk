@@ -19,3 +19,6 @@ LIB_SRCS += lib/mail_rewrite.c
 # client_state: per-client-address counters shared by all sessions (rates, AUTH failures)
 LIB_SRCS += lib/dns.c
 LIB_SRCS += lib/client_state.c
+
+# mail_mime: the MIME walker (mailout-scan)
+LIB_SRCS += lib/mail_mime.c
