@@ -1,0 +1,129 @@
+#!/bin/bash
+# run-local.sh BUILDDIR - a complete local relay for trying mailout by hand
+#
+# Started by `make run`, which builds BUILDDIR with LOCALSTATEDIR=run/var
+# and SYSCONFDIR=run/etc, so the programs find no config file and use the
+# built-in default: spool run/var/spool/mailout, clients on loopback,
+# gateway [127.0.0.1]:10025 with tls = may.  This script starts
+#   - the test gateway (tests/peers/gateway.py) on 127.0.0.1:10025,
+#     STARTTLS with a self-signed certificate, writing to run/gateway/
+#   - mailout-smtpd per connection on 127.0.0.1:2525 (systemd-socket-activate)
+#   - a delivery loop: mailout-deliver every 2 seconds, if it is built
+# and stops all three, by pid, on Ctrl-C.  Everything stays under run/.
+set -u
+
+BUILDDIR=${1:?usage: tests/run-local.sh BUILDDIR}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP" || exit 1
+case $BUILDDIR in /*) BIN=$BUILDDIR/bin ;; *) BIN=$TOP/$BUILDDIR/bin ;; esac
+RUN=$TOP/run
+SPOOL=$RUN/var/spool/mailout
+LISTEN=127.0.0.1:2525
+GATEWAY=127.0.0.1:10025
+
+for p in mailout-smtpd mailout-queue; do
+	if [ ! -x "$BIN/$p" ]; then
+		echo "run-local: $BIN/$p is not built" >&2
+		exit 1
+	fi
+done
+if [ -e "$RUN/etc/mailout/mailout.conf" ]; then
+	echo "run-local: using $RUN/etc/mailout/mailout.conf (remove it for the built-in default)"
+fi
+
+# port_busy PORT - is something listening on PORT (any address)?
+port_busy() {
+	awk -v h=":$(printf '%04X' "$1")" '$2 ~ (h "$") && $4 == "0A" { f = 1 } END { exit !f }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+for port in 2525 10025; do
+	if port_busy "$port"; then
+		echo "run-local: port $port is in use (another make run?)" >&2
+		exit 1
+	fi
+done
+
+mkdir -p "$SPOOL"/tmp "$SPOOL"/new "$SPOOL"/deferred "$SPOOL"/hold "$SPOOL"/state \
+	"$RUN/gateway" "$RUN/etc" "$RUN/run" "$RUN/tls" "$RUN/log" || exit 1
+
+if [ ! -s "$RUN/tls/gateway.pem" ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+		-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+		-keyout "$RUN/tls/gateway.key" -out "$RUN/tls/gateway.pem" >/dev/null 2>&1 || {
+		echo "run-local: cannot make the gateway certificate" >&2
+		exit 1
+	}
+fi
+
+pids=()
+cleanup() {
+	local rc=$?
+	trap - INT TERM EXIT
+	echo
+	echo "run-local: stopping"
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	exit "$rc"
+}
+trap cleanup INT TERM EXIT
+
+# wait_port PORT PID NAME - until PORT listens; at most 10 seconds
+wait_port() {
+	local i
+	for i in $(seq 100); do
+		port_busy "$1" && return 0
+		if ! kill -0 "$2" 2>/dev/null; then
+			echo "run-local: $3 exited; see $RUN/log/$3.log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "run-local: $3 does not listen on port $1" >&2
+	return 1
+}
+
+/usr/bin/python3 tests/peers/gateway.py --listen "$GATEWAY" --maildir "$RUN/gateway" \
+	--tls-cert "$RUN/tls/gateway.pem" --tls-key "$RUN/tls/gateway.key" \
+	>"$RUN/log/gateway.log" 2>&1 &
+pids+=($!)
+wait_port 10025 $! gateway || exit 1
+
+# The receiver logs to the terminal, as it would to the journal.
+MAILOUT_QUEUE=$BIN/mailout-queue systemd-socket-activate -l "$LISTEN" --accept \
+	-E MAILOUT_QUEUE="$BIN/mailout-queue" "$BIN/mailout-smtpd" \
+	2> >(grep --line-buffered -v -E '^(Communication attempt|Execing|Spawned|Child [0-9]+ died)' >&2) &
+pids+=($!)
+wait_port 2525 $! receiver || exit 1
+
+(
+	trap 'exit 0' TERM
+	for _ in $(seq 1000000); do
+		if [ -x "$BIN/mailout-deliver" ]; then
+			"$BIN/mailout-deliver" -v >>"$RUN/log/deliver.log" 2>&1
+		fi
+		sleep 2 &
+		wait $!
+	done
+) &
+pids+=($!)
+
+cat <<INFO
+
+mailout is running (built in $BUILDDIR):
+  receiver:        $LISTEN   (mailout-smtpd per connection, built-in default config)
+  send with:       swaks --server $LISTEN --to you@example.org
+  spool:           run/var/spool/mailout/new   (ls, cat, grep)
+  delivery:        mailout-deliver every 2 s, log in run/log/deliver.log
+  gateway:         $GATEWAY (STARTTLS), log in run/log/gateway.log
+  gateway maildir: run/gateway
+Ctrl-C stops everything.
+
+INFO
+if [ ! -x "$BIN/mailout-deliver" ]; then
+	echo "run-local: $BIN/mailout-deliver is not built yet: mail stays in the spool"
+fi
+wait "${pids[@]}"
