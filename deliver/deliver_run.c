@@ -245,7 +245,8 @@ deliver_run(struct deliver_ctx *ctx)
 		free(j.v);
 		return EX_TEMPFAIL;
 	}
-	qsort(j.v, j.n, sizeof(j.v[0]), by_id);
+	if (j.n > 0)
+		qsort(j.v, j.n, sizeof(j.v[0]), by_id);
 	if (ctx->verbose)
 		log_info("%zu messages due, %u connections", j.n, n);
 	if (j.n == 0)

@@ -1,0 +1,219 @@
+"""test_deliver.py - mailout-deliver end to end with the aiosmtpd gateway
+
+Messages enter the spool through the real mailout-queue; the gateway is
+tests/peers/gateway.py on loopback.  Checks what a user would see: the
+message at the gateway (byte-exact), the spool directories, the state
+file, the bounce (parsed with Python's email package).
+Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_deliver
+(from tests/integration).
+"""
+
+import os
+import random
+import signal
+import subprocess
+import time
+import unittest
+
+import harness
+from deliver_util import DeliverCase, parse_dsn
+from harness import bin, free_port
+
+MSG = b'Subject: hello\nFrom: <root@example.org>\nMessage-ID: <1@x>\n\nHi.\n'
+
+
+class TestDeliver(DeliverCase):
+
+    def test_body_arrives_byte_exact(self):
+        port, gw = self.gateway()
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        body = b'Subject: dots\n\n.\n..\n.x\nmiddle\nlast line without newline'
+        self.queue('root@example.org', ['alice@example.org'], body)
+        self.deliver()
+        got = self.received(gw)
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0][1], body.replace(b'\n', b'\r\n') + b'\r\n')
+        self.assertEqual(got[0][0]['mail_from'], 'root@example.org')
+        self.assertEqual(got[0][0]['rcpt_tos'], ['alice@example.org'])
+        self.assert_spool_drained()
+
+    def test_one_rcpt_5xx_other_delivered_and_bounce(self):
+        port, gw = self.gateway('--reply-rcpt', 'bad@example.org=550 5.1.1 no such user')
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        qid = self.queue('root@example.org', ['good@example.org', 'bad@example.org'], MSG)
+        self.deliver()
+        got = self.received(gw)
+        self.assertEqual([m['rcpt_tos'] for m, _ in got], [['good@example.org']])
+        self.assertIn('status=bounced (550 5.1.1 no such user)', self.last_log)
+        # the bounce is queued as a new message from <> to the sender
+        dsn_id = self.spool_new()[0]
+        self.assertNotEqual(dsn_id, qid)
+        env = self.read_spool(dsn_id)
+        self.assertEqual((env['from'], env['to']), ('', ['root@example.org']))
+        self.deliver()
+        got = self.received(gw)
+        self.assertEqual(len(got), 2)
+        meta, data = got[1]
+        self.assertEqual(meta['rcpt_tos'], ['root@example.org'])
+        msg, groups = parse_dsn(data)
+        self.assertEqual(msg.get_content_type(), 'multipart/report')
+        self.assertEqual(msg.get_param('report-type'), 'delivery-status')
+        self.assertEqual(msg['Auto-Submitted'], 'auto-replied')
+        self.assertTrue(msg['From'].startswith('Mail Delivery System <MAILER-DAEMON@'))
+        self.assertEqual(groups[0]['reporting-mta'], 'dns; relay.test.example')
+        self.assertIn('arrival-date', groups[0])
+        self.assertEqual(groups[1]['final-recipient'], 'rfc822; bad@example.org')
+        self.assertEqual(groups[1]['action'], 'failed')
+        self.assertEqual(groups[1]['status'], '5.1.1')
+        self.assertEqual(groups[1]['diagnostic-code'], 'smtp; 550 5.1.1 no such user')
+        parts = [p.get_content_type() for p in msg.iter_parts()]
+        self.assertEqual(parts, ['text/plain', 'message/delivery-status', 'text/rfc822-headers'])
+        self.assertIn(b'Subject: hello', data)
+        self.assertNotIn(b'Hi.', data)  # never the body
+        self.assert_spool_drained()
+
+    def test_4xx_deferred_then_flush(self):
+        port, gw = self.gateway('--reply-data', '451 4.3.0 try later')
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        qid = self.queue('root@example.org', ['a@example.org'], MSG)
+        self.deliver()
+        self.assertEqual(self.spool_list('deferred'), [qid])
+        self.assertEqual(self.spool_new(), [])
+        st = self.state(qid)
+        self.assertIn('attempts 1\n', st)
+        self.assertIn('rcpt <a@example.org> deferred ', st)
+        self.assertIn('451 4.3.0 try later', st)
+        self.stop_gateway()
+        self.gateway(port=port, maildir=gw)
+        self.deliver()  # not due yet (retry_min = 1h)
+        self.assertEqual(self.received(gw), [])
+        self.deliver('--flush')
+        self.assertEqual(len(self.received(gw)), 1)
+        self.assert_spool_drained()
+
+    def test_retry_after_backoff(self):
+        port, gw = self.gateway('--reply-rcpt', 'a@example.org=452 4.2.2 full')
+        self.setup_conf(['[127.0.0.1]:%d' % port], queue={'retry_min': '1s', 'retry_max': '1s'})
+        qid = self.queue('root@example.org', ['a@example.org'], MSG)
+        self.deliver()
+        self.assertEqual(self.spool_list('deferred'), [qid])
+        self.stop_gateway()
+        self.gateway(port=port, maildir=gw)
+        time.sleep(1.2)
+        self.deliver()
+        self.assertEqual(len(self.received(gw)), 1)
+        self.assert_spool_drained()
+
+    def test_lifetime_exceeded_bounces(self):
+        self.setup_conf(['[127.0.0.1]:%d' % free_port()], queue={'lifetime': '1s'})
+        qid = self.queue('root@example.org', ['a@example.org'], MSG)
+        time.sleep(1.2)
+        self.deliver()
+        self.assertNotIn(qid, self.spool_list('deferred'))
+        (dsn_id,) = self.spool_new()
+        env = self.read_spool(dsn_id)
+        self.assertEqual((env['from'], env['to']), ('', ['root@example.org']))
+        _, groups = parse_dsn(env['content'])
+        self.assertEqual(groups[1]['action'], 'failed')
+        self.assertEqual(groups[1]['status'], '5.4.7')
+        self.assertIn('connect to', groups[1]['diagnostic-code'])
+
+    def test_null_sender_never_bounced(self):
+        port, gw = self.gateway('--reply-rcpt', 'a@example.org=550 5.1.1 gone',
+                                '--reply-rcpt', 'postmaster@example.org=550 5.1.1 gone too')
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        self.queue('', ['a@example.org'], MSG)
+        self.deliver()
+        # no bounce to <>: one double bounce to the postmaster
+        (pm,) = self.spool_new()
+        env = self.read_spool(pm)
+        self.assertEqual((env['from'], env['to']), ('', ['postmaster@example.org']))
+        self.assertIn(b'X-Mailout-Bounce: double', env['content'])
+        # the double bounce fails too: dropped with a log line
+        self.deliver()
+        self.assertIn('dropped', self.last_log)
+        self.assert_spool_drained()
+        self.assertEqual(self.received(gw), [])
+
+    def test_drop_in_data_then_delivered_once(self):
+        port, gw = self.gateway('--drop-in-data')
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        qid = self.queue('root@example.org', ['a@example.org'], MSG)
+        self.deliver()
+        self.assertEqual(self.spool_list('deferred'), [qid])
+        self.assertIn('lost connection', self.state(qid))
+        self.stop_gateway()
+        self.gateway(port=port, maildir=gw)
+        self.deliver('--flush')
+        self.deliver('--flush')
+        self.assertEqual(len(self.received(gw)), 1)
+        self.assert_spool_drained()
+
+    def test_failover_to_second_server(self):
+        port, gw = self.gateway()
+        self.setup_conf(['[127.0.0.1]:%d' % free_port(), '[127.0.0.1]:%d' % port])
+        self.queue('root@example.org', ['a@example.org'], MSG)
+        self.deliver()
+        self.assertEqual(len(self.received(gw)), 1)
+        self.assert_spool_drained()
+
+    def test_hung_gateway_does_not_stall(self):
+        port, _ = self.gateway('--hang')
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        qid = self.queue('root@example.org', ['a@example.org'], MSG)
+        t0 = time.monotonic()
+        self.deliver(timeout_env=2)
+        self.assertLess(time.monotonic() - t0, 20)
+        self.assertEqual(self.spool_list('deferred'), [qid])
+        self.assertIn('timeout', self.state(qid))
+
+    def test_size_limit_bounces(self):
+        port, gw = self.gateway('--size', '200')
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        self.queue('root@example.org', ['a@example.org'], MSG + b'x' * 300 + b'\n')
+        self.deliver()
+        self.assertIn('552 5.3.4', self.last_log)
+        self.assertEqual(self.received(gw), [])
+        (dsn_id,) = self.spool_new()
+        self.assertEqual(self.read_spool(dsn_id)['to'], ['root@example.org'])
+
+    def test_many_messages_two_concurrent_runs_exactly_once(self):
+        port, gw = self.gateway()
+        self.setup_conf(['[127.0.0.1]:%d' % port], gateway={'connections': 3})
+        n = 300
+        for i in range(n):
+            self.queue('root@example.org', ['a@example.org'], b'Subject: m%d\n\nbody\n' % i)
+        argv = [bin('mailout-deliver'), '-c', self.conf]
+        runs = [subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=self.env()) for _ in range(2)]
+        for r in runs:
+            self.assertEqual(r.wait(timeout=300), 0)
+        subjects = sorted(d.split(b'\r\n', 1)[0] for _, d in self.received(gw))
+        self.assertEqual(subjects, sorted(b'Subject: m%d' % i for i in range(n)))
+        self.assert_spool_drained()
+
+    def test_kill_9_loses_nothing(self):
+        port, gw = self.gateway()
+        self.setup_conf(['[127.0.0.1]:%d' % port], gateway={'connections': 2})
+        n = 100
+        for i in range(n):
+            self.queue('root@example.org', ['a@example.org'], b'Subject: k%d\n\nbody\n' % i)
+        rnd = random.Random(7)
+        for _ in range(20):
+            p = subprocess.Popen([bin('mailout-deliver'), '-c', self.conf],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=self.env(), start_new_session=True)
+            time.sleep(rnd.uniform(0.01, 0.15))
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=10)
+        self.deliver('--flush')
+        subjects = set(d.split(b'\r\n', 1)[0] for _, d in self.received(gw))
+        self.assertEqual(subjects, set(b'Subject: k%d' % i for i in range(n)))
+        self.assert_spool_drained()
+
+
+if __name__ == '__main__':
+    unittest.main()
