@@ -12,7 +12,8 @@ SMTPD_SRCS := \
 	smtpd/smtpd_data.c \
 	smtpd/smtpd_queue.c \
 	smtpd/smtpd_policy.c \
-	smtpd/smtpd_explain.c
+	smtpd/smtpd_explain.c \
+	$(wildcard smtpd/smtpd_block.c)
 
 SMTPD_MAIN_SRCS := \
 	smtpd/smtpd_main.c
