@@ -21,7 +21,6 @@
 #include "buf.h"
 #include "net.h"
 
-
 #define DOMAIN_MAX 253
 #define LABEL_MAX 63
 

@@ -19,7 +19,6 @@
 
 #include "smtpd.h"
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* check_reply - a refusal carries a permanent code and a status code */

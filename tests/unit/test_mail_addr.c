@@ -315,7 +315,8 @@ test_mailbox(void **state)
 	assert_int_equal(addr_parse_mailbox_opt("root", 4, ADDR_OPT_UNQUALIFIED, &a, &r), RES_OK);
 	assert_string_equal(a.local, "root");
 	assert_string_equal(a.domain, "");
-	assert_int_equal(addr_parse_mailbox_opt("root@", 5, ADDR_OPT_UNQUALIFIED, &a, &r), RES_PERM);
+	assert_int_equal(addr_parse_mailbox_opt("root@", 5, ADDR_OPT_UNQUALIFIED, &a, &r),
+	                 RES_PERM);
 	assert_int_equal(addr_parse_mailbox("", 0, &a, &r), RES_PERM);
 	assert_int_equal(addr_parse_mailbox("<u@example.org>", 15, &a, &r), RES_PERM);
 	assert_int_equal(addr_parse_mailbox("u@example.org>", 14, &a, &r), RES_PERM);
