@@ -124,9 +124,13 @@ static cfg_opt_t gateway_opts[] = {
 };
 
 static cfg_opt_t queue_opts[] = {
-    CFG_STR("lifetime", "5d", CFGF_NONE),  CFG_STR("retry_min", "5m", CFGF_NONE),
-    CFG_STR("retry_max", "1h", CFGF_NONE), CFG_STR("delay_warning", "4h", CFGF_NONE),
-    CFG_STR("postmaster", "", CFGF_NONE),  CFG_END(),
+    CFG_STR("lifetime", "5d", CFGF_NONE),
+    CFG_STR("retry_min", "5m", CFGF_NONE),
+    CFG_STR("retry_max", "1h", CFGF_NONE),
+    CFG_STR("delay_warning", "4h", CFGF_NONE),
+    CFG_STR("postmaster", "", CFGF_NONE),
+    CFG_STR("socket", "", CFGF_NONE),
+    CFG_END(),
 };
 
 #define TITLED (CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES)

@@ -122,6 +122,7 @@ struct config {
 	struct {
 		unsigned lifetime, retry_min, retry_max, delay_warning;
 		char *postmaster;
+		char *socket; /* "": run mailout-queue; else its unix socket (--socket) */
 	} queue;
 };
 

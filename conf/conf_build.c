@@ -50,8 +50,8 @@ static const struct enum_map exec_names[] = {
 static const struct key_rule rules[] = {
     {"hostname", V_DOMAIN, NULL, 0, 0},
     {"spool", V_PATH, NULL, 0, 0},
-    {"tls.cert", V_PATH_OR_EMPTY, NULL, 0, 0},
-    {"tls.key", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"tls.cert", V_CREDENTIAL, NULL, 0, 0},
+    {"tls.key", V_CREDENTIAL, NULL, 0, 0},
     {"tls.min_version", V_TLS_VERSION, NULL, 0, 0},
     {"listener.tls", V_ENUM, listener_tls_names, 0, 0},
     {"listener.auth", V_ENUM, listener_auth_names, 0, 0},
@@ -84,13 +84,14 @@ static const struct key_rule rules[] = {
     {"gateway.ca_file", V_PATH_OR_EMPTY, NULL, 0, 0},
     {"gateway.fingerprints", V_FINGERPRINT, NULL, 0, 0},
     {"gateway.user", V_TEXT, NULL, 0, 0},
-    {"gateway.password_file", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"gateway.password_file", V_CREDENTIAL, NULL, 0, 0},
     {"gateway.connections", V_COUNT, NULL, 1, 64},
     {"queue.lifetime", V_DURATION, NULL, 0, 0},
     {"queue.retry_min", V_DURATION, NULL, 0, 0},
     {"queue.retry_max", V_DURATION, NULL, 0, 0},
     {"queue.delay_warning", V_DURATION0, NULL, 0, 0},
     {"queue.postmaster", V_ADDRESS_OR_EMPTY, NULL, 0, 0},
+    {"queue.socket", V_PATH_OR_EMPTY, NULL, 0, 0},
     {NULL, V_TEXT, NULL, 0, 0},
 };
 
@@ -501,6 +502,7 @@ build_delivery(struct build *b, cfg_t *cfg, struct config *out)
 	out->queue.retry_max = get_duration(b, q, "retry_max");
 	out->queue.delay_warning = get_duration(b, q, "delay_warning");
 	out->queue.postmaster = get_str(b, q, "postmaster");
+	out->queue.socket = get_str(b, q, "socket");
 	if (out->queue.retry_min > out->queue.retry_max)
 		ctx_error(b->ctx, ctx_line(b->ctx, q, "queue.retry_min"),
 		          "queue: retry_min is longer than retry_max");
@@ -589,5 +591,6 @@ conf_free(struct config *cfg)
 	free(cfg->gateway.user);
 	free(cfg->gateway.password_file);
 	free(cfg->queue.postmaster);
+	free(cfg->queue.socket);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -28,6 +28,7 @@ enum value_kind {
 	V_DOMAIN_OR_EMPTY,
 	V_PATH, /* absolute */
 	V_PATH_OR_EMPTY,
+	V_CREDENTIAL, /* "", an absolute path, or a credential name (no '/') */
 	V_NETWORK,
 	V_SERVER,
 	V_NAMESERVER, /* empty, IP, IP:port or [IPv6]:port */

@@ -21,6 +21,9 @@
 #include "buf.h"
 #include "net.h"
 
+/* What a systemd credential name may hold here (LoadCredential= IDs). */
+#define CRED_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
 #define DOMAIN_MAX 253
 #define LABEL_MAX 63
 
@@ -400,6 +403,12 @@ check_syntax(enum value_kind kind, const char *s)
 	case V_RATE:
 		return conf_parse_rate(s, &u, &u2) < 0 ? "not a rate (\"600/h\"; s, m, h or d)"
 		                                       : NULL;
+	case V_CREDENTIAL:
+		/* a name without '/' is read from $CREDENTIALS_DIRECTORY
+		 * (systemd LoadCredential=): tls_cert.pem, gateway_password */
+		if (*s && s[0] != '/' && strspn(s, CRED_CHARS) == strlen(s) && s[0] != '.')
+			return NULL;
+		/* FALLTHROUGH */
 	case V_PATH_OR_EMPTY:
 		if (!*s)
 			return NULL;
