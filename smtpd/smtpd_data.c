@@ -95,7 +95,7 @@ tx_send(struct smtpd_tx *tx, const char *p, size_t n)
 	if (n == 0)
 		return;
 	tx->last = p[n - 1];
-	if (tx->error.code == 0 && tx->q.pid > 0)
+	if (tx->error.code == 0 && queue_running(&tx->q))
 		queue_write(&tx->q, p, n);
 }
 
@@ -200,7 +200,7 @@ tx_open(struct session *s)
 	buf_init(&tx->canon, 2 * IO_IN_MAX + 16);
 	buf_init(&tx->hold, HOLD_MAX);
 	tx->sent = 0;
-	if (queue_open(&tx->q, s->config_path, &r) != RES_OK) {
+	if (queue_open(&tx->q, s->cfg->queue.socket, s->config_path, &r) != RES_OK) {
 		tx->error = r;
 		return;
 	}
@@ -291,7 +291,7 @@ smtpd_data(struct session *s)
 	size_t used;
 
 	tx_open(s);
-	if (tx->error.code != 0 && tx->error.code < 500 && tx->q.pid == 0) {
+	if (tx->error.code != 0 && tx->error.code < 500 && !queue_running(&tx->q)) {
 		/* the queue cannot run: say so now, before any content */
 		smtpd_reply(s, &tx->error);
 		smtpd_tx_reset(s);

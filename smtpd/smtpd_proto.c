@@ -91,7 +91,7 @@ smtpd_session_init(struct session *s, const struct config *cfg, const struct con
 	(void)bounded_copy(s->pc.name, sizeof(s->pc.name), "unknown");
 	buf_init(&s->tx.rcpts, (size_t)cfg->limits.recipients * (ADDR_PATH_MAX + 1) + 1);
 	s->tx.q.pid = 0;
-	s->tx.q.msg_fd = s->tx.q.env_fd = -1;
+	s->tx.q.msg_fd = s->tx.q.env_fd = s->tx.q.sock = -1;
 }
 
 void
@@ -99,7 +99,7 @@ smtpd_tx_reset(struct session *s)
 {
 	struct smtpd_tx *tx = &s->tx;
 
-	if (tx->q.pid > 0)
+	if (queue_running(&tx->q))
 		queue_abort(&tx->q);
 	if (tx->open) {
 		header_scan_free(&tx->hs);

@@ -4,7 +4,10 @@
  * What it is for: running the queue program the qmail way (notqmail
  * qmail.c): message on its fd 0, envelope "F<sender>\0T<rcpt>\0...\0"
  * on its fd 1, verdict in its exit code.  The queue ID is chosen here
- * so that the Received: header can name it.
+ * so that the Received: header can name it.  With queue.socket set, the
+ * read ends of the two pipes go to mailout-queue --socket instead
+ * (SCM_RIGHTS; protocol in queue/queue_main.c) and the exit code comes
+ * back as one octet: a hardened service cannot run a set-uid program.
  * What it must never do: open the spool itself, pass a sender or
  * recipient that contains NUL, or report success unless the program
  * exited 0 (which it does only after fsync and rename).
@@ -17,6 +20,8 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,7 +32,15 @@
 #define MAILOUT_SBINDIR "/usr/local/sbin"
 #endif
 
+#define QSOCK_MAGIC "mailout-queue/1" /* queue/queue_main.c: the request line */
+
 extern char **environ;
+
+bool
+queue_running(const struct queue_job *q)
+{
+	return q->pid > 0 || q->sock >= 0;
+}
 
 const char *
 queue_program(void)
@@ -77,12 +90,89 @@ spawn(struct queue_job *q, const char *config_path, int msg_r, int env_r)
 	return rc;
 }
 
+/* qsock_send - connect to mailout-queue --socket and pass both read
+ * ends with the request line; errno on failure (-1) */
+static int
+qsock_send(struct queue_job *q, const char *path, int msg_r, int env_r)
+{
+	struct sockaddr_un sun;
+	char line[sizeof(QSOCK_MAGIC) + 4 + QUEUE_ID_LEN + 1];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} ctl;
+	struct iovec iov;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	int fds[2] = {msg_r, env_r}, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (bounded_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0 ||
+	    bounded_format(line, sizeof(line), "%s -i %s\n", QSOCK_MAGIC, q->id) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((q->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	memset(&mh, 0, sizeof(mh));
+	memset(&ctl, 0, sizeof(ctl));
+	iov.iov_base = line;
+	iov.iov_len = strlen(line);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	if (connect(q->sock, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+	    sendmsg(q->sock, &mh, MSG_NOSIGNAL) == (ssize_t)iov.iov_len)
+		return 0;
+	e = errno;
+	close(q->sock);
+	q->sock = -1;
+	errno = e;
+	return -1;
+}
+
+/* qsock_wait - the exit-code octet as a wait status; -1 if none came */
+static int
+qsock_wait(struct queue_job *q)
+{
+	unsigned char code;
+	ssize_t n;
+
+	do
+		n = read(q->sock, &code, 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		log_warn_errno("%s: reading the verdict of mailout-queue --socket", q->id);
+	close(q->sock);
+	q->sock = -1;
+	return n == 1 ? (int)code << 8 : -1; /* as waitpid's WIFEXITED */
+}
+
+/* start - the queue program, or its socket, with the pipes' read ends */
+static int
+start(struct queue_job *q, const char *socket_path, const char *config_path, int msg_r, int env_r)
+{
+	if (socket_path == NULL || socket_path[0] == '\0')
+		return spawn(q, config_path, msg_r, env_r);
+	if (qsock_send(q, socket_path, msg_r, env_r) < 0)
+		return errno ? errno : EIO;
+	return 0;
+}
+
 enum result
-queue_open(struct queue_job *q, const char *config_path, struct reply *r)
+queue_open(struct queue_job *q, const char *socket_path, const char *config_path, struct reply *r)
 {
 	int mp[2], ep[2], rc;
 
 	q->pid = 0;
+	q->sock = -1;
 	q->msg_fd = q->env_fd = -1;
 	q->failed = false;
 	if (queue_id_new(q->id, sizeof(q->id)) < 0) {
@@ -102,12 +192,13 @@ queue_open(struct queue_job *q, const char *config_path, struct reply *r)
 		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
 		return RES_TEMP;
 	}
-	rc = spawn(q, config_path, mp[0], ep[0]);
+	rc = start(q, socket_path, config_path, mp[0], ep[0]);
 	close(mp[0]);
 	close(ep[0]);
 	if (rc != 0) {
 		errno = rc;
-		log_warn_errno("%s: unable to run %s", q->id, queue_program());
+		log_warn_errno("%s: unable to run %s", q->id,
+		               socket_path && socket_path[0] ? socket_path : queue_program());
 		close(mp[1]);
 		close(ep[1]);
 		q->pid = 0;
@@ -155,6 +246,8 @@ reap(struct queue_job *q)
 {
 	int status;
 
+	if (q->sock >= 0)
+		return qsock_wait(q);
 	if (q->pid <= 0)
 		return -1;
 	while (waitpid(q->pid, &status, 0) < 0) {
