@@ -128,16 +128,20 @@ int sm_format_from(const struct sm_origin *o, const struct rewrite *rw, struct b
 int sm_compose_headers(const struct sm_origin *o, const struct rewrite *rw,
                        const struct sm_message *m, struct buf *out);
 
-/* The hand-off to mailout-queue (qmail-queue protocol). */
+/* The hand-off to mailout-queue (qmail-queue protocol), run here or
+ * reached over queue.socket (mailout-queue --socket). */
 struct sm_queue {
-	pid_t pid;
+	pid_t pid; /* -1: none */
+	int sock; /* connection to mailout-queue --socket; -1: none */
 	int msg_fd; /* its fd 0 */
 	int env_fd; /* its fd 1 */
 };
 
 /* sm_queue_open - start the queue program ("-c config" when config is
- * set, "-i id"); -1 (errno) if it cannot run */
-int sm_queue_open(struct sm_queue *q, const char *path, const char *config, const char *id);
+ * set, "-i id"), or with socket set (queue.socket) pass the pipes to
+ * mailout-queue --socket; -1 (errno) if it cannot run or connect */
+int sm_queue_open(struct sm_queue *q, const char *path, const char *socket, const char *config,
+                  const char *id);
 /* sm_queue_write - message bytes; -1 when the queue went away */
 int sm_queue_write(struct sm_queue *q, const char *p, size_t n);
 /* sm_queue_finish - end the message, send the envelope, wait; returns
@@ -159,6 +163,7 @@ struct sm_context {
 	uint64_t max_size; /* limits.message_size; 0: none */
 	unsigned max_hops;
 	const char *queue_path;
+	const char *queue_socket; /* queue.socket; "": run queue_path */
 	const char *config; /* -c, passed on */
 };
 

@@ -118,8 +118,9 @@ hand_off(struct sm_context *c, struct sm_reader *rd, const struct buf *head,
 	struct sm_queue q;
 	int code, qcode;
 
-	if (sm_queue_open(&q, c->queue_path, c->config, id) < 0) {
-		log_warn_errno("unable to execute %s", c->queue_path);
+	if (sm_queue_open(&q, c->queue_path, c->queue_socket, c->config, id) < 0) {
+		log_warn_errno("unable to %s %s", c->queue_socket[0] ? "connect to" : "execute",
+		               c->queue_socket[0] ? c->queue_socket : c->queue_path);
 		return EX_TEMPFAIL;
 	}
 	code = EX_OK;

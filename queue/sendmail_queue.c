@@ -4,7 +4,10 @@
  * What it is for: qmail's protocol (qmail-queue(8)): the message on
  * the queue program's fd 0, then the envelope "F<sender>\0T<rcpt>\0
  * ...\0" on its fd 1, then its exit code says whether the message is
- * durably in the spool.  Only mailout-queue writes the spool.
+ * durably in the spool.  Only mailout-queue writes the spool.  With
+ * queue.socket set nothing is run: the read ends of the two pipes go to
+ * mailout-queue --socket (SCM_RIGHTS; protocol in queue_main.c) and
+ * the exit code comes back as one octet.
  * What it must never do: report success before mailout-queue exited 0,
  * or send an envelope after a message that was cut short (an aborted
  * message gets no envelope at all, so mailout-queue discards it).
@@ -14,11 +17,16 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "mail_spool.h"
 #include "sendmail.h"
+
+#define QSOCK_MAGIC "mailout-queue/1" /* queue_main.c: the request line */
 
 extern char **environ;
 
@@ -73,13 +81,75 @@ spawn_queue(struct sm_queue *q, const char *path, const char *config, const char
 	return e;
 }
 
+/* socket_send - connect to mailout-queue --socket and pass both read
+ * ends with the request line; returns 0 or an errno value */
+static int
+socket_send(struct sm_queue *q, const char *path, const char *id, int msg_r, int env_r)
+{
+	struct sockaddr_un sun;
+	char line[sizeof(QSOCK_MAGIC) + 4 + QUEUE_ID_LEN + 1];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} ctl;
+	struct iovec iov;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	int fds[2] = {msg_r, env_r}, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (bounded_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0 ||
+	    bounded_format(line, sizeof(line), "%s -i %s\n", QSOCK_MAGIC, id) < 0)
+		return ENAMETOOLONG;
+	if ((q->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return errno;
+	memset(&mh, 0, sizeof(mh));
+	memset(&ctl, 0, sizeof(ctl));
+	iov.iov_base = line;
+	iov.iov_len = strlen(line);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	if (connect(q->sock, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+	    sendmsg(q->sock, &mh, MSG_NOSIGNAL) == (ssize_t)iov.iov_len)
+		return 0;
+	e = errno ? errno : EIO;
+	(void)close(q->sock);
+	q->sock = -1;
+	return e;
+}
+
+/* socket_wait - the exit-code octet; -1 if none came */
+static int
+socket_wait(struct sm_queue *q)
+{
+	unsigned char code;
+	ssize_t n;
+
+	do
+		n = read(q->sock, &code, 1);
+	while (n < 0 && errno == EINTR);
+	(void)close(q->sock);
+	q->sock = -1;
+	return n == 1 ? code : -1;
+}
+
 int
-sm_queue_open(struct sm_queue *q, const char *path, const char *config, const char *id)
+sm_queue_open(struct sm_queue *q, const char *path, const char *socket, const char *config,
+              const char *id)
 {
 	int msg[2] = {-1, -1}, env[2] = {-1, -1};
 	int e;
 
 	q->pid = -1;
+	q->sock = -1;
 	q->msg_fd = q->env_fd = -1;
 	if (pipe2(msg, O_CLOEXEC) < 0 || pipe2(env, O_CLOEXEC) < 0) {
 		e = errno;
@@ -88,7 +158,10 @@ sm_queue_open(struct sm_queue *q, const char *path, const char *config, const ch
 		errno = e;
 		return -1;
 	}
-	e = spawn_queue(q, path, config, id, msg, env);
+	if (socket != NULL && socket[0] != '\0')
+		e = socket_send(q, socket, id, msg[0], env[0]);
+	else
+		e = spawn_queue(q, path, config, id, msg, env);
 	(void)close(msg[0]);
 	(void)close(env[0]);
 	if (e != 0) {
@@ -132,6 +205,8 @@ wait_queue(struct sm_queue *q)
 {
 	int status;
 
+	if (q->sock >= 0)
+		return socket_wait(q);
 	while (waitpid(q->pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -182,7 +257,7 @@ sm_queue_abort(struct sm_queue *q)
 	if (q->env_fd >= 0)
 		(void)close(q->env_fd);
 	q->msg_fd = q->env_fd = -1;
-	if (q->pid > 0)
+	if (q->pid > 0 || q->sock >= 0)
 		(void)wait_queue(q);
 }
 
