@@ -277,6 +277,7 @@ setup_client(struct explain *e, const struct explain_args *a, const struct confi
 	if (a->helo && bounded_copy(e->c.helo, sizeof(e->c.helo), a->helo) < 0)
 		return usage("--helo is longer than a host name can be");
 	e->c.why = &e->why;
+	e->c.dry_run = true; /* rates: look, never count */
 	return EX_OK;
 }
 

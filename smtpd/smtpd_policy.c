@@ -19,11 +19,16 @@
  * verification, senders bound to the AUTH user, rates) join these
  * tables as functions of the same shape.
  */
-#include "smtpd_policy.h"
+#include "smtpd_policy_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "client_state.h"
+#include "log.h"
+#include "smtpd_block.h"
 
 #define LIST_TEXT_MAX 160 /* relay_domains as shown in a reply */
 
@@ -31,9 +36,8 @@
 typedef enum result (*policy_check)(struct policy_client *c, const struct mail_addr *sender,
                                     const struct mail_addr *rcpt, struct reply *r);
 
-/* why - note the rule that decided, for --explain; nothing in a session */
-static void
-why(struct policy_client *c, const char *fmt, ...)
+void
+policy_why(struct policy_client *c, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -138,17 +142,17 @@ connect_class(struct policy_client *c, const struct mail_addr *sender, const str
 	if (c->class) {
 		where(c, c->class, cls, sizeof(cls));
 		cidr_format(c->matched, net, sizeof(net));
-		why(c, "class %s, network %s", cls, net);
+		policy_why(c, "class %s, network %s", cls, net);
 		return RES_OK;
 	}
 	if (auth_required(c)) {
-		why(c,
-		    "in no client class, but listener %s requires AUTH: any address may "
-		    "connect, nothing is accepted before AUTH",
-		    c->listener->name);
+		policy_why(c,
+		           "in no client class, but listener %s requires AUTH: any address may "
+		           "connect, nothing is accepted before AUTH",
+		           c->listener->name);
 		return RES_OK;
 	}
-	why(c, "in no client class (no network of any class contains it)");
+	policy_why(c, "in no client class (no network of any class contains it)");
 	reply_set(r, 554, ESC_POLICY,
 	          "Client %s is not in a campus network allowed to send mail here; ask the mail "
 	          "admin to add it to a client class",
@@ -168,14 +172,14 @@ mail_tls(struct policy_client *c, const struct mail_addr *sender, const struct m
 		return RES_OK;
 	where(c, c->class, cls, sizeof(cls));
 	if (!c->class->require_tls) {
-		why(c, "TLS not required by class %s", cls);
+		policy_why(c, "TLS not required by class %s", cls);
 		return RES_OK;
 	}
 	if (c->tls) {
-		why(c, "TLS required by class %s, session is in TLS", cls);
+		policy_why(c, "TLS required by class %s, session is in TLS", cls);
 		return RES_OK;
 	}
-	why(c, "class %s requires TLS, session is not in TLS", cls);
+	policy_why(c, "class %s requires TLS, session is not in TLS", cls);
 	reply_set(r, 530, ESC_AUTH_REQUIRED,
 	          "Must issue a STARTTLS command first (this network requires TLS: configure the "
 	          "device to use STARTTLS, or ask the mail admin to list it in a client class "
@@ -190,12 +194,12 @@ mail_auth(struct policy_client *c, const struct mail_addr *sender, const struct 
 {
 	(void)sender, (void)rcpt;
 	if (c->auth_user) {
-		why(c, "authenticated as %s", c->auth_user);
+		policy_why(c, "authenticated as %s", c->auth_user);
 		return RES_OK;
 	}
 	if (!auth_required(c))
 		return RES_OK;
-	why(c, "listener %s requires AUTH, client is not authenticated", c->listener->name);
+	policy_why(c, "listener %s requires AUTH, client is not authenticated", c->listener->name);
 	reply_set(r, 530, ESC_AUTH_REQUIRED, "Authentication required%s",
 	          c->tls ? " (use AUTH with your campus user id)"
 	                 : " (issue STARTTLS, then AUTH with your campus user id)");
@@ -210,7 +214,7 @@ mail_class(struct policy_client *c, const struct mail_addr *sender, const struct
 	(void)sender, (void)rcpt;
 	if (c->class || c->auth_user)
 		return RES_OK;
-	why(c, "in no client class and not authenticated");
+	policy_why(c, "in no client class and not authenticated");
 	reply_set(r, 554, ESC_POLICY,
 	          "Client %s is not in a campus network allowed to send mail here; ask the mail "
 	          "admin to add it to a client class",
@@ -226,12 +230,12 @@ mail_sender(struct policy_client *c, const struct mail_addr *sender, const struc
 {
 	(void)rcpt;
 	if (sender->null) {
-		why(c, "null sender <> (a bounce)");
+		policy_why(c, "null sender <> (a bounce)");
 		return RES_OK;
 	}
 	if (sender->domain[0] != '\0')
 		return RES_OK;
-	why(c, "sender has no domain");
+	policy_why(c, "sender has no domain");
 	reply_set(r, 501, ESC_BAD_SENDER_SYNTAX,
 	          "Bad sender address syntax: <%s> has no domain; configure the device with a full "
 	          "sender address (user@domain)",
@@ -247,7 +251,7 @@ rcpt_syntax(struct policy_client *c, const struct mail_addr *sender, const struc
 	(void)sender;
 	if (!rcpt->null)
 		return RES_OK;
-	why(c, "null recipient");
+	policy_why(c, "null recipient");
 	reply_set(r, 501, ESC_BAD_DEST_SYNTAX,
 	          "Bad recipient address syntax: <> is not a recipient");
 	return RES_PERM;
@@ -282,7 +286,7 @@ rcpt_tricks(struct policy_client *c, const struct mail_addr *sender, const struc
 	if (addr_format(rcpt, addr, sizeof(addr)) < 0)
 		addr[0] = '\0';
 	if (rcpt->domain[0] == '\0') {
-		why(c, "recipient without a domain: this relay has no local mailboxes");
+		policy_why(c, "recipient without a domain: this relay has no local mailboxes");
 		reply_set(r, 550, ESC_POLICY,
 		          "Relay access denied: <%s> has no domain and this relay has no local "
 		          "mailboxes; use a full address (user@domain)",
@@ -291,7 +295,7 @@ rcpt_tricks(struct policy_client *c, const struct mail_addr *sender, const struc
 	}
 	if (!trick)
 		return RES_OK;
-	why(c, "recipient uses %s, which is never relayed", trick);
+	policy_why(c, "recipient uses %s, which is never relayed", trick);
 	reply_set(r, 550, ESC_POLICY,
 	          "Relay access denied: recipient <%s> was given with %s, which is never relayed; "
 	          "use a plain address (user@domain)",
@@ -312,11 +316,11 @@ rcpt_relay(struct policy_client *c, const struct mail_addr *sender, const struct
 
 	(void)sender;
 	if (c->auth_user) {
-		why(c, "authenticated as %s: any domain", c->auth_user);
+		policy_why(c, "authenticated as %s: any domain", c->auth_user);
 		return RES_OK;
 	}
 	if (!c->class) {
-		why(c, "in no client class and not authenticated");
+		policy_why(c, "in no client class and not authenticated");
 		reply_set(r, 550, ESC_POLICY, "Relay access denied: authenticate first");
 		return RES_PERM;
 	}
@@ -324,19 +328,241 @@ rcpt_relay(struct policy_client *c, const struct mail_addr *sender, const struct
 	l = &c->class->relay_domains;
 	for (i = 0; i < l->n; i++) {
 		if (domain_matches(rcpt->domain, l->items[i])) {
-			why(c, "%s in relay_domains (%s) of class %s", rcpt->domain, l->items[i],
-			    cls);
+			policy_why(c, "%s in relay_domains (%s) of class %s", rcpt->domain,
+			           l->items[i], cls);
 			return RES_OK;
 		}
 	}
 	join_list(l, list, sizeof(list));
-	why(c, "%s not in relay_domains of class %s (%s)", rcpt->domain, cls, list);
+	policy_why(c, "%s not in relay_domains of class %s (%s)", rcpt->domain, cls, list);
 	reply_set(r, 550, ESC_POLICY,
 	          "Relay access denied: %s@%s is outside the domains this client may send to (%s); "
 	          "ask the mail admin to add it to relay_domains of client class %s, or use "
 	          "authenticated submission",
 	          rcpt->local, rcpt->domain, list, c->class->name);
 	return RES_PERM;
+}
+
+/* connect_block - the admin's blocklist, read afresh each time */
+static enum result
+connect_block(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+              struct reply *r)
+{
+	const char *file = c->cfg ? c->cfg->blocklist : NULL;
+	const char *text = c->cfg && c->cfg->blocklist_message && *c->cfg->blocklist_message
+	                       ? c->cfg->blocklist_message
+	                       : "Your host has been blocked; contact the mail admin";
+	struct block_hit hit;
+	char until[64] = "";
+	struct tm tm;
+
+	(void)sender, (void)rcpt;
+	if (!file || !*file)
+		return RES_OK;
+	(void)block_check(file, &c->addr, time(NULL), &hit);
+	if (!hit.blocked) {
+		policy_why(c, "not in blocklist %s (%u current entries, %u expired, %u bad lines)",
+		           file, hit.entries, hit.expired, hit.bad);
+		return RES_OK;
+	}
+	if (hit.until && gmtime_r(&hit.until, &tm))
+		(void)strftime(until, sizeof(until), " (until %Y-%m-%dT%H:%M:%SZ)", &tm);
+	policy_why(c, "blocklisted by %s:%d: %s", file, hit.line, hit.entry);
+	if (!c->why)
+		log_info("blocklist %s:%d blocks %s%s", file, hit.line, c->addr_str, until);
+	reply_set(r, 554, ESC_POLICY, "%s", text);
+	return RES_PERM;
+}
+
+/* class_uses_dns - only these classes make a session ask DNS */
+static bool
+class_uses_dns(const struct conf_client *cls)
+{
+	return cls && (cls->require_dns || cls->verify_sender);
+}
+
+/* connect_dns - look the client up once, at connect; the verdict of
+ * require_dns comes at MAIL, where the client can read a reply */
+static enum result
+connect_dns(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+            struct reply *r)
+{
+	(void)sender, (void)rcpt, (void)r;
+	if (!class_uses_dns(c->class))
+		return RES_OK;
+	policy_fcrdns(c);
+	policy_why(c, "reverse DNS: %s", c->fcrdns_text);
+	return RES_OK;
+}
+
+/* mail_dns - require_dns: forward-confirmed reverse DNS (RFC 8601
+ * "iprev"), unless the client authenticated */
+static enum result
+mail_dns(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+         struct reply *r)
+{
+	char cls[200];
+
+	(void)sender, (void)rcpt;
+	if (!c->class || !c->class->require_dns)
+		return RES_OK;
+	where(c, c->class, cls, sizeof(cls));
+	if (c->auth_user) {
+		policy_why(c, "require_dns of class %s: not applied, authenticated", cls);
+		return RES_OK;
+	}
+	policy_fcrdns(c);
+	if (c->fcrdns == RES_OK) {
+		policy_why(c, "require_dns of class %s: %s", cls, c->fcrdns_text);
+		return RES_OK;
+	}
+	policy_why(c, "require_dns of class %s: %s", cls, c->fcrdns_text);
+	if (c->fcrdns == RES_TEMP) {
+		reply_set(r, 450, ESC_REVERSE_DNS,
+		          "Client host %s: reverse DNS lookup failed for now (%s); try again later",
+		          c->addr_str, c->fcrdns_text);
+		return RES_TEMP;
+	}
+	reply_set(r, 550, ESC_REVERSE_DNS,
+	          "Client host %s has no forward-confirmed reverse DNS name (%s); register the "
+	          "device in DNS (PTR and A/AAAA) or ask the mail admin",
+	          c->addr_str, c->fcrdns_text);
+	return RES_PERM;
+}
+
+/* domain_allowed - sender_domains: "" when the domain may send, else
+ * the list (for the reply) in list */
+static bool
+domain_allowed(const struct conf_client *cls, const char *domain, char *list, size_t listsize)
+{
+	size_t i;
+
+	for (i = 0; i < cls->sender_domains.n; i++)
+		if (domain_matches(domain, cls->sender_domains.items[i]))
+			return true;
+	join_list(&cls->sender_domains, list, listsize);
+	return false;
+}
+
+/* mail_sender_domains - a class may send only for its own domains
+ * (Hochschule Offenburg: the university's sender addresses only
+ * through its own server, and only those) */
+static enum result
+mail_sender_domains(struct policy_client *c, const struct mail_addr *sender,
+                    const struct mail_addr *rcpt, struct reply *r)
+{
+	char cls[200], list[LIST_TEXT_MAX];
+
+	(void)rcpt;
+	if (sender->null || !c->class || c->class->sender_domains.n == 0 || c->auth_user)
+		return RES_OK;
+	where(c, c->class, cls, sizeof(cls));
+	if (domain_allowed(c->class, sender->domain, list, sizeof(list))) {
+		policy_why(c, "%s in sender_domains of class %s", sender->domain, cls);
+		return RES_OK;
+	}
+	policy_why(c, "%s not in sender_domains of class %s (%s)", sender->domain, cls, list);
+	reply_set(r, 553, ESC_POLICY,
+	          "Sender address <%s@%s> rejected: this network may send only as %s; configure "
+	          "the device with such a sender address",
+	          sender->local, sender->domain, list);
+	return RES_PERM;
+}
+
+/* check_reachable - verify_sender for one domain; what is the reply */
+static enum result
+check_reachable(struct policy_client *c, const char *what, const char *addr, const char *domain,
+                struct reply *r)
+{
+	char detail[300];
+	enum result res = policy_domain_reachable(c, domain, detail, sizeof(detail));
+
+	policy_why(c, "verify_sender: %s", detail);
+	if (res == RES_TEMP)
+		reply_set(r, 450, ESC_BAD_SENDER_DOMAIN,
+		          "%s <%s>: cannot verify the domain for now (%s); try again later", what,
+		          addr, detail);
+	else if (res == RES_PERM)
+		reply_set(r, 550, ESC_BAD_SENDER_DOMAIN,
+		          "%s <%s> rejected: domain not found (%s); use a sender address that can "
+		          "receive replies and bounces",
+		          what, addr, detail);
+	return res;
+}
+
+/* mail_verify_sender - the sender domain must be reachable, or its
+ * bounces clog the gateway (TU Darmstadt rule 5) */
+static enum result
+mail_verify_sender(struct policy_client *c, const struct mail_addr *sender,
+                   const struct mail_addr *rcpt, struct reply *r)
+{
+	char addr[ADDR_PATH_MAX];
+
+	(void)rcpt;
+	if (sender->null || !c->class || !c->class->verify_sender)
+		return RES_OK;
+	if (addr_format(sender, addr, sizeof(addr)) < 0)
+		addr[0] = '\0';
+	return check_reachable(c, "Sender address", addr, sender->domain, r);
+}
+
+/* rate_text - "600/3600s" as the admin wrote it, roughly */
+static void
+rate_text(const struct conf_client *cls, char *out, size_t outsize)
+{
+	unsigned p = cls->rate_period;
+
+	if (p % 86400 == 0)
+		(void)bounded_format(out, outsize, "%u per %ud", cls->rate_count, p / 86400);
+	else if (p % 3600 == 0)
+		(void)bounded_format(out, outsize, "%u per %uh", cls->rate_count, p / 3600);
+	else if (p % 60 == 0)
+		(void)bounded_format(out, outsize, "%u per %um", cls->rate_count, p / 60);
+	else
+		(void)bounded_format(out, outsize, "%u per %us", cls->rate_count, p);
+}
+
+/* mail_rate - client.rate: MAIL commands accepted per client address,
+ * counted across all sessions; last, so only accepted ones count */
+static enum result
+mail_rate(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
+          struct reply *r)
+{
+	const char *dir = c->cfg ? c->cfg->state_dir : NULL;
+	char rate[64], err[300];
+	struct cs_count n;
+	enum result res;
+	int allowed = 0;
+
+	(void)sender, (void)rcpt;
+	if (!c->class || c->class->rate_count == 0)
+		return RES_OK;
+	rate_text(c->class, rate, sizeof(rate));
+	if (c->dry_run) {
+		res = client_state_get(dir, &c->addr, CS_MESSAGES, c->class->rate_period,
+		                       time(NULL), &n, err, sizeof(err));
+		allowed = n.count < c->class->rate_count;
+	} else {
+		res = client_state_take(dir, &c->addr, CS_MESSAGES, c->class->rate_count,
+		                        c->class->rate_period, time(NULL), &allowed, &n, err,
+		                        sizeof(err));
+	}
+	if (res != RES_OK) {
+		policy_why(c, "rate %s: %s", rate, err);
+		if (!c->why)
+			log_warn("%s", err);
+		reply_set(r, 451, ESC_SYSTEM,
+		          "Temporary local problem: cannot check the rate limit; "
+		          "try again later");
+		return RES_TEMP;
+	}
+	policy_why(c, "rate %s of class %s: %u counted in this window%s", rate, c->class->name,
+	           n.count, c->dry_run ? " (--explain counts nothing)" : "");
+	if (allowed)
+		return RES_OK;
+	reply_set(r, 450, ESC_RATE, "Rate limit exceeded: %s from %s (%s); try again later", rate,
+	          c->addr_str, "messages per client address");
+	return RES_TEMP;
 }
 
 /* run - the checks in order; the first that is not RES_OK decides */
@@ -353,13 +579,11 @@ run(const policy_check *checks, size_t n, struct policy_client *c, const struct 
 	return RES_OK;
 }
 
-/* Later: blocklist (554 5.7.1), forward-confirmed reverse DNS with
- * require_dns (550/450 x.7.25). */
-static const policy_check connect_checks[] = {connect_class};
+static const policy_check connect_checks[] = {connect_block, connect_class, connect_dns};
 
-/* Later: verify_sender (550/450 x.1.8), sender_domains, senders bound to
- * the AUTH user (553 5.7.1), rate (450 4.7.1). */
-static const policy_check mail_checks[] = {mail_tls, mail_auth, mail_class, mail_sender};
+static const policy_check mail_checks[] = {mail_tls,           mail_auth,   mail_class,
+                                           mail_dns,           mail_sender, mail_sender_domains,
+                                           mail_verify_sender, mail_rate};
 
 static const policy_check rcpt_checks[] = {rcpt_syntax, rcpt_tricks, rcpt_relay};
 
@@ -394,4 +618,38 @@ policy_rcpt(struct policy_client *c, const struct mail_addr *sender, const struc
 	if (res == RES_OK)
 		reply_set(r, 250, ESC_OK_RCPT, "Ok");
 	return res;
+}
+
+enum result
+policy_data_end(struct policy_client *c, const char *from_header_value, struct reply *r)
+{
+	const struct conf_client *cls = c->class;
+	char list[LIST_TEXT_MAX];
+	struct from_addrs fa;
+	enum result res;
+	size_t i;
+
+	reply_set(r, 250, ESC_OK, "Ok");
+	if (!cls || !from_header_value || (!cls->verify_sender && cls->sender_domains.n == 0))
+		return RES_OK;
+	policy_from_parse(from_header_value, &fa);
+	for (i = 0; i < fa.n; i++) {
+		if (cls->sender_domains.n && !c->auth_user &&
+		    !domain_allowed(cls, fa.domain[i], list, sizeof(list))) {
+			policy_why(c, "From: %s not in sender_domains of class %s (%s)", fa.addr[i],
+			           cls->name, list);
+			reply_set(
+			    r, 550, ESC_POLICY,
+			    "From: header address <%s> rejected: this network may send only as "
+			    "%s",
+			    fa.addr[i], list);
+			return RES_PERM;
+		}
+		if (cls->verify_sender &&
+		    (res = check_reachable(c, "From: header address", fa.addr[i], fa.domain[i],
+		                           r)) != RES_OK)
+			return res;
+	}
+	reply_set(r, 250, ESC_OK, "Ok");
+	return RES_OK;
 }

@@ -34,6 +34,12 @@ struct policy_client {
 	 * (mailout.conf:12), network 130.83.0.0/16"), so a dry run and a
 	 * session take the same path through the same code. */
 	struct buf *why;
+	bool dry_run; /* --explain: look, but count nothing (rates) */
+	/* forward-confirmed reverse DNS, looked up once by policy_connect
+	 * when the class has require_dns or verify_sender */
+	bool fcrdns_done;
+	enum result fcrdns; /* RES_OK confirmed (name is set), RES_PERM, RES_TEMP */
+	char fcrdns_text[400]; /* what DNS said, for replies and --explain */
 };
 
 /* policy_client_init - zero the client, set cfg, listener and address */
@@ -44,15 +50,29 @@ void policy_client_init(struct policy_client *c, const struct config *cfg,
  * "accepted" (no status code: the session writes its own banner),
  * 250 2.1.0 Ok, 250 2.1.5 Ok.  Otherwise the refusal to send. */
 
-/* policy_connect - pick the client class (longest prefix); 554 5.7.1
- * when the client is in no class (except on auth = required listeners) */
+/* policy_connect - the blocklist (554 5.7.1 with blocklist_message),
+ * the client class (longest prefix; 554 5.7.1 when in none, except on
+ * auth = required listeners), and the reverse DNS lookup the class
+ * needs (its verdict is given at MAIL, so the client hears it) */
 enum result policy_connect(struct policy_client *c, struct reply *r);
 /* policy_mail - MAIL FROM: TLS required (530 5.7.0), AUTH required
- * (530 5.7.0), sender checks */
+ * (530 5.7.0), require_dns (550 5.7.25, 450 4.7.25), sender_domains
+ * (553 5.7.1), verify_sender (550 5.1.8, 450 4.1.8), and last the rate
+ * (450 4.7.1): an accepted MAIL counts one message for the client's
+ * address, in all sessions (lib/client_state.h) */
 enum result policy_mail(struct policy_client *c, const struct mail_addr *sender, struct reply *r);
 /* policy_rcpt - RCPT TO: relay_domains unless authenticated (550 5.7.1);
  * relay tricks (source routes, %, !, quoted @, literals) never relay */
 enum result policy_rcpt(struct policy_client *c, const struct mail_addr *sender,
                         const struct mail_addr *rcpt, struct reply *r);
+
+/* policy_data_end - end of DATA, before the message is queued: the
+ * From: header's addresses (from_header_value: the unfolded value of
+ * the first From:, NULL when there is none) must pass the class's
+ * sender_domains (550 5.7.1) and verify_sender (550 5.1.8, 450 4.1.8),
+ * like the envelope sender at MAIL.  On RES_OK the reply is 250 2.0.0
+ * (the session sends its own "queued as" text). */
+enum result policy_data_end(struct policy_client *c, const char *from_header_value,
+                            struct reply *r);
 
 #endif

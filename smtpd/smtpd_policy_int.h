@@ -1,0 +1,52 @@
+/*
+ * smtpd_policy_int.h - what the policy modules share (private)
+ *
+ *   smtpd_policy.c      the check tables: class, blocklist, TLS, AUTH,
+ *                       relay, sender domains, rate; policy_data_end
+ *   smtpd_policy_dns.c  the checks that ask DNS: forward-confirmed
+ *                       reverse DNS, sender domain reachability, and
+ *                       the From: header's addresses
+ *
+ * Only smtpd_policy*.c include this; the session sees smtpd_policy.h.
+ */
+#ifndef MAILOUT_SMTPD_POLICY_INT_H
+#define MAILOUT_SMTPD_POLICY_INT_H
+
+#include <stddef.h>
+
+#include "smtpd_policy.h"
+
+#define FROM_ADDRS_MAX 8 /* addresses of a From: header that are checked */
+
+/* policy_why - note the rule that decided, for --explain; nothing in a
+ * session (c->why is NULL there) */
+void policy_why(struct policy_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* policy_fcrdns - look up the client's PTR names and their A/AAAA once
+ * per session; sets c->fcrdns, c->fcrdns_text and, when confirmed,
+ * c->name */
+void policy_fcrdns(struct policy_client *c);
+
+/* policy_domain_reachable - verify_sender: the domain has an MX that
+ * is not the null MX (RFC 7505), or no MX and an A or AAAA record.
+ * RES_OK, RES_PERM (does not resolve), RES_TEMP (DNS trouble); what
+ * DNS said goes to detail either way. */
+enum result policy_domain_reachable(struct policy_client *c, const char *domain, char *detail,
+                                    size_t detailsize);
+
+/* struct from_addrs - the mailboxes of a From: header value */
+struct from_addrs {
+	size_t n;
+	char addr[FROM_ADDRS_MAX][ADDR_PATH_MAX + 1]; /* local@domain as written */
+	char domain[FROM_ADDRS_MAX][ADDR_DOMAIN_MAX + 1]; /* lower case; "" none */
+	bool more; /* there were more than FROM_ADDRS_MAX */
+};
+
+/* policy_from_parse - RFC 5322 3.4 address-list: display names and
+ * comments dropped, angle brackets and groups opened, obsolete routes
+ * (<@a,@b:u@d>) stripped.  Bounded: FROM_HEADER_MAX octets are read. */
+#define FROM_HEADER_MAX 4096
+void policy_from_parse(const char *value, struct from_addrs *out);
+
+#endif
