@@ -82,7 +82,7 @@ class Gateway:
             'rcpt_tos': envelope.rcpt_tos,
             'mail_options': envelope.mail_options,
             'peer': list(session.peer[:2]) if session.peer else None,
-            'tls': session.ssl is not None,
+            'tls': session.ssl is not None or self.args.implicit_tls,
             'auth': session.authenticated,
         }
         for ext, data in (('.eml', envelope.original_content or b''),
@@ -101,7 +101,7 @@ def make_authenticator(userpass):
     def check(server, session, envelope, mechanism, auth_data):
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login == user.encode()
               and auth_data.password == password.encode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
     return check
 
 
