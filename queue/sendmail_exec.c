@@ -154,7 +154,8 @@ sm_context_init(struct sm_context *c, const struct sm_opts *o, const struct conf
 	c->max_hops = cfg->limits.hops;
 	q = secure_getenv("MAILOUT_QUEUE");
 	c->queue_path = q && q[0] ? q : MAILOUT_SBINDIR "/mailout-queue";
-	c->queue_socket = cfg->queue.socket ? cfg->queue.socket : "";
+	/* an explicit queue program (a filter) runs first, as in mailout-smtpd */
+	c->queue_socket = cfg->queue.socket && !(q && q[0]) ? cfg->queue.socket : "";
 	return EX_OK;
 }
 

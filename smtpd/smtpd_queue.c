@@ -8,6 +8,7 @@
  * read ends of the two pipes go to mailout-queue --socket instead
  * (SCM_RIGHTS; protocol in queue/queue_main.c) and the exit code comes
  * back as one octet: a hardened service cannot run a set-uid program.
+ * $MAILOUT_QUEUE, when set, still names the program to run.
  * What it must never do: open the spool itself, pass a sender or
  * recipient that contains NUL, or report success unless the program
  * exited 0 (which it does only after fsync and rename).
@@ -155,11 +156,22 @@ qsock_wait(struct queue_job *q)
 	return n == 1 ? (int)code << 8 : -1; /* as waitpid's WIFEXITED */
 }
 
+/* use_socket - queue.socket is set and $MAILOUT_QUEUE names no program:
+ * an explicit queue program (a filter such as mailout-scan, which makes
+ * the hand-off itself) always runs first */
+static bool
+use_socket(const char *socket_path)
+{
+	const char *p = getenv("MAILOUT_QUEUE");
+
+	return socket_path != NULL && socket_path[0] != '\0' && (p == NULL || p[0] == '\0');
+}
+
 /* start - the queue program, or its socket, with the pipes' read ends */
 static int
 start(struct queue_job *q, const char *socket_path, const char *config_path, int msg_r, int env_r)
 {
-	if (socket_path == NULL || socket_path[0] == '\0')
+	if (!use_socket(socket_path))
 		return spawn(q, config_path, msg_r, env_r);
 	if (qsock_send(q, socket_path, msg_r, env_r) < 0)
 		return errno ? errno : EIO;
@@ -198,7 +210,7 @@ queue_open(struct queue_job *q, const char *socket_path, const char *config_path
 	if (rc != 0) {
 		errno = rc;
 		log_warn_errno("%s: unable to run %s", q->id,
-		               socket_path && socket_path[0] ? socket_path : queue_program());
+		               use_socket(socket_path) ? socket_path : queue_program());
 		close(mp[1]);
 		close(ep[1]);
 		q->pid = 0;

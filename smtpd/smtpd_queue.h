@@ -35,8 +35,9 @@ bool queue_running(const struct queue_job *q);
 /* queue_program - $MAILOUT_QUEUE, else the compiled-in path */
 const char *queue_program(void);
 /* queue_open - new queue ID, spawn "mailout-queue -i ID [-c FILE]", or
- * with socket_path (queue.socket; NULL or "": spawn) hand the pipes to
- * mailout-queue --socket; RES_TEMP with a 451 reply when it cannot run */
+ * with socket_path (queue.socket; NULL or "": spawn) and no
+ * $MAILOUT_QUEUE hand the pipes to mailout-queue --socket; RES_TEMP
+ * with a 451 reply when it cannot run */
 enum result queue_open(struct queue_job *q, const char *socket_path, const char *config_path,
                        struct reply *r);
 /* queue_write - message octets; after a failure it only counts */
