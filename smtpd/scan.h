@@ -1,0 +1,128 @@
+/*
+ * scan.h - mailout-scan: no executables in attachments
+ *
+ * mailout-scan sits in the queue chain between mailout-smtpd and
+ * mailout-queue (as qmail's QMAILQUEUE filters do).  It reads the
+ * message into a sealed memfd, inspects it in a sandboxed child
+ * (scan_sandbox.c: no network, no files, bounded time and memory),
+ * and then either runs the real queue program on the very same bytes,
+ * or refuses (exit 31, one reply line on fd 3), or queues a
+ * notification to the sender instead (executable_action = bounce).
+ *
+ * The inspection: every MIME part (lib/mail_mime.h) and every entry of
+ * every archive libarchive can read, nested up to SCAN_DEPTH_MAX, is
+ * checked by name (scan_name_is_exec) and by its first bytes
+ * (scan_magic).  Decompression is bounded by SCAN_BUDGET bytes and
+ * SCAN_ENTRIES_MAX entries for the whole message; what cannot be
+ * inspected within the bounds is refused (SCAN_UNINSPECTABLE).
+ * Encrypted entries and damaged archives are let through and counted
+ * (names are still checked): see smtpd/README.content.fragment.md.
+ */
+#ifndef MAILOUT_SCAN_H
+#define MAILOUT_SCAN_H
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "result.h"
+
+#define SCAN_DEPTH_MAX 4 /* archives inside archives */
+#define SCAN_ENTRIES_MAX 10000 /* archive entries in the whole message */
+#define SCAN_BUDGET ((uint64_t)64 * 1024 * 1024) /* decompressed octets, whole message */
+#define SCAN_PEEK 512 /* first octets of an entry: magic, archive detection */
+#define SCAN_NAME_MAX 192 /* of a name in a verdict (sanitised, tail kept) */
+#define SCAN_PATH_MAX 1024 /* of an entry's path while walking */
+#define SCAN_TIME_MAX 60 /* seconds of inspection, then the child is killed */
+#define SCAN_SIZE_SLACK ((uint64_t)64 * 1024) /* as mailout-queue: room for Received: */
+#define SCAN_SIZE_DEFAULT ((uint64_t)1024 * 1024 * 1024) /* limits.message_size = 0 */
+
+enum scan_kind {
+	SCAN_CLEAN = 0,
+	SCAN_EXEC, /* an executable was found */
+	SCAN_UNINSPECTABLE, /* a bound was hit: refused like an executable */
+	SCAN_TROUBLE, /* our own trouble (memory): temporary */
+};
+
+/* What the child reports; fixed size, written in one go (< PIPE_BUF). */
+struct scan_verdict {
+	int kind; /* enum scan_kind */
+	char name[SCAN_NAME_MAX]; /* the executable, or what could not be inspected */
+	char outer[SCAN_NAME_MAX]; /* the attachment holding it; "" if none */
+	char why[96]; /* "file name", "content: PE executable", a bound */
+	unsigned encrypted; /* entries whose content could not be read */
+	unsigned damaged; /* archives that could not be read to their end */
+	char note[SCAN_NAME_MAX]; /* the first such archive */
+};
+
+/* Where the archive walk is (scan_archive.c). */
+struct scan_ctx {
+	struct scan_verdict *v;
+	uint64_t budget; /* decompressed octets left */
+	unsigned entries; /* archive entries seen */
+	const char *outer; /* the attachment being walked */
+};
+
+/* scan_inspect.c */
+/* scan_name_is_exec - does a file name end in an executable extension
+ * (after Windows strips trailing dots and blanks; also "x.exe:stream")? */
+bool scan_name_is_exec(const char *name);
+/* scan_magic - "PE executable", "ELF executable", ..., or NULL */
+const char *scan_magic(const unsigned char *p, size_t n);
+/* scan_message - inspect a whole message; fills v */
+void scan_message(const char *msg, size_t len, struct scan_verdict *v);
+/* scan_ctx_init - a fresh context with the full budget */
+void scan_ctx_init(struct scan_ctx *c, struct scan_verdict *v);
+/* scan_found - record a verdict (names sanitised); returns 1 */
+int scan_found(struct scan_ctx *c, int kind, const char *name, const char *outer, const char *why);
+/* scan_sanitize - printable ASCII without quotes, tail kept if long */
+void scan_sanitize(char *dst, size_t dstsize, const char *src);
+
+/* scan_archive.c */
+/* scan_archive - if libarchive recognises data (an archive, or a
+ * compressed file), check every entry; 1 when a verdict was recorded
+ * (stop), 0 to go on.  depth: 1 for an attachment. */
+int scan_archive(struct scan_ctx *c, const unsigned char *data, size_t len, const char *name,
+                 unsigned depth);
+
+/* scan_sandbox.c */
+/* scan_confine - no new privileges, seccomp: no network, no exec, no
+ * file may be opened or changed; 0 or -1 */
+int scan_confine(void);
+/* scan_isolated - run scan_message in a confined child; RES_OK with the
+ * verdict, RES_TEMP when the child failed us */
+enum result scan_isolated(const char *msg, size_t len, struct scan_verdict *v);
+
+/* scan_reply.c */
+/* scan_reply_line - "554 5.7.1 Attachment ..." (no line end) */
+int scan_reply_line(const struct scan_verdict *v, char *out, size_t outsize);
+/* scan_notification - the message telling the sender what was not
+ * delivered and why (LF endings), with the original header section */
+int scan_notification(const struct scan_verdict *v, const char *hostname, const char *queue_id,
+                      const char *sender, const char *const *rcpts, size_t n_rcpts, const char *msg,
+                      size_t len, struct buf *out);
+
+/* scan_filter.c */
+/* scan_filter - the whole job: returns the exit code (qmail-queue's) */
+int scan_filter(const struct config *cfg, char *const qargv[], const char *cfile, const char *id);
+
+/* scan_io.c */
+/* scan_read_message - fd 0 into a sealed memfd; QQ_OK or an exit code */
+int scan_read_message(int in, uint64_t max, int *memfd, const char **map, size_t *len);
+/* scan_read_envelope - fd 1, bounded; QQ_OK or an exit code */
+int scan_read_envelope(int in, struct buf *raw);
+/* scan_queue_program - $MAILOUT_SCAN_QUEUE, $MAILOUT_QUEUE unless it
+ * is mailout-scan itself, else the compiled-in mailout-queue */
+const char *scan_queue_program(void);
+/* scan_run_queue - run it with msg_fd as its fd 0 and the envelope
+ * through a pipe on its fd 1; its exit code (QQ_TEMP if it cannot run) */
+int scan_run_queue(char *const argv[], int msg_fd, const char *env, size_t env_len);
+/* scan_tell_receiver - the reply line to fd 3 when that is a pipe */
+void scan_tell_receiver(const char *line);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * scan_io.c - mailout-scan's side of the qmail-queue protocol
+ *
+ * What it is for: reading the message (fd 0) into a memfd and sealing
+ * it, so that what was inspected is byte for byte what mailout-queue
+ * stores; reading the envelope (fd 1); running the real queue program
+ * with the memfd as its fd 0 and the envelope through a pipe on its
+ * fd 1; handing the receiver a reply line on fd 3.
+ * What it must never do: hold more than the size limit, write the
+ * spool itself, or let the queue program inherit fd 3 or our sandbox.
+ */
+#include "scan.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "mail_spool.h"
+
+#ifndef MAILOUT_SBINDIR
+#define MAILOUT_SBINDIR "/usr/local/sbin"
+#endif
+
+#define CHUNK 65536
+
+extern char **environ;
+
+/* write_all - the whole buffer; -1 on error */
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* read_some - one read(), riding out EINTR */
+static ssize_t
+read_some(int fd, char *p, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, p, n);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* fill - fd 0 into the memfd; QQ_OK or an exit code */
+static int
+fill(int in, int fd, uint64_t max, size_t *len)
+{
+	static char chunk[CHUNK];
+	uint64_t total = 0;
+	ssize_t r;
+
+	while ((r = read_some(in, chunk, sizeof(chunk))) > 0) {
+		total += (uint64_t)r;
+		if (total > max) {
+			log_warn("message larger than %llu octets: refused",
+			         (unsigned long long)max);
+			return QQ_PERM;
+		}
+		if (write_all(fd, chunk, (size_t)r) < 0) {
+			log_warn_errno("writing the message to memory");
+			return errno == ENOMEM || errno == ENOSPC ? QQ_NOMEM : QQ_WRITE;
+		}
+	}
+	if (r < 0) {
+		log_warn_errno("reading the message");
+		return QQ_READ;
+	}
+	*len = (size_t)total;
+	return QQ_OK;
+}
+
+int
+scan_read_message(int in, uint64_t max, int *memfd, const char **map, size_t *len)
+{
+	int fd, rc;
+	void *m;
+
+	if ((fd = memfd_create("mailout-scan", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) {
+		log_warn_errno("memfd_create");
+		return QQ_NOMEM;
+	}
+	if ((rc = fill(in, fd, max, len)) != QQ_OK) {
+		close(fd);
+		return rc;
+	}
+	/* sealed: neither we, the inspection nor the queue program can
+	 * change what was inspected */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		log_warn_errno("sealing the message");
+		close(fd);
+		return QQ_BUG;
+	}
+	m = *len > 0 ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0) : (void *)"";
+	if (m == MAP_FAILED) {
+		log_warn_errno("mapping the message");
+		close(fd);
+		return QQ_NOMEM;
+	}
+	*memfd = fd;
+	*map = m;
+	return QQ_OK;
+}
+
+int
+scan_read_envelope(int in, struct buf *raw)
+{
+	static char chunk[CHUNK];
+	ssize_t r;
+
+	buf_init(raw, ENVELOPE_RAW_MAX);
+	while ((r = read_some(in, chunk, sizeof(chunk))) > 0)
+		if (buf_append(raw, chunk, (size_t)r) < 0) {
+			log_warn("envelope too long");
+			return errno == E2BIG ? QQ_BAD_ENVELOPE : QQ_NOMEM;
+		}
+	if (r < 0) {
+		log_warn_errno("reading the envelope");
+		return QQ_READ;
+	}
+	return QQ_OK;
+}
+
+/* same_file - do two paths name one file? */
+static bool
+same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+const char *
+scan_queue_program(void)
+{
+	const char *p = getenv("MAILOUT_SCAN_QUEUE");
+
+	if (p && p[0])
+		return p;
+	p = getenv("MAILOUT_QUEUE");
+	/* installed as $MAILOUT_QUEUE itself (as qmail's QMAILQUEUE
+	 * filters are): the next program is the compiled-in one */
+	if (p && p[0] && !same_file(p, "/proc/self/exe"))
+		return p;
+	return MAILOUT_SBINDIR "/mailout-queue";
+}
+
+/* spawn - the queue program with msg_fd on 0 and env_r on 1 */
+static int
+spawn(char *const argv[], int msg_fd, int env_r, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t deflt, none;
+	int rc;
+
+	sigemptyset(&deflt);
+	sigaddset(&deflt, SIGPIPE);
+	sigaddset(&deflt, SIGALRM);
+	sigemptyset(&none);
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+		return rc;
+	if ((rc = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return rc;
+	}
+	if ((rc = posix_spawn_file_actions_adddup2(&fa, msg_fd, 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, env_r, 1)) == 0 &&
+	    (rc = posix_spawnattr_setsigdefault(&attr, &deflt)) == 0 &&
+	    (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+	    (rc = posix_spawnattr_setflags(&attr,
+	                                   POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) == 0)
+		rc = posix_spawn(pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return rc;
+}
+
+int
+scan_run_queue(char *const argv[], int msg_fd, const char *env, size_t env_len)
+{
+	int ep[2], rc, status;
+	pid_t pid;
+
+	if (lseek(msg_fd, 0, SEEK_SET) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+		log_warn_errno("preparing %s", argv[0]);
+		return QQ_TEMP;
+	}
+	rc = spawn(argv, msg_fd, ep[0], &pid);
+	close(ep[0]);
+	if (rc != 0) {
+		errno = rc;
+		log_warn_errno("unable to run %s", argv[0]);
+		close(ep[1]);
+		return QQ_TEMP;
+	}
+	if (write_all(ep[1], env, env_len) < 0)
+		log_warn_errno("writing the envelope to %s", argv[0]);
+	close(ep[1]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			log_warn_errno("waitpid");
+			return QQ_TEMP;
+		}
+	if (!WIFEXITED(status)) {
+		log_warn("%s crashed (status %d)", argv[0], status);
+		return QQ_BUG;
+	}
+	return WEXITSTATUS(status);
+}
+
+void
+scan_tell_receiver(const char *line)
+{
+	struct stat st;
+	char out[600];
+
+	if (fstat(3, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return;
+	if (bounded_format(out, sizeof(out), "%s\n", line) < 0 ||
+	    write_all(3, out, strlen(out)) < 0)
+		log_warn_errno("writing the reply to fd 3");
+}

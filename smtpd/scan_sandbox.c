@@ -1,0 +1,274 @@
+/*
+ * scan_sandbox.c - the inspection runs in a confined child
+ *
+ * What it is for: keeping a bug in the MIME walker or in libarchive -
+ * both chew on hostile input - away from everything that matters.  The
+ * child is forked after the message is mapped read-only; it keeps only
+ * fd 2 and the pipe for its verdict, sets no_new_privs, and installs a
+ * seccomp filter under which every way to reach the network (socket,
+ * connect, ...), to run a program (execve, fork, clone), to open,
+ * create, change or remove a file, to signal another process or to
+ * use io_uring (which would bypass the filter) fails with EPERM.  It
+ * also gets a CPU limit, an alarm and (when not under a sanitizer,
+ * which needs the address space) an address-space limit, so a
+ * pathological input costs bounded time and memory.
+ * What it must never do: trust the child: its verdict is read with a
+ * fixed size, checked and sanitised again by the parent.
+ *
+ * A filter that fails closed on an unknown architecture would be
+ * better than none: on architectures other than x86_64 and aarch64 the
+ * build refuses (see SCAN_AUDIT_ARCH).
+ */
+#include "scan.h"
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "log.h"
+
+#if defined(__x86_64__)
+#define SCAN_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SCAN_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "mailout-scan: no seccomp filter for this architecture"
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SCAN_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCAN_UNDER_ASAN 1
+#endif
+#endif
+
+#define SCAN_AS_MAX ((rlim_t)2048 * 1024 * 1024)
+
+#define DENY(nr)                                                                                   \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1),                                           \
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
+
+int
+scan_confine(void)
+{
+	static struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SCAN_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#if defined(__x86_64__)
+		/* the x32 ABI numbers every call anew: refuse it whole */
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+		DENY(__NR_open),
+		DENY(__NR_creat),
+		DENY(__NR_rename),
+		DENY(__NR_unlink),
+		DENY(__NR_mkdir),
+		DENY(__NR_rmdir),
+		DENY(__NR_link),
+		DENY(__NR_symlink),
+		DENY(__NR_chmod),
+		DENY(__NR_chown),
+		DENY(__NR_lchown),
+		DENY(__NR_mknod),
+		DENY(__NR_fork),
+		DENY(__NR_vfork),
+		DENY(__NR_kill),
+#endif
+		DENY(__NR_socket),
+		DENY(__NR_socketpair),
+		DENY(__NR_connect),
+		DENY(__NR_bind),
+		DENY(__NR_listen),
+		DENY(__NR_accept),
+		DENY(__NR_accept4),
+		DENY(__NR_sendto),
+		DENY(__NR_sendmsg),
+		DENY(__NR_sendmmsg),
+		DENY(__NR_execve),
+		DENY(__NR_execveat),
+		DENY(__NR_clone),
+		DENY(__NR_clone3),
+		DENY(__NR_ptrace),
+		DENY(__NR_openat),
+		DENY(__NR_openat2),
+		DENY(__NR_open_by_handle_at),
+		DENY(__NR_renameat),
+		DENY(__NR_renameat2),
+		DENY(__NR_unlinkat),
+		DENY(__NR_mkdirat),
+		DENY(__NR_linkat),
+		DENY(__NR_symlinkat),
+		DENY(__NR_mknodat),
+		DENY(__NR_truncate),
+		DENY(__NR_ftruncate),
+		DENY(__NR_fchmod),
+		DENY(__NR_fchmodat),
+		DENY(__NR_fchown),
+		DENY(__NR_fchownat),
+		DENY(__NR_process_vm_writev),
+		DENY(__NR_io_uring_setup),
+		DENY(__NR_io_uring_enter),
+		DENY(__NR_io_uring_register),
+		DENY(__NR_mount),
+		DENY(__NR_umount2),
+		DENY(__NR_pivot_root),
+		DENY(__NR_chroot),
+		DENY(__NR_bpf),
+		DENY(__NR_perf_event_open),
+		DENY(__NR_memfd_create),
+		DENY(__NR_fallocate),
+		DENY(__NR_setxattr),
+		DENY(__NR_fsetxattr),
+		DENY(__NR_pidfd_send_signal),
+		DENY(__NR_pidfd_getfd),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {(unsigned short)(sizeof(insns) / sizeof(insns[0])), insns};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ? -1 : 0;
+}
+
+/* limits - bounded CPU time, address space, no file growth */
+static int
+limits(void)
+{
+	struct rlimit cpu = {SCAN_TIME_MAX / 2, SCAN_TIME_MAX / 2 + 1}, none = {0, 0};
+
+	if (setrlimit(RLIMIT_CPU, &cpu) < 0 || setrlimit(RLIMIT_FSIZE, &none) < 0)
+		return -1;
+#ifndef SCAN_UNDER_ASAN
+	{
+		struct rlimit as = {SCAN_AS_MAX, SCAN_AS_MAX};
+
+		if (setrlimit(RLIMIT_AS, &as) < 0)
+			return -1;
+	}
+#endif
+	alarm(SCAN_TIME_MAX);
+	return 0;
+}
+
+/* child - confine, inspect, report, _exit (no atexit handlers) */
+static void
+child(int out, const char *msg, size_t len)
+{
+	struct scan_verdict v;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ssize_t w;
+
+	log_use_journal(0); /* the journal would need a socket */
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (out != 3 && dup2(out, 3) < 0) ||
+	    close_range(4, ~0U, 0) < 0 || limits() < 0 || scan_confine() < 0) {
+		log_warn_errno("unable to confine the inspection");
+		_exit(1);
+	}
+	scan_message(msg, len, &v);
+	do
+		w = write(3, &v, sizeof(v));
+	while (w < 0 && errno == EINTR);
+	_exit(w == (ssize_t)sizeof(v) ? 0 : 1);
+}
+
+/* read_verdict - exactly one verdict from the child; -1 if not */
+static int
+read_verdict(int fd, struct scan_verdict *v)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < sizeof(*v)) {
+		r = read(fd, (char *)v + got, sizeof(*v) - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* check_verdict - the child is not trusted: terminate and clean up */
+static int
+check_verdict(struct scan_verdict *v)
+{
+	char tmp[SCAN_NAME_MAX];
+
+	if (v->kind < SCAN_CLEAN || v->kind > SCAN_TROUBLE)
+		return -1;
+	v->name[sizeof(v->name) - 1] = v->outer[sizeof(v->outer) - 1] = '\0';
+	v->why[sizeof(v->why) - 1] = v->note[sizeof(v->note) - 1] = '\0';
+	scan_sanitize(tmp, sizeof(tmp), v->name);
+	memcpy(v->name, tmp, sizeof(tmp));
+	scan_sanitize(tmp, sizeof(tmp), v->outer);
+	memcpy(v->outer, tmp, sizeof(tmp));
+	scan_sanitize(tmp, sizeof(tmp), v->note);
+	memcpy(v->note, tmp, sizeof(tmp));
+	scan_sanitize(tmp, sizeof(v->why), v->why);
+	memcpy(v->why, tmp, sizeof(v->why));
+	return 0;
+}
+
+/* reap - the child's wait status, or -1 */
+static int
+reap(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return status;
+}
+
+enum result
+scan_isolated(const char *msg, size_t len, struct scan_verdict *v)
+{
+	int p[2], got, status;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_warn_errno("pipe");
+		return RES_TEMP;
+	}
+	if ((pid = fork()) < 0) {
+		log_warn_errno("fork");
+		close(p[0]);
+		close(p[1]);
+		return RES_TEMP;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child(p[1], msg, len);
+	}
+	close(p[1]);
+	got = read_verdict(p[0], v);
+	close(p[0]);
+	status = reap(pid);
+	if (status >= 0 && WIFSIGNALED(status) &&
+	    (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGALRM)) {
+		/* the content made the inspection take too long: refuse it */
+		memset(v, 0, sizeof(*v));
+		v->kind = SCAN_UNINSPECTABLE;
+		(void)bounded_copy(v->why, sizeof(v->why), "takes too long to inspect");
+		return RES_OK;
+	}
+	if (got < 0 || status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    check_verdict(v) < 0) {
+		log_warn("the inspection failed (wait status %d)", status);
+		return RES_TEMP;
+	}
+	return RES_OK;
+}
