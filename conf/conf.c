@@ -44,7 +44,7 @@
  * when the feature lands.
  */
 static const char *const not_implemented[] = {
-    "client.rewrite", "auth", "rewrite", "content", "gateway", "queue", NULL,
+    "client.rewrite", "rewrite", "content", "gateway", "queue", NULL,
 };
 
 /* The schema.  Defaults are the ones SPEC.md promises; conf_build.c
@@ -75,13 +75,10 @@ static cfg_opt_t client_opts[] = {
 };
 
 static cfg_opt_t auth_opts[] = {
-    CFG_STR("passwd_file", "", CFGF_NONE),
-    CFG_STR("pam_service", "", CFGF_NONE),
-    CFG_STR("sender_map", "", CFGF_NONE),
-    CFG_STR_LIST("sender_patterns", 0, CFGF_NONE),
-    CFG_INT("max_failures", 10, CFGF_NONE),
-    CFG_STR("failure_window", "15m", CFGF_NONE),
-    CFG_END(),
+    CFG_STR("passwd_file", "", CFGF_NONE),     CFG_STR("pam_service", "", CFGF_NONE),
+    CFG_STR("sender_map", "", CFGF_NONE),      CFG_STR_LIST("sender_patterns", 0, CFGF_NONE),
+    CFG_INT("max_failures", 10, CFGF_NONE),    CFG_STR("failure_window", "15m", CFGF_NONE),
+    CFG_STR("failure_delay", "1s", CFGF_NONE), CFG_END(),
 };
 
 static cfg_opt_t rewrite_opts[] = {

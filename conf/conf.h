@@ -81,6 +81,7 @@ struct config {
 		struct conf_list sender_patterns;
 		unsigned max_failures;
 		unsigned failure_window;
+		unsigned failure_delay; /* seconds before the first 535; doubles per failure */
 	} auth;
 
 	struct {

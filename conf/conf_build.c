@@ -59,12 +59,13 @@ static const struct key_rule rules[] = {
     {"client.relay_domains", V_DOMAIN, NULL, 0, 0},
     {"client.sender_domains", V_DOMAIN, NULL, 0, 0},
     {"client.rate", V_RATE, NULL, 0, 0},
-    {"auth.passwd_file", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"auth.passwd_file", V_CREDENTIAL, NULL, 0, 0},
     {"auth.pam_service", V_NAME_OR_EMPTY, NULL, 0, 0},
-    {"auth.sender_map", V_PATH_OR_EMPTY, NULL, 0, 0},
+    {"auth.sender_map", V_CREDENTIAL, NULL, 0, 0},
     {"auth.sender_patterns", V_PATTERN, NULL, 0, 0},
     {"auth.max_failures", V_COUNT, NULL, 1, 1000000},
     {"auth.failure_window", V_DURATION, NULL, 0, 0},
+    {"auth.failure_delay", V_DURATION0, NULL, 0, 0},
     {"rewrite.domain", V_DOMAIN_OR_EMPTY, NULL, 0, 0},
     {"rewrite.map", V_PATH_OR_EMPTY, NULL, 0, 0},
     {"limits.message_size", V_SIZE, NULL, 0, 0},
@@ -436,6 +437,7 @@ build_policy(struct build *b, cfg_t *cfg, struct config *out)
 	get_list(b, a, "sender_patterns", false, &out->auth.sender_patterns);
 	out->auth.max_failures = get_count(b, a, "auth.max_failures", "max_failures");
 	out->auth.failure_window = get_duration(b, a, "failure_window");
+	out->auth.failure_delay = get_duration(b, a, "failure_delay");
 	if (domain && *domain && conf_parse_domain(domain, dom, sizeof(dom), &why) == 0)
 		domain = dom;
 	out->rewrite.domain = xstrdup(b, domain);
