@@ -46,6 +46,11 @@ struct reply {
 #define ESC_TIMEOUT "4.2"
 #define ESC_CONTENT "6.0"
 #define ESC_UTF8_REQUIRED "6.7"
+#define ESC_SECURITY "7.0" /* x.7.0 other security status (454 4.7.0, 421 4.7.0) */
+#define ESC_CONFIG "3.5" /* x.3.5 system incorrectly configured */
+#define ESC_UNKNOWN_CMD "5.2" /* 500 5.5.2 command unrecognised (syntax error) */
+#define ESC_VRFY "5.2" /* 252 2.5.2: cannot verify, will accept */
+#define ESC_AUTH_MECH "5.4" /* 504 5.5.4 unrecognised authentication type */
 
 /* reply_set - fill a reply; esc is the detail ("7.1"), class from code */
 void reply_set(struct reply *r, int code, const char *esc, const char *fmt, ...)
