@@ -19,6 +19,7 @@
 
 #include "smtpd_explain.h"
 #include "smtpd_policy.h"
+#include "smtpd_policy_int.h"
 
 #define MAX_NETS 4
 
@@ -499,6 +500,101 @@ test_explain_usage(void **state)
 	free(text);
 }
 
+struct from_case {
+	const char *value;
+	size_t n;
+	const char *addr0, *domain0, *domain1;
+};
+
+/* From: values (RFC 5322 3.4) and the addresses policy_data_end checks */
+static const struct from_case from_cases[] = {
+    {"printer@example.org", 1, "printer@example.org", "example.org", NULL},
+    {"Printer 3 <printer@Lab.Example.ORG>", 1, "printer@Lab.Example.ORG", "lab.example.org", NULL},
+    {"\"Doe, John\" <john@example.org>", 1, "john@example.org", "example.org", NULL},
+    {"john@example.org (John Doe)", 1, "john@example.org", "example.org", NULL},
+    {"(comment (nested) ) <a@b.example> (after)", 1, "a@b.example", "b.example", NULL},
+    {"a@x.example, B <b@y.example>", 2, "a@x.example", "x.example", "y.example"},
+    {"Team: a@x.example, b@y.example;", 2, "a@x.example", "x.example", "y.example"},
+    {"undisclosed-recipients:;", 0, NULL, NULL, NULL},
+    {"<@relay.example:user@z.example>", 1, "user@z.example", "z.example", NULL},
+    {"\"quoted@at\"@q.example", 1, "\"quoted@at\"@q.example", "q.example", NULL},
+    {"root", 1, "root", "", NULL},
+    {"a@example.org.", 1, "a@example.org.", "example.org", NULL},
+    {"", 0, NULL, NULL, NULL},
+    {"<a@b.example> trailing", 1, "a@b.example trailing", "b.example", NULL},
+};
+
+static void
+test_from_parse(void **state)
+{
+	struct from_addrs fa;
+	char many[2048];
+	size_t i, used = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(from_cases) / sizeof(from_cases[0]); i++) {
+		const struct from_case *c = &from_cases[i];
+
+		policy_from_parse(c->value, &fa);
+		if (fa.n != c->n)
+			fail_msg("%s: %zu addresses, want %zu", c->value, fa.n, c->n);
+		if (c->addr0)
+			assert_string_equal(fa.addr[0], c->addr0);
+		if (c->domain0)
+			assert_string_equal(fa.domain[0], c->domain0);
+		if (c->domain1)
+			assert_string_equal(fa.domain[1], c->domain1);
+	}
+	policy_from_parse(NULL, &fa);
+	assert_int_equal(fa.n, 0);
+	for (i = 0; i < 20; i++)
+		used +=
+		    (size_t)snprintf(many + used, sizeof(many) - used, "u%zu@d%zu.example, ", i, i);
+	policy_from_parse(many, &fa);
+	assert_int_equal(fa.n, FROM_ADDRS_MAX);
+	assert_true(fa.more);
+	/* unbalanced everything: bounded, no crash */
+	policy_from_parse("((((((\"<<<<@@@,,,;;;:::", &fa);
+	assert_true(fa.n <= FROM_ADDRS_MAX);
+}
+
+static char *own_domains[] = {"example.org"};
+
+/* sender_domains at MAIL and on the From: header; no DNS asked */
+static void
+test_sender_domains(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_client c;
+	struct mail_addr from;
+	struct reply r;
+
+	f->clients[2].sender_domains.items = own_domains; /* class lab */
+	f->clients[2].sender_domains.n = 1;
+	assert_int_equal(client(f, 0, "130.83.12.35", &c, &r), RES_OK);
+	from = addr("<scanner@lab.example.org>");
+	assert_int_equal(policy_mail(&c, &from, &r), RES_OK);
+	from = addr("<scanner@evil-example.org>");
+	assert_int_equal(policy_mail(&c, &from, &r), RES_PERM);
+	expect(&r, "553 5.7.1");
+	assert_non_null(strstr(r.text, "example.org"));
+	from = addr("<>");
+	assert_int_equal(policy_mail(&c, &from, &r), RES_OK);
+	assert_int_equal(policy_data_end(&c, "Scanner <scanner@example.org>", &r), RES_OK);
+	expect(&r, "250 2.0.0");
+	assert_int_equal(policy_data_end(&c, "a@example.org, b@example.net", &r), RES_PERM);
+	expect(&r, "550 5.7.1");
+	assert_non_null(strstr(r.text, "b@example.net"));
+	assert_int_equal(policy_data_end(&c, NULL, &r), RES_OK);
+	/* authenticated users are bound by their own sender rules */
+	c.auth_user = "alice";
+	from = addr("<alice@example.net>");
+	assert_int_equal(policy_mail(&c, &from, &r), RES_OK);
+	/* a class without sender rules checks nothing at end of DATA */
+	assert_int_equal(client(f, 0, "130.83.1.2", &c, &r), RES_OK);
+	assert_int_equal(policy_data_end(&c, "x@anywhere.example", &r), RES_OK);
+}
+
 int
 main(void)
 {
@@ -515,6 +611,8 @@ main(void)
 	    cmocka_unit_test_setup(test_explain_refusals, setup),
 	    cmocka_unit_test_setup(test_explain_auth_and_limits, setup),
 	    cmocka_unit_test_setup(test_explain_usage, setup),
+	    cmocka_unit_test(test_from_parse),
+	    cmocka_unit_test_setup(test_sender_domains, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
