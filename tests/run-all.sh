@@ -90,49 +90,65 @@ unit_layer() {
 	note unit "$p" "$f" "${names[@]}"
 }
 
+# run_fuzz SRC - build/fuzz/NAME for FUZZ_SECONDS; prints "NAME RC RUNS"
+run_fuzz() {
+	local src=$1 name bin corpus=() work log rc runs
+	name=$(basename "$src" .c)
+	bin=build/fuzz/$name
+	log=$LOGS/fuzz/$name.log
+	work=$(mktemp -d) || return
+	if [ -d "tests/fuzz/corpus/${name#fuzz_}" ]; then
+		corpus=("tests/fuzz/corpus/${name#fuzz_}")
+	elif [ -d "tests/fuzz/corpus/$name" ]; then
+		corpus=("tests/fuzz/corpus/$name")
+	fi
+	# New inputs go to the scratch dir first, never into the repository.
+	timeout $((FUZZ_SECONDS + 60)) "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix="$LOGS/fuzz/artifacts/$name-" "$work" "${corpus[@]}" >"$log" 2>&1
+	rc=$?
+	rm -rf "$work"
+	runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
+	echo "$name $rc ${runs:-0}"
+}
+export -f run_fuzz
+export FUZZ_SECONDS
+
 fuzz_layer() {
-	local p=0 f=0 names=() src name bin corpus work log
+	local srcs=() p=0 f=0 names=() name rc runs
 	echo "== fuzz targets (${FUZZ_SECONDS}s each)"
 	if ! make --no-print-directory -f tests/fuzz.mk >"$LOGS/fuzz/build.log" 2>&1; then
 		echo "FAIL fuzz build, log: $LOGS/fuzz/build.log"
-		tail -n 30 "$LOGS/fuzz/build.log"
+		grep -E 'error|Error' "$LOGS/fuzz/build.log" | head -n 20
 		note fuzz 0 1 build
 		return
 	fi
-	for src in tests/fuzz/fuzz_*.c; do
-		[ -e "$src" ] || continue
-		name=$(basename "$src" .c)
-		bin=build/fuzz/$name
-		log=$LOGS/fuzz/$name.log
-		work=$(mktemp -d) || return
-		corpus=()
-		if [ -d "tests/fuzz/corpus/${name#fuzz_}" ]; then
-			corpus=("tests/fuzz/corpus/${name#fuzz_}")
-		elif [ -d "tests/fuzz/corpus/$name" ]; then
-			corpus=("tests/fuzz/corpus/$name")
-		fi
-		mkdir -p "$LOGS/fuzz/artifacts"
-		# New inputs go to the scratch dir first, never into the repository.
-		if timeout $((FUZZ_SECONDS + 60)) "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-		    -rss_limit_mb=2048 -print_final_stats=1 \
-		    -artifact_prefix="$LOGS/fuzz/artifacts/$name-" "$work" "${corpus[@]}" \
-		    >"$log" 2>&1; then
+	mkdir -p "$LOGS/fuzz/artifacts"
+	shopt -s nullglob
+	srcs=(tests/fuzz/fuzz_*.c)
+	shopt -u nullglob
+	if [ ${#srcs[@]} -eq 0 ]; then
+		note fuzz 0 0
+		return
+	fi
+	while read -r name rc runs; do
+		if [ "$rc" -eq 0 ]; then
 			p=$((p + 1))
-			echo "ok   $name ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') runs)"
+			echo "ok   $name ($runs runs)"
 		else
 			f=$((f + 1))
 			names+=("$name")
-			echo "FAIL $name, log: $log"
-			tail -n 40 "$log"
+			echo "FAIL $name (exit $rc), log: $LOGS/fuzz/$name.log"
+			grep -m1 -A14 -E '^==[0-9]+==ERROR|runtime error|^==[0-9]+== ERROR' "$LOGS/fuzz/$name.log"
+			grep -E '^SUMMARY|Test unit written' "$LOGS/fuzz/$name.log"
 		fi
-		rm -rf "$work"
-	done
+	done < <(printf '%s\n' "${srcs[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_fuzz "$1"' _ {})
 	note fuzz "$p" "$f" "${names[@]}"
 }
 
 # run_integration FILE - one test file; prints "NAME RAN FAILED SKIPPED RC"
 run_integration() {
-	local file=$1 name log rc ran bad skipped
+	local file=$1 name log rc ran bad skipped line inner parts part
 	name=$(basename "$file" .py)
 	log=$LOGS/integration/$name.log
 	(cd tests/integration && timeout 600 /usr/bin/python3 -m unittest -v "$name") >"$log" 2>&1
@@ -140,12 +156,23 @@ run_integration() {
 	ran=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' "$log" | tail -1)
 	ran=${ran:-0}
 	bad=0
-	for k in failures errors unexpected\ successes; do
-		n=$(grep -E '^(OK|FAILED) \(' "$log" | tail -1 | grep -o "$k=[0-9]*" | grep -o '[0-9]*$')
-		bad=$((bad + ${n:-0}))
-	done
-	skipped=$(grep -E '^(OK|FAILED) \(' "$log" | tail -1 | grep -o 'skipped=[0-9]*' | grep -o '[0-9]*$')
-	skipped=${skipped:-0}
+	skipped=0
+	# The closing line: "OK", "OK (skipped=1, expected failures=2)", "FAILED (failures=1, errors=2)"
+	line=$(grep -E '^(OK|FAILED)( \(.*\))?$' "$log" | tail -1)
+	case $line in
+	*\(*)
+		inner=${line#*(}
+		inner=${inner%)}
+		IFS=',' read -ra parts <<<"$inner"
+		for part in "${parts[@]}"; do
+			part=${part# }
+			case ${part%%=*} in
+			failures | errors | "unexpected successes") bad=$((bad + ${part#*=})) ;;
+			skipped) skipped=${part#*=} ;;
+			esac
+		done
+		;;
+	esac
 	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
 		bad=1 # did not load, or killed by the timeout
 	fi
