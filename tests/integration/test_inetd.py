@@ -54,11 +54,12 @@ class SuperServers(harness.TestCase):
         rcv.stderr_log = stderr_to or p.log
         return rcv
 
-    def start_tcpserver(self, listener='smtp', addr='127.0.0.1'):
-        """tcpserver as the README runs it (-v: a log line per connection)."""
+    def start_tcpserver(self, listener='smtp', addr='127.0.0.1', ids=()):
+        """tcpserver as the README runs it (-v: a log line per connection);
+        ids: ('-u', UID, '-g', GID)."""
         conf = self.conf or self.config()
         port = harness.free_port(addr)
-        argv = ['tcpserver', '-v', '-R', '-H', '-l0', '-c', '20', addr, str(port),
+        argv = ['tcpserver', '-v', '-R', '-H', '-l0', '-c', '20', *ids, addr, str(port),
                 harness.bin('mailout-smtpd'), '-c', conf, '-l', listener]
         p = self.start(argv, name='tcpserver')
         harness.wait_listening(port, proc=p)
@@ -183,6 +184,20 @@ class SuperServers(harness.TestCase):
         # -v: tcpserver logs each connection with the client's address.
         self.assertRegex(log, r'tcpserver: ok \d+ 0:127\.0\.0\.1:%d :%s::\d+'
                          % (rcv.port, re.escape(CLIENT)))
+
+    def test_tcpserver_numeric_ids_drop_root(self):
+        # The README's "-u $(id -u mailout) -g $(id -g mailout)": the
+        # receiver runs as that user (tcpserver reads a name as 0, root).
+        rcv = self.start_tcpserver('smtp', ids=('-u', '65534', '-g', '65534'))
+        c = self.raw(rcv, greet=False)
+        pid = rcv.wait_session()
+        with open('/proc/%d/status' % pid) as f:
+            status = f.read()
+        uids = re.search(r'^Uid:\s+(\d+)\s+(\d+)\s+(\d+)', status, re.M).groups()
+        gids = re.search(r'^Gid:\s+(\d+)\s+(\d+)\s+(\d+)', status, re.M).groups()
+        self.assertEqual(uids, ('65534',) * 3)
+        self.assertEqual(gids, ('65534',) * 3)
+        c.close()
 
 
 if __name__ == '__main__':
