@@ -1,0 +1,362 @@
+/*
+ * test_scan.c - unit tests for mailout-scan's checks (smtpd/scan_*.c)
+ *
+ * Tables for executable names and magic; archives built here with
+ * libarchive's writer (zip, tar.gz, 7z, nested, disguised, encrypted
+ * names) and inspected in memory; the reply line; the notification;
+ * and the sandbox: after scan_confine() socket, open, exec and fork
+ * must fail.  Never writes files or talks to the network.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "scan.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+static void
+test_names(void **unused)
+{
+	static const struct {
+		const char *name;
+		bool exec;
+	} t[] = {
+	    {"setup.exe", true},
+	    {"INVOICE.PDF.EXE", true},
+	    {"a.pdf.exe. . ", true},
+	    {"run.Bat", true},
+	    {"x.js", true},
+	    {"x.jse", true},
+	    {"x.ps1", true},
+	    {"x.lnk", true},
+	    {"dir/x.hta", true},
+	    {"dir\\x.cpl", true},
+	    {"evil.exe::$DATA", true},
+	    {"evil.scr:zone", true},
+	    {"x.reg", true},
+	    {"a.jar", true},
+	    {"report.pdf", false},
+	    {"exe", false},
+	    {".exe", true},
+	    {"x.exe.pdf", false},
+	    {"x.json", false},
+	    {"x.com.au.txt", false},
+	    {"", false},
+	    {"notes.txt", false},
+	    {"x.msi", true},
+	    {"x.msp", true},
+	    {"x.vbs", true},
+	    {"x.vbe", true},
+	    {"x.wsf", true},
+	    {"x.wsh", true},
+	    {"x.pif", true},
+	    {"x.cmd", true},
+	    {"x.exe/readme.txt", false},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (scan_name_is_exec(t[i].name) != t[i].exec)
+			fail_msg("%s: want %d", t[i].name, t[i].exec);
+	assert_false(scan_name_is_exec(NULL));
+}
+
+static void
+test_magic(void **unused)
+{
+	static const struct {
+		const char *data;
+		size_t n;
+		bool exec;
+	} t[] = {
+	    {"MZ\x90", 3, true},
+	    {"\x7f"
+	     "ELF\x02",
+	     5, true},
+	    {"\xfe\xed\xfa\xce", 4, true},
+	    {"\xfe\xed\xfa\xcf", 4, true},
+	    {"\xca\xfe\xba\xbe", 4, true},
+	    {"\xce\xfa\xed\xfe", 4, true},
+	    {"\xcf\xfa\xed\xfe", 4, true},
+	    {"#!/bin/sh", 9, true},
+	    {"%PDF-1.7", 8, false},
+	    {"M", 1, false},
+	    {"", 0, false},
+	    {"PK\x03\x04", 4, false},
+	    {"\x7f"
+	     "EL",
+	     3, false},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if ((scan_magic((const unsigned char *)t[i].data, t[i].n) != NULL) != t[i].exec)
+			fail_msg("case %zu: want %d", i, t[i].exec);
+}
+
+static void
+test_sanitize(void **unused)
+{
+	char out[16];
+
+	scan_sanitize(out, sizeof(out), "a\"b\\c\r\n\xc3\xa9");
+	assert_string_equal(out, "a?b?c????");
+	scan_sanitize(out, sizeof(out), "averyveryverylongname.exe");
+	assert_string_equal(out, "...longname.exe");
+}
+
+/* Archive building: entries (name, data, len) into a format. */
+struct entry {
+	const char *name;
+	const char *data;
+	size_t len;
+};
+
+static void
+build(struct buf *out, int format, int filter, const struct entry *e, size_t n)
+{
+	static char mem[1 << 20];
+	struct archive *a = archive_write_new();
+	struct archive_entry *ae;
+	size_t used = 0, i;
+
+	assert_non_null(a);
+	assert_int_equal(archive_write_set_format(a, format), ARCHIVE_OK);
+	if (filter)
+		assert_int_equal(archive_write_add_filter(a, filter), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_memory(a, mem, sizeof(mem), &used), ARCHIVE_OK);
+	for (i = 0; i < n; i++) {
+		ae = archive_entry_new();
+		archive_entry_set_pathname(ae, e[i].name);
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_perm(ae, 0644);
+		archive_entry_set_size(ae, (la_int64_t)e[i].len);
+		assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+		assert_int_equal(archive_write_data(a, e[i].data, e[i].len), (la_ssize_t)e[i].len);
+		archive_entry_free(ae);
+	}
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	buf_init(out, 0);
+	assert_int_equal(buf_set(out, mem, used), 0);
+}
+
+static int
+inspect(const struct buf *b, const char *name, struct scan_verdict *v)
+{
+	struct scan_ctx c;
+
+	scan_ctx_init(&c, v);
+	c.outer = name;
+	return scan_archive(&c, (const unsigned char *)b->s, b->len, name, 1);
+}
+
+static void
+test_archives(void **unused)
+{
+	static const struct entry ok[] = {{"a.txt", "hello", 5}, {"b.pdf", "%PDF-1.4", 8}};
+	static const struct entry byname[] = {{"a.txt", "hello", 5}, {"docs/setup.exe", "x", 1}};
+	static const struct entry bymagic[] = {{"readme.txt", "MZ\x90\x00", 4}};
+	static const struct entry elf[] = {{"tool",
+	                                    "\x7f"
+	                                    "ELF\x02\x01",
+	                                    6}};
+	static const struct {
+		int format, filter;
+		const struct entry *e;
+		size_t n;
+		int stop;
+		const char *name;
+	} t[] = {
+	    {ARCHIVE_FORMAT_ZIP, 0, ok, 2, 0, ""},
+	    {ARCHIVE_FORMAT_ZIP, 0, byname, 2, 1, "docs/setup.exe"},
+	    {ARCHIVE_FORMAT_ZIP, 0, bymagic, 1, 1, "readme.txt"},
+	    {ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, ARCHIVE_FILTER_GZIP, elf, 1, 1, "tool"},
+	    {ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_XZ, bymagic, 1, 1, "readme.txt"},
+	    {ARCHIVE_FORMAT_7ZIP, 0, bymagic, 1, 1, "readme.txt"},
+	    {ARCHIVE_FORMAT_CPIO_POSIX, ARCHIVE_FILTER_BZIP2, byname, 2, 1, "docs/setup.exe"},
+	    {ARCHIVE_FORMAT_7ZIP, 0, ok, 2, 0, ""},
+	};
+	struct scan_verdict v;
+	struct buf b;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		build(&b, t[i].format, t[i].filter, t[i].e, t[i].n);
+		if (inspect(&b, "x.dat", &v) != t[i].stop || strcmp(v.name, t[i].name) != 0)
+			fail_msg("case %zu: got kind %d name %s why %s", i, v.kind, v.name, v.why);
+		if (t[i].stop)
+			assert_string_equal(v.outer, "x.dat");
+		buf_free(&b);
+	}
+}
+
+static void
+test_nested_and_compressed(void **unused)
+{
+	static const struct entry elf[] = {{"bin/tool",
+	                                    "\x7f"
+	                                    "ELF\x02\x01",
+	                                    6}};
+	struct entry outer[2] = {{"notes.txt", "hi", 2}, {"inner.zip", NULL, 0}};
+	struct scan_verdict v;
+	struct buf in, out, gz;
+	int level;
+
+	build(&in, ARCHIVE_FORMAT_ZIP, 0, elf, 1);
+	outer[1].data = in.s;
+	outer[1].len = in.len;
+	build(&out, ARCHIVE_FORMAT_ZIP, 0, outer, 2);
+	assert_int_equal(inspect(&out, "docs.zip", &v), 1);
+	assert_int_equal(v.kind, SCAN_EXEC);
+	assert_string_equal(v.name, "inner.zip/bin/tool");
+	assert_string_equal(v.outer, "docs.zip");
+	buf_free(&out);
+	/* five levels: too deep to inspect */
+	for (level = 0; level < 5; level++) {
+		outer[1].data = in.s;
+		outer[1].len = in.len;
+		build(&out, ARCHIVE_FORMAT_ZIP, 0, &outer[1], 1);
+		buf_free(&in);
+		in = out;
+	}
+	assert_int_equal(inspect(&in, "deep.zip", &v), 1);
+	assert_int_equal(v.kind, SCAN_UNINSPECTABLE);
+	buf_free(&in);
+	/* a lone gzip'd PE: the compressed file is checked */
+	{
+		static const struct entry pe[] = {{"data", "MZ\x90\x00", 4}};
+
+		build(&gz, ARCHIVE_FORMAT_RAW, ARCHIVE_FILTER_GZIP, pe, 1);
+		assert_int_equal(inspect(&gz, "report.gz", &v), 1);
+		assert_string_equal(v.name, "report");
+		buf_free(&gz);
+	}
+}
+
+static void
+test_not_archives(void **unused)
+{
+	static const char *const data[] = {"plain text\n", "%PDF-1.4 ...", "\x89PNG\r\n\x1a\n"};
+	struct scan_verdict v;
+	struct buf b;
+	size_t i;
+
+	for (i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+		buf_init(&b, 0);
+		assert_int_equal(buf_appends(&b, data[i]), 0);
+		assert_int_equal(inspect(&b, "x", &v), 0);
+		assert_int_equal(v.kind, SCAN_CLEAN);
+		buf_free(&b);
+	}
+}
+
+static void
+test_message(void **unused)
+{
+	static const char clean[] = "Subject: x\n\nhello\n";
+	static const char bad[] = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\ntext\n--b\n"
+	                          "Content-Type: application/pdf; "
+	                          "name=\"report.pdf\"\nContent-Transfer-Encoding: base64\n\n"
+	                          "TVqQAAMAAAAEAAAA\n--b--\n";
+	struct scan_verdict v;
+
+	scan_message(clean, sizeof(clean) - 1, &v);
+	assert_int_equal(v.kind, SCAN_CLEAN);
+	scan_message(bad, sizeof(bad) - 1, &v);
+	assert_int_equal(v.kind, SCAN_EXEC);
+	assert_string_equal(v.name, "report.pdf");
+	assert_string_equal(v.why, "PE executable");
+}
+
+static void
+test_reply(void **unused)
+{
+	struct scan_verdict v;
+	char line[512];
+	struct buf n = BUF_INIT(0);
+	const char *rcpts[] = {"a@example.org", "b@example.org"};
+	static const char msg[] = "Subject: hi\nFrom: s@example.org\n\nSECRET BODY\n";
+
+	memset(&v, 0, sizeof(v));
+	v.kind = SCAN_EXEC;
+	assert_int_equal(bounded_copy(v.name, sizeof(v.name), "invoice.pdf.exe"), 0);
+	assert_int_equal(bounded_copy(v.outer, sizeof(v.outer), "docs.zip"), 0);
+	assert_int_equal(scan_reply_line(&v, line, sizeof(line)), 0);
+	assert_string_equal(line,
+	                    "554 5.7.1 Attachment \"invoice.pdf.exe\" (inside \"docs.zip\") is "
+	                    "an executable and is not accepted; send it as a link or ask your "
+	                    "mail admin");
+	assert_int_equal(scan_notification(&v, "relay.example.org", "0006445941624000.A7B2C3D4E5F6",
+	                                   "s@example.org", rcpts, 2, msg, sizeof(msg) - 1, &n),
+	                 0);
+	assert_non_null(strstr(n.s, "To: <s@example.org>\n"));
+	assert_non_null(strstr(n.s, "Auto-Submitted: auto-replied\n"));
+	assert_non_null(strstr(n.s, "Final-Recipient: rfc822; b@example.org\n"));
+	assert_non_null(strstr(n.s, "Content-Type: text/rfc822-headers\n\nSubject: hi\n"));
+	assert_non_null(strstr(n.s, "invoice.pdf.exe"));
+	assert_null(strstr(n.s, "SECRET BODY"));
+	buf_free(&n);
+}
+
+/* confined_child - what the inspection child may no longer do */
+static int
+confined_child(void)
+{
+	char *const argv[] = {(char *)"/bin/true", NULL};
+
+	if (scan_confine() < 0)
+		return 10;
+	if (socket(AF_INET, SOCK_STREAM, 0) >= 0 || errno != EPERM)
+		return 11;
+	if (open("/dev/null", O_RDONLY) >= 0)
+		return 12;
+	if (open("scan-test-should-not-exist", O_WRONLY | O_CREAT, 0600) >= 0)
+		return 13;
+	execv(argv[0], argv);
+	if (fork() == 0)
+		_exit(99);
+	return 0;
+}
+
+static void
+test_sandbox(void **unused)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(confined_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_magic),
+	    cmocka_unit_test(test_sanitize),
+	    cmocka_unit_test(test_archives),
+	    cmocka_unit_test(test_nested_and_compressed),
+	    cmocka_unit_test(test_not_archives),
+	    cmocka_unit_test(test_message),
+	    cmocka_unit_test(test_reply),
+	    cmocka_unit_test(test_sandbox),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
