@@ -253,5 +253,18 @@ class Rate(PolicyCase):
         self.assertEqual(code // 100, 4, lines)
 
 
+class ExampleConfigs(harness.TestCase):
+
+    def test_seed_examples_are_valid(self):
+        for name in ('tu-darmstadt.conf', 'hs-offenburg.conf'):
+            path = os.path.join(harness.REPO, 'conf', 'examples', name)
+            p = subprocess.run([harness.bin('mailout-smtpd'), '--check-config', '-c', path],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=30, env=self.env())
+            out = p.stdout.decode('utf-8', 'replace')
+            self.assertEqual(p.returncode, 0, out)
+            self.assertNotIn('error', out)
+
+
 if __name__ == '__main__':
     unittest.main()
