@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -88,12 +89,14 @@ wait_fd(struct conn *c, short events, time_t deadline)
 int
 conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len, unsigned timeout)
 {
-	int err = 0;
+	int err = 0, one = 1;
 	socklen_t elen = sizeof(err);
 
 	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return fail(c, "socket: %s", strerror(errno));
+	/* commands are written whole; Nagle would only add delayed-ACK waits */
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(c->fd, sa, len) == 0)
 		return 0;
 	if (errno != EINPROGRESS)

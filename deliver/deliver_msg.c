@@ -202,13 +202,15 @@ finish(struct deliver_ctx *ctx, int dirfd, const char *dirname, const struct msg
 		    state_rcpt_find((struct mail_state *)st, m->env.rcpts[i]);
 		done = done && r && state_rcpt_done(r->status);
 	}
-	if (state_save(ctx->dir_state, m->id, st) != RES_OK) {
+	/* done: removing the message is the record (a crash before it costs
+	 * a duplicate, never a loss); else the state must be durable first */
+	if (!done && state_save(ctx->dir_state, m->id, st) != RES_OK) {
 		log_warn_errno("%s: unable to write state/%s", m->id, m->id);
 		return MSG_ERROR;
 	}
 	if (done) {
 		if ((unlinkat(dirfd, m->id, 0) < 0 && errno != ENOENT) || fsync(dirfd) < 0 ||
-		    state_remove(ctx->dir_state, m->id) != RES_OK) {
+		    (unlinkat(ctx->dir_state, m->id, 0) == 0 && fsync(ctx->dir_state) < 0)) {
 			log_warn_errno("%s: unable to remove %s/%s", m->id, dirname, m->id);
 			return MSG_ERROR;
 		}

@@ -155,12 +155,12 @@ envelope(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m,
 	return accepted;
 }
 
-/* body - the message, dot-stuffed, in chunks that end at line ends */
+/* body - the message, dot-stuffed, in chunks that end at line ends;
+ * the end-of-data line goes out with the last chunk */
 static int
 body(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m)
 {
 	size_t off = 0;
-	bool bol = true;
 
 	while (off < m->body_len) {
 		size_t len = m->body_len - off;
@@ -172,15 +172,15 @@ body(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m)
 		}
 		/* XXX: dot_stuff ends a final line without LF, so chunks end at
 		 * line ends; a single line longer than the rest is one chunk */
-		if (dot_stuff(m->body + off, len, bol, &s->c.out) < 0 ||
-		    conn_flush(&s->c, ctx->to.data_block) < 0)
+		if (dot_stuff(m->body + off, len, true, &s->c.out) < 0)
 			return -1;
-		bol = true;
 		off += len;
+		if (off < m->body_len && conn_flush(&s->c, ctx->to.data_block) < 0)
+			return -1;
 	}
 	if (buf_appends(&s->c.out, ".\r\n") < 0)
 		return -1;
-	return 0;
+	return conn_flush(&s->c, ctx->to.data_block);
 }
 
 void
