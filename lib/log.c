@@ -8,12 +8,14 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 #include <systemd/sd-journal.h>
 #include <sysexits.h>
 
@@ -22,6 +24,36 @@
 
 static const char *progname = "mailout";
 static int journal_mode = -1;
+static int use_syslog;
+
+/* stderr_is_client - inetd hands the connection over as fds 0, 1 and 2:
+ * a log line on fd 2 would reach the client before the banner.  Then log
+ * through syslog(3) (the journal's /dev/log on systemd hosts) and point
+ * fd 2 at /dev/null so nothing else (a sanitizer report) can write there. */
+static void
+stderr_is_client(void)
+{
+	struct stat st;
+	const char *js = getenv("JOURNAL_STREAM");
+	int fd;
+
+	if (fstat(2, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	if (js && *js) {
+		unsigned long long dev, ino;
+
+		if (sscanf(js, "%llu:%llu", &dev, &ino) == 2 && st.st_dev == dev &&
+		    st.st_ino == ino)
+			return;
+	}
+	use_syslog = 1;
+	openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0 && dup2(fd, 2) < 0)
+		syslog(LOG_WARNING, "unable to detach stderr from the client: %m");
+	if (fd > 2)
+		close(fd);
+}
 
 void
 log_init(const char *name)
@@ -29,6 +61,7 @@ log_init(const char *name)
 	const char *slash = strrchr(name, '/');
 
 	progname = slash ? slash + 1 : name;
+	stderr_is_client();
 }
 
 const char *
@@ -86,6 +119,10 @@ emit(int priority, const struct log_field *fields, size_t nfields, const char *t
 	char items[LOG_FIELDS_MAX + 3][LOG_LINE_MAX];
 	size_t n = 0, i;
 
+	if (use_syslog) {
+		syslog(priority, "%s%s", level_word(priority), text);
+		return;
+	}
 	if (!stderr_is_journal()) {
 		fprintf(stderr, "%s: %s%s\n", progname, level_word(priority), text);
 		return;

@@ -22,9 +22,3 @@ LIB_SRCS += lib/client_state.c
 
 # mail_mime: the MIME walker (mailout-scan)
 LIB_SRCS += lib/mail_mime.c
-# XXX stopgap: smtpd/smtpd_block.c (the blocklist) belongs in SMTPD_SRCS;
-# until smtpd/module.mk names it, the library list carries it (archives
-# link only what a program uses).  Drop this line when it moves.
-LIB_SRCS += smtpd/smtpd_block.c
-# XXX stopgap, as above: the DNS half of the policy (smtpd_policy_dns.c).
-LIB_SRCS += smtpd/smtpd_policy_dns.c

@@ -12,13 +12,17 @@ SMTPD_SRCS := \
 	smtpd/smtpd_data.c \
 	smtpd/smtpd_queue.c \
 	smtpd/smtpd_policy.c \
+	smtpd/smtpd_policy_dns.c \
+	smtpd/smtpd_block.c \
 	smtpd/smtpd_explain.c \
-	$(wildcard smtpd/smtpd_block.c)
+	smtpd/smtpd_auth.c \
+	smtpd/smtpd_passwd.c
 
 SMTPD_MAIN_SRCS := \
 	smtpd/smtpd_main.c
 
-SMTPD_LIBS :=
+# AUTH: PAM for the campus directory, libxcrypt for the passwd file
+SMTPD_LIBS := -lpam -lcrypt
 
 # The shared objects go through an archive, so the program links only
 # the modules it uses.  queue_id_new() lives in lib/mail_spool.c; until

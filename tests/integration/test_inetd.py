@@ -128,14 +128,9 @@ class SuperServers(harness.TestCase):
         ehlo = self.check_activator(rcv, 'inetd')
         self.assertIn('STARTTLS', ehlo, 'listener smtp offers STARTTLS')
 
-    @unittest.expectedFailure
     def test_inetd_line_as_documented_keeps_logs_off_the_wire(self):
-        # XXX known bug, kept visible: openbsd-inetd (and xinetd) make fd 2
-        # the connection too, and mailout-smtpd logs to stderr, so its
-        # "connect from" line reaches the client before the banner.  The
-        # receiver must not write log lines to a stderr that is the
-        # connection (fd 2 a socket: syslog or the journal instead).
-        # Remove expectedFailure once that is fixed.
+        # inetd makes fd 2 the connection too: log lines must not reach
+        # the client (the receiver logs through syslog then).
         rcv = self.start_inetd('smtp')
         c = self.raw(rcv, greet=False)
         first = c.line()
