@@ -198,9 +198,14 @@ gw_send(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m, 
 	memset(open, 0, n * sizeof(open[0]));
 	if (!precheck(s, m, t, n, wire, utf8))
 		return;
+	/* a gateway may drop an idle session: one new connection, then give up */
 	if (s->sent > 0 &&
-	    (gw_cmd(s, "RSET") < 0 || gw_exchange(s, &r, ctx->to.mail) < 0 || r.code / 100 != 2))
-		return lost(s, t, n, NULL, "resetting the session");
+	    (gw_cmd(s, "RSET") < 0 || gw_exchange(s, &r, ctx->to.mail) < 0 || r.code / 100 != 2)) {
+		s->up = false; /* no QUIT into a broken session */
+		gw_close(s, ctx);
+		if (gw_open(s, ctx) != RES_OK)
+			return set_all(t, n, NULL, RCPT_DEFERRED, s->why, false);
+	}
 	s->sent++;
 	if ((accepted = envelope(s, ctx, m, t, n, open, wire, utf8)) < 0)
 		return lost(s, t, n, NULL, "sending MAIL FROM and RCPT TO");

@@ -215,5 +215,36 @@ class TestDeliver(DeliverCase):
         self.assert_spool_drained()
 
 
+    def test_delay_warning_once(self):
+        port, gw = self.gateway('--reply-rcpt', 'a@example.org=451 4.2.1 busy')
+        self.setup_conf(['[127.0.0.1]:%d' % port],
+                        queue={'delay_warning': '1s', 'retry_min': '1s', 'retry_max': '1s'})
+        qid = self.queue('root@example.org', ['a@example.org'], MSG)
+        time.sleep(1.2)
+        self.deliver()
+        (warn,) = [i for i in self.spool_new() if i != qid]
+        env = self.read_spool(warn)
+        self.assertEqual((env['from'], env['to']), ('', ['root@example.org']))
+        _, groups = parse_dsn(env['content'])
+        self.assertEqual(groups[1]['action'], 'delayed')
+        self.assertEqual(groups[1]['status'], '4.2.1')
+        self.assertIn('warned 1', self.state(qid))
+        time.sleep(1.2)
+        self.deliver()  # delivers the warning; no second warning
+        self.assertEqual(self.spool_new(), [])
+        self.assertEqual(self.spool_list('deferred'), [qid])
+        self.assertEqual([m['rcpt_tos'] for m, _ in self.received(gw)], [['root@example.org']])
+
+    def test_many_messages_one_connection(self):
+        port, gw = self.gateway()
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        for i in range(5):
+            self.queue('root@example.org', ['a@example.org', 'b@example.org'], MSG)
+        self.deliver('-v')
+        self.assertEqual(self.last_log.count('connected to'), 1)
+        self.assertEqual(len(self.received(gw)), 5)
+        self.assert_spool_drained()
+
+
 if __name__ == '__main__':
     unittest.main()
