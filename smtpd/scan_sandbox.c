@@ -15,9 +15,9 @@
  * What it must never do: trust the child: its verdict is read with a
  * fixed size, checked and sanitised again by the parent.
  *
- * A filter that fails closed on an unknown architecture would be
- * better than none: on architectures other than x86_64 and aarch64 the
- * build refuses (see SCAN_AUDIT_ARCH).
+ * On architectures other than x86_64 and aarch64 there is no filter,
+ * and scan_confine() fails: the inspection then never runs and every
+ * message is deferred (fail closed), rather than inspected unconfined.
  */
 #include "scan.h"
 
@@ -39,8 +39,6 @@
 #define SCAN_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
 #define SCAN_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#else
-#error "mailout-scan: no seccomp filter for this architecture"
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -57,6 +55,14 @@
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1),                                           \
 	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
 
+#ifndef SCAN_AUDIT_ARCH
+int
+scan_confine(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+#else
 int
 scan_confine(void)
 {
@@ -140,6 +146,7 @@ scan_confine(void)
 		return -1;
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ? -1 : 0;
 }
+#endif
 
 /* limits - bounded CPU time, address space, no file growth */
 static int
