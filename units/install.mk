@@ -20,7 +20,9 @@
 #
 # A set-uid program needs its user to exist, and DESTDIR installs are
 # for packages, which create users when they are installed: so `install`
-# leaves the modes plain and `install-users` does the rest.
+# leaves the modes plain and `install-users` (which installs first, so
+# an upgrade never leaves mailout-queue without its set-uid bit) does
+# the rest.
 
 SMTPD_USER   ?= mailout
 SMTPD_GROUP  ?= $(SMTPD_USER)
@@ -93,7 +95,7 @@ install-man:
 
 # install-users - users first (a set-uid to a user that does not exist
 # is impossible), then the directories they own, then the set-uid bit.
-install-users: install-units
+install-users: install
 	@test "$$(id -u)" -eq 0 || { echo "install-users: run as root" >&2; exit 1; }
 	if command -v systemd-sysusers >/dev/null 2>&1; then \
 		systemd-sysusers $(DESTDIR)$(SYSUSERSDIR)/mailout.conf; \
