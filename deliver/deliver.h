@@ -6,7 +6,7 @@
  *   deliver_bounce.c   bounces and delay warnings through mailout-queue
  *   deliver_smtp.c     the SMTP dialogue with the gateway
  *   deliver_conn.c     a connection: sockets, TLS, timeouts
- *   deliver_dns.c      finding the gateway's addresses (MX, A, AAAA)
+ *   deliver_dns.c      finding the gateway's addresses (MX, A, AAAA; lib/dns.h)
  */
 #ifndef MAILOUT_DELIVER_H
 #define MAILOUT_DELIVER_H
@@ -85,16 +85,6 @@ struct gw_addr {
 	socklen_t salen;
 };
 
-struct dns_rr {
-	int type; /* ns_t_mx, ns_t_a, ns_t_aaaa */
-	unsigned pref;
-	char name[256]; /* MX exchange */
-	unsigned char addr[16];
-};
-
-/* dns_parse_answer - records of qtype in a DNS reply; count or -1 */
-int dns_parse_answer(const unsigned char *msg, size_t len, int qtype, struct dns_rr *rr,
-                     size_t max);
 /* dns_resolve - the addresses of one gateway server, in order; RES_TEMP
  * with a reason when none (DNS trouble is never permanent) */
 enum result dns_resolve(const struct config *cfg, const struct conf_server *srv,

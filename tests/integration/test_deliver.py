@@ -246,5 +246,28 @@ class TestDeliver(DeliverCase):
         self.assert_spool_drained()
 
 
+    def test_mx_lookup_through_resolver_nameserver(self):
+        port, gw = self.gateway()
+        dns = self.start_dns('--mx-host=gw.test.example,mx.test.example,10',
+                             '--host-record=mx.test.example,127.0.0.1')
+        self.setup_conf(['gw.test.example:%d' % port])
+        with open(self.conf, 'a') as f:
+            f.write('resolver { nameserver = "127.0.0.1:%d" }\n' % dns)
+        self.queue('root@example.org', ['a@example.org'], MSG)
+        self.deliver('-v')
+        self.assertIn('mx.test.example[127.0.0.1]', self.last_log)
+        self.assertEqual(len(self.received(gw)), 1)
+
+    def test_mx_lookup_failure_is_temporary(self):
+        dns = self.start_dns()
+        self.setup_conf(['nowhere.test.example:25'])
+        with open(self.conf, 'a') as f:
+            f.write('resolver { nameserver = "127.0.0.1:%d" }\n' % dns)
+        qid = self.queue('root@example.org', ['a@example.org'], MSG)
+        self.deliver()
+        self.assertEqual(self.spool_list('deferred'), [qid])
+        self.assertEqual(self.spool_new(), [])  # no bounce
+
+
 if __name__ == '__main__':
     unittest.main()
