@@ -79,7 +79,11 @@ class Install(unittest.TestCase):
         cls.build = os.path.join(cls.tmp, 'build')
         cls.paths = dict(BUILD=cls.build, PREFIX='/usr/local', SYSCONFDIR='/etc',
                          UNITDIR='/usr/lib/systemd/system')
-        make('all', **cls.paths)
+        try:
+            make('all', **cls.paths)
+        except Exception:
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def tearDownClass(cls):

@@ -36,8 +36,12 @@ class Units(unittest.TestCase):
         cls.prefix = os.path.join(cls.tmp, 'prefix')
         cls.var = os.path.join(cls.tmp, 'var')
         cls.run_dir = os.path.join(cls.tmp, 'run')
-        make('install', BUILD=os.path.join(cls.tmp, 'build'), PREFIX=cls.prefix,
-             LOCALSTATEDIR=cls.var, RUNSTATEDIR=cls.run_dir)
+        try:
+            make('install', BUILD=os.path.join(cls.tmp, 'build'), PREFIX=cls.prefix,
+                 LOCALSTATEDIR=cls.var, RUNSTATEDIR=cls.run_dir)
+        except Exception:
+            cls.tearDownClass()
+            raise
         cls.unitdir = os.path.join(cls.prefix, 'lib/systemd/system')
         cls.units = sorted(os.path.join(cls.unitdir, n) for n in os.listdir(cls.unitdir))
         # what the .path unit watches must exist for verify
