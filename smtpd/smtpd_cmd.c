@@ -159,7 +159,7 @@ starttls_check(struct session *s, const struct smtp_cmd *c, struct reply *r)
 		return RES_PERM;
 	}
 	if (s->listener->tls != LISTENER_TLS_STARTTLS || tls_prepare(s->cfg) != RES_OK) {
-		reply_set(r, 454, SMTPD_ESC_SECURITY, "TLS not available due to local problem");
+		reply_set(r, 454, ESC_SECURITY, "TLS not available due to local problem");
 		return RES_TEMP;
 	}
 	return RES_OK;

@@ -247,6 +247,27 @@ log_reject_eom(const struct session *s)
 	          s->tx.q.id[0] ? s->tx.q.id : "NOQUEUE", s->pc.name, s->pc.addr_str, line);
 }
 
+/* tx_policy - what only the whole message shows: a line over RFC 5321
+ * 4.5.3.1.6's 1000 octets (the content was read on, and is refused
+ * whole), the From: header of an authenticated user (it must be one of
+ * the user's addresses), and the client class's rules for From: */
+static void
+tx_policy(struct session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+	const char *from = tx->hs.has_from ? buf_cstr(&tx->hs.from) : NULL;
+	struct reply r;
+
+	if (tx->error.code != 0)
+		return;
+	if (s->pc.auth_user &&
+	    auth_from_owned(s->cfg, s->pc.auth_user, from ? from : "", from ? tx->hs.from.len : 0,
+	                    from ? tx->hs.from_count : 0, tx->hs.from_truncated, &r) != RES_OK)
+		tx->error = r;
+	else if (policy_data_end(&s->pc, from, &r) != RES_OK)
+		tx->error = r;
+}
+
 /* tx_finish - the end of the content: one reply for the transaction */
 static void
 tx_finish(struct session *s)
@@ -258,6 +279,7 @@ tx_finish(struct session *s)
 	tx_end_headers(s);
 	if (tx->reader.too_big)
 		latch(tx, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed limit");
+	tx_policy(s);
 	if (addr_format(&tx->sender, sender, sizeof(sender)) < 0)
 		latch(tx, 451, ESC_SYSTEM, "Local error in processing");
 	if (tx->error.code != 0) {
@@ -277,7 +299,7 @@ lost(struct session *s, enum io_status st, const char *where)
 {
 	queue_abort(&s->tx.q);
 	if (st == IO_TIMEOUT)
-		smtpd_drop(s, SMTPD_ESC_TIMEOUT, "Error: timeout exceeded");
+		smtpd_drop(s, ESC_TIMEOUT, "Error: timeout exceeded");
 	smtpd_log(s, NULL, "lost connection after %s from %s[%s]", where, s->pc.name,
 	          s->pc.addr_str);
 	smtpd_drop(s, NULL, NULL);

@@ -38,6 +38,7 @@
 
 #include "log.h"
 #include "smtpd_explain.h"
+#include "smtpd_passwd.h"
 
 struct options {
 	const char *config; /* -c */
@@ -150,7 +151,7 @@ main(int argc, char **argv)
 		return usage();
 	path = conf_path(o.config);
 	if (o.check_config)
-		return conf_check(path, stdout);
+		return auth_check_config(path, stdout); /* conf_check, then the auth files */
 	if (o.explain) {
 		if (conf_load(path, &cfg, stderr) != RES_OK)
 			return EX_CONFIG;

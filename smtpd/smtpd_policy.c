@@ -29,6 +29,7 @@
 #include "client_state.h"
 #include "log.h"
 #include "smtpd_block.h"
+#include "smtpd_passwd.h"
 
 #define LIST_TEXT_MAX 160 /* relay_domains as shown in a reply */
 
@@ -241,6 +242,24 @@ mail_sender(struct policy_client *c, const struct mail_addr *sender, const struc
 	          "sender address (user@domain)",
 	          sender->local);
 	return RES_PERM;
+}
+
+/* mail_auth_sender - an authenticated user sends only as one of their
+ * own addresses (553 5.7.1; smtpd_passwd.c: the passwd file's third
+ * field, auth.sender_map, auth.sender_patterns) */
+static enum result
+mail_auth_sender(struct policy_client *c, const struct mail_addr *sender,
+                 const struct mail_addr *rcpt, struct reply *r)
+{
+	const char *rule = NULL;
+	enum result res;
+
+	(void)rcpt;
+	if (!c->auth_user)
+		return RES_OK;
+	res = auth_sender_owned(c->cfg, c->auth_user, sender, "Sender address", r, &rule);
+	policy_why(c, "sender of user %s: %s", c->auth_user, rule);
+	return res;
 }
 
 /* rcpt_syntax - defensive: <> is a sender, never a recipient */
@@ -581,9 +600,9 @@ run(const policy_check *checks, size_t n, struct policy_client *c, const struct 
 
 static const policy_check connect_checks[] = {connect_block, connect_class, connect_dns};
 
-static const policy_check mail_checks[] = {mail_tls,           mail_auth,   mail_class,
-                                           mail_dns,           mail_sender, mail_sender_domains,
-                                           mail_verify_sender, mail_rate};
+static const policy_check mail_checks[] = {
+    mail_tls,         mail_auth,           mail_class,         mail_dns, mail_sender,
+    mail_auth_sender, mail_sender_domains, mail_verify_sender, mail_rate};
 
 static const policy_check rcpt_checks[] = {rcpt_syntax, rcpt_tricks, rcpt_relay};
 

@@ -42,11 +42,11 @@ static const struct {
 	enum smtp_verb verb;
 	cmd_fn fn;
 } commands[] = {
-    {V_HELO, cmd_helo},       {V_EHLO, cmd_helo},  {V_MAIL, smtpd_cmd_mail},
-    {V_RCPT, smtpd_cmd_rcpt}, {V_DATA, cmd_data},  {V_BDAT, cmd_bdat},
-    {V_RSET, cmd_rset},       {V_NOOP, cmd_noop},  {V_QUIT, cmd_quit},
-    {V_VRFY, cmd_vrfy},       {V_HELP, cmd_help},  {V_STARTTLS, smtpd_cmd_starttls},
-    {V_EXPN, cmd_other},      {V_AUTH, cmd_other}, {V_UNKNOWN, cmd_other},
+    {V_HELO, cmd_helo},       {V_EHLO, cmd_helo},       {V_MAIL, smtpd_cmd_mail},
+    {V_RCPT, smtpd_cmd_rcpt}, {V_DATA, cmd_data},       {V_BDAT, cmd_bdat},
+    {V_RSET, cmd_rset},       {V_NOOP, cmd_noop},       {V_QUIT, cmd_quit},
+    {V_VRFY, cmd_vrfy},       {V_HELP, cmd_help},       {V_STARTTLS, smtpd_cmd_starttls},
+    {V_EXPN, cmd_other},      {V_AUTH, smtpd_cmd_auth}, {V_UNKNOWN, cmd_other},
 };
 
 /* peer_address - getpeername on the connection; UCSPI's TCPREMOTEIP
@@ -167,7 +167,7 @@ smtpd_reply(struct session *s, const struct reply *r)
 	/* Postfix smtpd_hard_error_limit: every 4xx/5xx counts */
 	if (r->code >= 400 && ++s->errors >= s->cfg->limits.errors && s->cfg->limits.errors > 0) {
 		smtpd_log(s, NULL, "too many errors from %s[%s]", s->pc.name, s->pc.addr_str);
-		smtpd_drop(s, SMTPD_ESC_SECURITY, "Error: too many errors");
+		smtpd_drop(s, ESC_SECURITY, "Error: too many errors");
 	}
 }
 
@@ -208,6 +208,9 @@ cmd_helo(struct session *s, const struct smtp_cmd *c)
 	if (s->listener->tls == LISTENER_TLS_STARTTLS && s->io.ssl == NULL &&
 	    tls_configured(s->cfg))
 		(void)io_put_line(&s->io, "250-STARTTLS");
+	/* RFC 4954 4: no AUTH over plain text; RFC 4616 9 */
+	if (s->io.ssl != NULL && s->listener->auth != LISTENER_AUTH_NONE && auth_configured(s->cfg))
+		(void)io_put_line(&s->io, "250-AUTH PLAIN LOGIN");
 	(void)io_put_line(&s->io, "250-SMTPUTF8");
 	(void)io_put_line(&s->io, "250 CHUNKING");
 }
@@ -273,7 +276,7 @@ cmd_vrfy(struct session *s, const struct smtp_cmd *c)
 	if (c->arg_len == 0)
 		smtpd_reply_code(s, 501, ESC_BAD_ARGS, "Syntax: VRFY address");
 	else
-		smtpd_reply_code(s, 252, SMTPD_ESC_VRFY,
+		smtpd_reply_code(s, 252, ESC_VRFY,
 		                 "Cannot VRFY user, but will accept message and attempt delivery");
 }
 
@@ -282,7 +285,7 @@ cmd_help(struct session *s, const struct smtp_cmd *c)
 {
 	smtpd_reply_code(
 	    s, 214, ESC_OK,
-	    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+	    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
 }
 
 static void
@@ -290,10 +293,8 @@ cmd_other(struct session *s, const struct smtp_cmd *c)
 {
 	if (c->verb == V_EXPN)
 		smtpd_reply_code(s, 502, ESC_BAD_CMD, "Error: command not implemented");
-	else if (c->verb == V_AUTH)
-		smtpd_reply_code(s, 503, ESC_BAD_SEQ, "Error: authentication not enabled");
 	else
-		smtpd_reply_code(s, 500, SMTPD_ESC_UNKNOWN_CMD, "Error: command not recognized");
+		smtpd_reply_code(s, 500, ESC_UNKNOWN_CMD, "Error: command not recognized");
 }
 
 /* dispatch - one command line */
@@ -322,32 +323,30 @@ dispatch(struct session *s, const char *line, size_t len)
 	cmd_other(s, &c);
 }
 
-/* next_line - the next command line into line[SMTP_LINE_MAX]; answers
- * over-long lines itself; ends the session on timeout or EOF */
-static size_t
-next_line(struct session *s, char *line)
+size_t
+smtpd_next_line(struct session *s, char *line, size_t max, bool *too_long)
 {
 	enum line_status ls;
 	enum io_status st;
 	size_t len, used;
 
+	*too_long = false;
 	for (;;) {
-		ls = smtp_line_take(&s->ls, buf_cstr(&s->io.in), s->io.in.len, SMTP_LINE_MAX, &len,
-		                    &used);
+		ls = smtp_line_take(&s->ls, buf_cstr(&s->io.in), s->io.in.len, max, &len, &used);
 		if (ls == LINE_OK)
 			memcpy(line, s->io.in.s, len);
 		buf_consume(&s->io.in, used);
 		if (ls == LINE_OK)
 			return len;
 		if (ls == LINE_TOO_LONG) {
-			smtpd_reply_code(s, 500, ESC_SYNTAX, "Error: line too long");
-			continue;
+			*too_long = true;
+			return 0;
 		}
 		if (used > 0 && s->io.in.len > 0)
 			continue;
 		st = io_fill(&s->io, s->cfg->limits.command_timeout);
 		if (st == IO_TIMEOUT)
-			smtpd_drop(s, SMTPD_ESC_TIMEOUT, "Error: timeout exceeded");
+			smtpd_drop(s, ESC_TIMEOUT, "Error: timeout exceeded");
 		if (st != IO_OK) {
 			smtpd_log(s, NULL, "lost connection from %s[%s]", s->pc.name,
 			          s->pc.addr_str);
@@ -417,7 +416,11 @@ greet(struct session *s)
 int
 smtpd_session_run(struct session *s)
 {
-	char line[SMTP_LINE_MAX];
+	/* AUTH's line may be 12288 octets (RFC 4954 4), every other
+	 * command's 512 (RFC 5321 4.5.3.1.4) */
+	static char line[AUTH_LINE_MAX];
+	struct smtp_cmd c;
+	bool too_long;
 	size_t len;
 
 	smtpd_log(s, NULL, "connect from %s[%s]", s->pc.name, s->pc.addr_str);
@@ -427,8 +430,12 @@ smtpd_session_run(struct session *s)
 		pregreet(s);
 	greet(s);
 	while (!s->quit) {
-		len = next_line(s, line);
-		dispatch(s, line, len);
+		len = smtpd_next_line(s, line, sizeof(line), &too_long);
+		smtp_cmd_parse(line, len, &c);
+		if (too_long || (c.verb != V_AUTH && len + 2 > SMTP_LINE_MAX))
+			smtpd_reply_code(s, 500, ESC_SYNTAX, "Error: line too long");
+		else
+			dispatch(s, line, len);
 	}
 	(void)io_flush(&s->io);
 	finish(s);
