@@ -258,6 +258,10 @@ tx_policy(struct session *s)
 	const char *from = tx->hs.has_from ? buf_cstr(&tx->hs.from) : NULL;
 	struct reply r;
 
+	if (tx->reader.line_too_long)
+		latch(tx, 500, ESC_SYNTAX,
+		      "Line too long: RFC 5321 allows 1000 octets per line; wrap the lines or send "
+		      "the content base64 or quoted-printable encoded");
 	if (tx->error.code != 0)
 		return;
 	if (s->pc.auth_user &&
