@@ -57,6 +57,11 @@ LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD) $(LDFLAGS)
 OBJ := $(BUILD)/obj
 BIN := $(BUILD)/bin
 
+# Objects a program links: $(call objs,SRCS)
+objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+.DEFAULT_GOAL := all
+
 # Filled in by the module.mk files.
 PROGRAMS :=
 TESTS :=
@@ -68,8 +73,10 @@ include queue/module.mk
 include smtpd/module.mk
 include deliver/module.mk
 include tests/module.mk
+include man/module.mk
+include units/install.mk
 
-.PHONY: all clean check run install fuzz bench format format-check deps lint
+.PHONY: all clean check run fuzz bench format format-check deps lint
 
 all: $(PROGRAMS)
 
@@ -78,9 +85,6 @@ $(OBJ)/%.o: %.c
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
-
-# Objects a program links: $(call objs,SRCS)
-objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 clean:
 	rm -rf build run
@@ -121,10 +125,3 @@ lint:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--suppress=missingIncludeSystem --suppress=duplicateAssignExpression -D_GNU_SOURCE -Ilib -Iconf \
 		lib conf smtpd queue deliver
-
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/mailout \
-		$(DESTDIR)$(SYSCONFDIR)/mailout $(DESTDIR)$(UNITDIR)
-	for p in $(PROGRAMS); do install -m 0755 $$p $(DESTDIR)$(SBINDIR)/; done
-	test -e $(DESTDIR)$(SYSCONFDIR)/mailout/mailout.conf || \
-		install -m 0644 conf/mailout.conf $(DESTDIR)$(SYSCONFDIR)/mailout/mailout.conf
