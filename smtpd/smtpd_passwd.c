@@ -62,15 +62,17 @@ user_ok(const char *u, size_t n)
 bool
 passwd_hash_ok(const char *s)
 {
-	static const char *const strong[] = {"$y$", "$gy$", "$7$", "$2b$", "$2y$", "$6$", "$5$"};
+	static const char *const strong[] = {"$y$", "$gy$", "$7$", "$2b$", "$2y$", "$6$"};
 	const char *last = strrchr(s, '$');
-	size_t i;
+	size_t i, dollars = 0;
 	bool known = false;
 
 	for (i = 0; i < sizeof(strong) / sizeof(strong[0]); i++)
 		known = known || strncmp(s, strong[i], strlen(strong[i])) == 0;
+	for (i = 0; s[i]; i++)
+		dollars += s[i] == '$';
 	/* a setting without its hash part ("$6$salt") would match nothing */
-	if (!known || last == NULL || last[1] == '\0' || strlen(s) >= CRYPT_OUTPUT_SIZE)
+	if (!known || dollars < 3 || last[1] == '\0' || strlen(s) >= CRYPT_OUTPUT_SIZE)
 		return false;
 	if (strncmp(s, "$2", 2) == 0)
 		return strlen(s) == 60; /* bcrypt: "$2b$NN$" + 53 */

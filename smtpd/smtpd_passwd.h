@@ -55,8 +55,8 @@ void passwd_free(struct passwd_db *db);
 /* passwd_find - the entry of user (exact, case-sensitive), or NULL */
 const struct passwd_entry *passwd_find(const struct passwd_db *db, const char *user);
 /* passwd_hash_ok - is s a complete crypt(5) hash of a strong method
- * ($y$ yescrypt, $gy$, $7$, $2b$ bcrypt, $6$ sha512crypt, $5$)?  A
- * plain-text password is not. */
+ * ($y$ yescrypt, $gy$, $7$, $2b$ bcrypt, $6$ sha512crypt) that libxcrypt
+ * does not call legacy?  A plain-text password is not. */
 bool passwd_hash_ok(const char *s);
 
 /* auth_files_check - --check-config: read passwd_file and sender_map,
