@@ -63,9 +63,10 @@ def free_port(addr='127.0.0.1', kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
-def _proc_net_ports(kind):
-    """Local ports in LISTEN state (tcp) or bound (udp), from /proc/net."""
-    ports = set()
+def _proc_net_sockets(kind):
+    """(local port, inode) of sockets in LISTEN state (tcp) or bound
+    (udp), from /proc/net."""
+    socks = set()
     for name in (kind, kind + '6'):
         try:
             with open('/proc/net/' + name) as f:
@@ -74,18 +75,41 @@ def _proc_net_ports(kind):
                     fields = line.split()
                     port = int(fields[1].rsplit(':', 1)[1], 16)
                     if kind == 'udp' or fields[3] == '0A':
-                        ports.add(port)
+                        socks.add((port, int(fields[9])))
         except OSError:
             continue
-    return ports
+    return socks
+
+
+def _proc_net_ports(kind):
+    return {port for port, _ in _proc_net_sockets(kind)}
+
+
+def _socket_inodes(pid):
+    inodes = set()
+    try:
+        fds = os.listdir('/proc/%d/fd' % pid)
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith('socket:['):
+            inodes.add(int(link[8:-1]))
+    return inodes
 
 
 def wait_listening(port, kind='tcp', proc=None, timeout=WAIT):
     """Wait until something listens on port, without connecting to it
-    (a probe connection would start a session under Accept=yes)."""
+    (a probe connection would start a session under Accept=yes).  With
+    proc, the listening socket must be proc's own."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if port in _proc_net_ports(kind):
+        inodes = {i for p, i in _proc_net_sockets(kind) if p == port}
+        if inodes and (proc is None or any(inodes & _socket_inodes(pid)
+                                           for pid in group_members(proc.pid))):
             return
         if proc is not None and proc.poll() is not None:
             raise AssertionError('%s exited with %s before listening on %d:\n%s' %
@@ -168,21 +192,48 @@ class Proc:
             self.p.wait(timeout)
         except subprocess.TimeoutExpired:
             pass
+        # Members of the group may outlive the leader (a session that was
+        # still running); zombies nobody reaps do not count.
         deadline = time.monotonic() + timeout
-        sig = signal.SIGTERM
-        while True:
-            try:
-                os.killpg(pgid, sig if time.monotonic() < deadline else signal.SIGKILL)
-            except OSError as e:
-                if e.errno == errno.ESRCH:
+        while group_alive(pgid):
+            if time.monotonic() > deadline:
+                _killpg(pgid, signal.SIGKILL)
+                if time.monotonic() > deadline + 2:
                     break
-            if time.monotonic() > deadline + 2:
-                break
-            time.sleep(0.05)
+            time.sleep(0.02)
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait(5)
         self._logf.close()
+
+
+def _killpg(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except OSError:
+        pass
+
+
+def group_members(pgid):
+    """pids of the running (not zombie) processes of group pgid."""
+    pids = []
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(')') + 2:].split()
+        if int(fields[2]) == pgid and fields[0] not in ('Z', 'X'):
+            pids.append(int(d))
+    return pids
+
+
+def group_alive(pgid):
+    """Is any process of group pgid still running (not a zombie)?"""
+    return bool(group_members(pgid))
 
 
 class Receiver:
@@ -203,6 +254,10 @@ class Receiver:
 
 
 class SMTPError(AssertionError):
+    pass
+
+
+class PortTaken(Exception):
     pass
 
 
@@ -572,7 +627,18 @@ class TestCase(unittest.TestCase):
         'socket-activate-fds'    systemd-socket-activate --accept (LISTEN_FDS, fd 3)
         'tcpserver'              tcpserver -q -R -H (UCSPI, stdin/stdout)"""
         conf = conf or self.conf or self.config()
-        port = port or free_port(addr)
+        if not have_bin('mailout-smtpd'):
+            self.fail('%s is not built' % bin('mailout-smtpd'))
+        for attempt in range(3):
+            # A port picked free may be taken before the activator binds it.
+            try:
+                return self._start_receiver(mode, listener, addr, conf, env,
+                                            port or free_port(addr))
+            except PortTaken:
+                if port or attempt == 2:
+                    raise
+
+    def _start_receiver(self, mode, listener, addr, conf, env, port):
         smtpd = [bin('mailout-smtpd'), '-c', conf, '-l', listener]
         penv = self.env(env)
         hostport = '[%s]:%d' % (addr, port) if ':' in addr else '%s:%d' % (addr, port)
@@ -588,10 +654,14 @@ class TestCase(unittest.TestCase):
             argv = ['tcpserver', '-q', '-R', '-H', '-c', '200', addr, str(port)] + smtpd
         else:
             raise ValueError('unknown receiver mode %r' % mode)
-        if not have_bin('mailout-smtpd'):
-            self.fail('%s is not built' % bin('mailout-smtpd'))
         p = self.start(argv, name='receiver-' + mode, env=penv)
-        wait_listening(port, proc=p)
+        try:
+            wait_listening(port, proc=p)
+        except AssertionError:
+            if p.poll() is not None and port in _proc_net_ports('tcp'):
+                self.stop(p)
+                raise PortTaken(port)
+            raise
         return Receiver(p, addr, port, mode)
 
     def smtpd_log(self, receiver):
