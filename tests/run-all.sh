@@ -117,7 +117,7 @@ export FUZZ_SECONDS
 fuzz_layer() {
 	local srcs=() p=0 f=0 names=() name rc runs
 	echo "== fuzz targets (${FUZZ_SECONDS}s each)"
-	if ! make --no-print-directory -f tests/fuzz.mk >"$LOGS/fuzz/build.log" 2>&1; then
+	if ! make --no-print-directory -j"$JOBS" -f tests/fuzz.mk >"$LOGS/fuzz/build.log" 2>&1; then
 		echo "FAIL fuzz build, log: $LOGS/fuzz/build.log"
 		grep -E 'error|Error' "$LOGS/fuzz/build.log" | head -n 20
 		note fuzz 0 1 build
