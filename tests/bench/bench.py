@@ -1,0 +1,410 @@
+"""bench.py - `make bench`: mailout side by side with Postfix, on loopback
+
+Run by tests/bench/bench.sh (which installs the Debian packages, builds
+the programs and the two C tools) with Debian's /usr/bin/python3:
+
+    bench.py --bin BUILD/bin --tools BUILD/bench-tools --out build/bench
+
+Measures, each as the median of REPS (>= 3) repetitions:
+  - the fsync ceiling of the spool's file system (fsyncbench);
+  - accept rates with Postfix's smtp-source (1 and 10 sessions, one
+    message per connection and many), mailout under
+    systemd-socket-activate --accept and under tcpserver, and a private
+    Postfix instance that holds what it accepts; timed with hyperfine;
+  - the drain of DRAIN messages to smtp-sink, 1 and 4 connections;
+  - STARTTLS accept rates with loadclient (resumption off and on);
+  - memory of a receiver process paused in a dialogue, and idle footprint;
+  - instructions per message (callgrind) of mailout-smtpd and
+    mailout-queue, with their hot spots.
+Prints the table and writes it, dated, to OUT/results.md (callgrind
+files and annotations beside it).  Every loop is bounded in count and
+time; everything started is stopped by pid; Postfix is stopped at the
+end whatever happens.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
+sys.path.insert(0, HERE)
+
+import bench_peers  # noqa: E402
+import bench_profile  # noqa: E402
+import certs  # noqa: E402
+import harness  # noqa: E402
+from bench_peers import run  # noqa: E402
+
+REPS = max(3, int(os.environ.get('REPS', '3')))
+N_ACCEPT = int(os.environ.get('N_ACCEPT', '500'))
+N_TLS = int(os.environ.get('N_TLS', '200'))
+DRAIN = int(os.environ.get('DRAIN', '5000'))
+SENDER, RCPT = 'bench@example.org', 'rcpt@example.org'
+CLIENTS = {'campus': {'networks': ['127.0.0.0/8'], 'require_tls': False, 'require_dns': False,
+                      'verify_sender': False, 'relay_domains': ['example.org']}}
+LISTENERS = {'smtp': {'tls': 'starttls', 'auth': 'none'}}
+# (label, smtp-source sessions, -d: many messages per connection)
+ACCEPT_SHAPES = [('1 session, 1 msg/conn', 1, False), ('10 sessions, 1 msg/conn', 10, False),
+                 ('1 session, many msg/conn', 1, True), ('10 sessions, many msg/conn', 10, True)]
+# (label, concurrency, connections, messages per connection, resume)
+TLS_SHAPES = [('1 client, 1 msg/conn', 1, N_TLS, 1, False),
+              ('10 clients, 1 msg/conn', 10, N_TLS, 1, False),
+              ('10 clients, 1 msg/conn, resumption', 10, N_TLS, 1, True),
+              ('10 clients, 10 msg/conn, resumption', 10, max(10, N_TLS // 10), 10, True)]
+
+
+class Table:
+    """Rows of (section, figure, unit, mailout, postfix); ratio computed."""
+
+    def __init__(self):
+        self.rows = []
+        self.notes = []
+
+    def add(self, section, figure, unit, mailout, postfix=None):
+        self.rows.append((section, figure, unit, mailout, postfix))
+        self.print_row(self.rows[-1])
+
+    @staticmethod
+    def fmt(v):
+        if v is None:
+            return '-'
+        if isinstance(v, str):
+            return v
+        if abs(v) >= 100:
+            return '{:,.0f}'.format(v)
+        return '{:.1f}'.format(v) if abs(v) >= 10 else '{:.2f}'.format(v)
+
+    def ratio(self, m, p):
+        if isinstance(m, (int, float)) and isinstance(p, (int, float)) and p:
+            return '{:.2f}'.format(m / p)
+        return '-'
+
+    def print_row(self, r):
+        sec, fig, unit, m, p = r
+        print('  %-11s %-44s %-12s %12s %12s %7s' % (sec, fig, unit, self.fmt(m), self.fmt(p),
+                                                  self.ratio(m, p)), flush=True)
+
+    def markdown(self, header):
+        out = [header, '', '| | figure | unit | mailout | Postfix | mailout/Postfix |',
+               '|---|---|---|---:|---:|---:|']
+        for sec, fig, unit, m, p in self.rows:
+            out.append('| %s | %s | %s | %s | %s | %s |' % (sec, fig, unit, self.fmt(m), self.fmt(p),
+                                                           self.ratio(m, p)))
+        return '\n'.join(out + [''] + self.notes) + '\n'
+
+
+class Bench(harness.TestCase):
+    def runTest(self):
+        pass
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+# -- fsync ceiling --------------------------------------------------------
+
+def bench_fsync(t, tools, tmp):
+    d = os.path.join(tmp, 'fsync')
+    os.mkdir(d)
+    for writers, count in ((1, 300), (8, 100)):
+        rates = []
+        for _ in range(REPS):
+            out = run([os.path.join(tools, 'fsyncbench'), d, str(writers), str(count)], timeout=600)
+            rates.append(float(out.split('rate=')[1].split()[0]))
+        t.add('fsync', 'commits/s, %d writer%s' % (writers, 's' if writers > 1 else ''),
+              'commits/s', median(rates), None)
+
+
+# -- accept rates (smtp-source, hyperfine) ----------------------------------
+
+def smtp_source(port, sessions, many, n):
+    argv = ['smtp-source', '-s', str(sessions), '-m', str(n), '-l', '2048', '-f', SENDER,
+            '-t', RCPT, '-M', 'source.test.example']
+    if many:
+        argv.append('-d')
+    return argv + ['127.0.0.1:%d' % port]
+
+
+def hyperfine(argv, prepare, out_json):
+    run(['hyperfine', '--runs', str(REPS), '--style', 'none', '--prepare', prepare,
+         '--export-json', out_json, ' '.join(argv)], timeout=1800)
+    with open(out_json) as f:
+        return json.load(f)['results'][0]['median']
+
+
+def accept_rates(port, clear, count, tmp, tag):
+    """{shape label: messages/s} for every ACCEPT_SHAPE."""
+    out = {}
+    for label, sessions, many in ACCEPT_SHAPES:
+        sec = hyperfine(smtp_source(port, sessions, many, N_ACCEPT), clear,
+                        os.path.join(tmp, 'hf-%s-%d-%d.json' % (tag, sessions, many)))
+        got = harness.wait_for(lambda: count() >= N_ACCEPT and count(), 20,
+                               what='%d messages queued by %s' % (N_ACCEPT, tag))
+        if got != N_ACCEPT:
+            raise AssertionError('%s queued %d messages, not %d' % (tag, got, N_ACCEPT))
+        out[label] = N_ACCEPT / sec
+    return out
+
+
+def bench_accept(t, b, pf, tmp):
+    spool_new = os.path.join(b.spool, 'new')
+    clear_m = 'find %s -type f -delete' % spool_new
+    count_m = lambda: len(os.listdir(spool_new))  # noqa: E731
+    res = {}
+    for mode in ('socket-activate-fds', 'tcpserver'):
+        rcv = b.start_receiver(mode, listener='smtp', addr='127.0.0.1')
+        try:
+            res[mode] = accept_rates(rcv.port, clear_m, count_m, tmp, mode)
+        finally:
+            b.stop(rcv.proc)
+        run(['sh', '-c', clear_m])
+    clear_p = 'postsuper -c %s -d ALL >/dev/null 2>&1' % pf.dir
+    res['postfix'] = accept_rates(pf.port, clear_p, pf.held, tmp, 'postfix')
+    pf.delete_all()
+    for label, _, _ in ACCEPT_SHAPES:
+        t.add('accept', label + ' (systemd)', 'msg/s', res['socket-activate-fds'][label],
+              res['postfix'][label])
+    for label, _, _ in ACCEPT_SHAPES:
+        t.add('accept', label + ' (tcpserver)', 'msg/s', res['tcpserver'][label],
+              res['postfix'][label])
+
+
+# -- drain to smtp-sink -----------------------------------------------------
+
+def fill_mailout(b, n):
+    """Queue n messages through the receiver; returns a copy of the spool."""
+    rcv = b.start_receiver('socket-activate-fds', listener='smtp', addr='127.0.0.1')
+    try:
+        run(smtp_source(rcv.port, 10, True, n), timeout=900)
+    finally:
+        b.stop(rcv.proc)
+    got = len(os.listdir(os.path.join(b.spool, 'new')))
+    if got != n:
+        raise AssertionError('mailout queued %d of %d messages' % (got, n))
+    tpl = b.spool + '.tpl'
+    shutil.copytree(b.spool, tpl, symlinks=True)
+    return tpl
+
+
+def spool_left(spool):
+    return sum(len(os.listdir(os.path.join(spool, d))) for d in ('new', 'deferred', 'tmp'))
+
+
+def drain_mailout(b, bin_dir, tpl, sink, conns):
+    conf = b.write_config(b.render_config(clients=CLIENTS, listeners=LISTENERS, gateway={
+        'servers': ['[127.0.0.1]:%d' % sink.port], 'tls': 'none', 'connections': conns}),
+        name='drain-%d.conf' % conns)
+    times = []
+    for _ in range(REPS):
+        shutil.rmtree(b.spool)
+        shutil.copytree(tpl, b.spool, symlinks=True)
+        t0 = time.monotonic()
+        run([os.path.join(bin_dir, 'mailout-deliver'), '-c', conf], timeout=900,
+            env=b.env({'MAILOUT_CONFIG': conf}))
+        times.append(time.monotonic() - t0)
+        left = spool_left(b.spool)
+        if left:
+            raise AssertionError('mailout-deliver left %d messages in the spool' % left)
+    return DRAIN / median(times)
+
+
+def drain_postfix(pf, conns):
+    pf.reload(conns)
+    times = []
+    for _ in range(REPS):
+        pf.delete_all()
+        sent0 = pf.sent_count()
+        run(smtp_source(pf.port, 10, True, DRAIN), timeout=900)
+        harness.wait_for(lambda: pf.held() >= DRAIN, 60, what='Postfix holding the messages')
+        t0 = time.monotonic()
+        pf.release_and_flush()
+        harness.wait_for(lambda: pf.queue_count() == 0, 900, step=0.05,
+                         what='Postfix to empty its queue')
+        times.append(time.monotonic() - t0)
+        harness.wait_for(lambda: pf.sent_count() - sent0 >= DRAIN, 60,
+                         what='%d status=sent lines in the Postfix log' % DRAIN)
+    return DRAIN / median(times)
+
+
+def bench_drain(t, b, bin_dir, pf, sink):
+    tpl = fill_mailout(b, DRAIN)
+    for conns in (1, 4):
+        m = drain_mailout(b, bin_dir, tpl, sink, conns)
+        p = drain_postfix(pf, conns)
+        t.add('drain', '%d msgs to smtp-sink, %d connection%s' % (DRAIN, conns, 's' * (conns > 1)),
+              'msg/s', m, p)
+    shutil.rmtree(tpl)
+    pf.delete_all()
+
+
+# -- STARTTLS with loadclient --------------------------------------------------
+
+def loadclient(tools, port, conc, n, m, resume):
+    argv = [os.path.join(tools, 'loadclient'), '-p', str(port), '-c', str(conc), '-n', str(n),
+            '-m', str(m), '-s', '2048', '-f', SENDER, '-t', RCPT, '-W', '600']
+    if resume:
+        argv.append('-r')
+    out = run(argv, timeout=900)
+    return dict(kv.split('=', 1) for kv in out.split())
+
+
+def tls_rates(tools, port, clear):
+    """{label: (median msg/s, resumed fraction)}"""
+    res = {}
+    for label, conc, n, m, resume in TLS_SHAPES:
+        rates, resumed = [], []
+        for _ in range(REPS):
+            clear()
+            r = loadclient(tools, port, conc, n, m, resume)
+            rates.append(float(r['msgs_per_s']))
+            resumed.append(int(r['resumed']) / max(1, int(r['connections'])))
+        res[label] = (median(rates), median(resumed))
+    clear()
+    return res
+
+
+def bench_tls(t, b, tools, pf):
+    new = os.path.join(b.spool, 'new')
+    rcv = b.start_receiver('socket-activate-fds', listener='smtp', addr='127.0.0.1')
+    try:
+        m = tls_rates(tools, rcv.port, lambda: [os.unlink(os.path.join(new, x))
+                                                for x in os.listdir(new)])
+    finally:
+        b.stop(rcv.proc)
+    p = tls_rates(tools, pf.port, pf.delete_all)
+    for label, _, _, _, resume in TLS_SHAPES:
+        t.add('starttls', label, 'msg/s', m[label][0], p[label][0])
+        if resume:
+            t.add('starttls', '  handshakes resumed', '%', 100 * m[label][1], 100 * p[label][1])
+
+
+# -- memory -----------------------------------------------------------------------
+
+def paused_session(port, candidates, tls):
+    """Open a session, stop after RCPT; (Rss, Pss, Private_Dirty) kB of
+    the server process that holds it."""
+    c = harness.RawClient(port, '127.0.0.1', '127.0.0.1', 30)
+    try:
+        c.expect(220)
+        c.expect(250, 'EHLO client.test.example')
+        if tls:
+            c.expect(220, 'STARTTLS')
+            c.starttls()
+            c.expect(250, 'EHLO client.test.example')
+        c.expect(250, 'MAIL FROM:<%s>' % SENDER)
+        c.expect(250, 'RCPT TO:<%s>' % RCPT)
+        time.sleep(0.3)
+        inode = bench_peers.socket_inode(port, c.sock.getsockname()[1])
+        pid = inode and bench_peers.pid_of_socket(inode, candidates())
+        if not pid:
+            raise AssertionError('no server process holds the connection on port %d' % port)
+        return bench_peers.smaps(pid)
+    finally:
+        c.close()
+
+
+def mailout_idle(bin_dir):
+    """(processes, Rss, Pss) of everything running from bin_dir."""
+    procs = [p for p in bench_peers.all_pids()
+             if harness.exe_of(p).startswith(os.path.realpath(bin_dir) + '/')]
+    mem = [bench_peers.smaps(p) or (0, 0, 0) for p in procs]
+    return len(procs), sum(x[0] for x in mem), sum(x[1] for x in mem)
+
+
+def bench_memory(t, b, bin_dir, pf, pf_idle):
+    rcv = b.start_receiver('socket-activate-fds', listener='smtp', addr='127.0.0.1')
+    try:
+        m = [paused_session(rcv.port, rcv.sessions, tls) for tls in (False, True)]
+        rcv.wait_no_session()
+    finally:
+        b.stop(rcv.proc)
+    p = [paused_session(pf.port, lambda: list(pf.processes()), tls) for tls in (False, True)]
+    for i, what in enumerate(('plain', 'STARTTLS')):
+        t.add('memory', 'receiver, paused after RCPT, %s: Private_Dirty' % what, 'kB',
+              m[i][2], p[i][2])
+        t.add('memory', 'receiver, paused after RCPT, %s: PSS' % what, 'kB', m[i][1], p[i][1])
+    n, rss, pss = mailout_idle(bin_dir)
+    t.add('idle', 'processes when nothing happens', 'count', n, pf_idle[0])
+    t.add('idle', 'resident memory when nothing happens: PSS', 'kB', pss, pf_idle[2])
+    t.add('idle', 'resident memory when nothing happens: RSS', 'kB', rss, pf_idle[1])
+
+
+def postfix_idle(pf):
+    time.sleep(1.0)
+    procs = pf.processes()
+    mem = [bench_peers.smaps(p) or (0, 0, 0) for p in procs]
+    names = ' + '.join(sorted(procs.values()))
+    return len(procs), sum(x[0] for x in mem), sum(x[1] for x in mem), names
+
+
+# -- main -------------------------------------------------------------------------
+
+def machine_line(spool):
+    fs = run(['stat', '-f', '-c', '%T', spool], check=False).strip()
+    return '%s, %d CPUs, Linux %s, spool on %s' % (platform.node(), os.cpu_count(),
+                                                   platform.release(), fs)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--bin', required=True)
+    ap.add_argument('--tools', required=True)
+    ap.add_argument('--out', required=True)
+    a = ap.parse_args()
+    os.environ['MAILOUT_BIN'] = a.bin
+    harness.BIN_DIR = os.path.abspath(a.bin)
+    os.makedirs(a.out, exist_ok=True)
+    t = Table()
+    b = Bench()
+    b.setUp()
+    b.env = lambda extra=None, _env=b.env: {k: v for k, v in _env(extra).items()
+                                            if k not in ('ASAN_OPTIONS', 'UBSAN_OPTIONS')}
+    pf = sink = None
+    try:
+        cert, key = certs.server('localhost')
+        sink = bench_peers.Sink(b.tmp)
+        b.config(clients=CLIENTS, listeners=LISTENERS,
+                 gateway={'servers': ['[127.0.0.1]:%d' % sink.port], 'tls': 'none'})
+        started = datetime.datetime.now()
+        print('mailout vs Postfix %s, median of %d runs; %s' % (
+            bench_peers.postfix_version(), REPS, machine_line(b.spool)), flush=True)
+        print('  %-11s %-44s %-12s %12s %12s %7s' % ('', 'figure', 'unit', 'mailout', 'Postfix',
+                                                  'ratio'))
+        bench_fsync(t, a.tools, b.tmp)
+        pf = bench_peers.Postfix(b.tmp, cert, key, sink.port)
+        pf.start()
+        pf_idle = postfix_idle(pf)
+        bench_accept(t, b, pf, b.tmp)
+        bench_drain(t, b, a.bin, pf, sink)
+        bench_tls(t, b, a.tools, pf)
+        bench_memory(t, b, a.bin, pf, pf_idle)
+        pf.stop()
+        prof = bench_profile.profile(t, b, a.bin, a.out, CLIENTS, LISTENERS)
+        t.notes += ['Postfix idle processes: %s.' % pf_idle[3]] + prof
+        header = '## mailout vs Postfix, %s\n\n%s; Postfix %s; median of %d runs.' % (
+            started.strftime('%Y-%m-%d'), machine_line(b.spool), bench_peers.postfix_version(),
+            REPS)
+        md = t.markdown(header)
+        with open(os.path.join(a.out, 'results.md'), 'w') as f:
+            f.write(md)
+        print('\n' + md)
+        print('written to %s' % os.path.join(a.out, 'results.md'))
+    finally:
+        if pf:
+            pf.stop()
+        if sink:
+            sink.stop()
+        b.doCleanups()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,177 @@
+"""bench_profile.py - instructions per message on mailout's receive path
+
+callgrind counts instructions, a figure that does not drift with the
+machine's noise.  Two measurements:
+
+  - mailout-smtpd: one session over a pipe (the UCSPI way: TCPREMOTEIP),
+    EHLO, N messages of about 2 kB, QUIT; once with N = 0 (the fixed
+    cost of a session) and once with N = PROFILE_N.  Per message is
+    (Ir(N) - Ir(0)) / N; mailout-queue runs natively as its child.
+  - mailout-queue: one message per process (as in production), the
+    median of REPS runs.
+
+callgrind_annotate's output for each is written to OUT (its top
+functions by self cost are the hot spots), next to the raw files.
+"""
+
+import os
+import re
+import statistics
+import subprocess
+
+PROFILE_N = int(os.environ.get('PROFILE_N', '200'))
+REPS = max(3, int(os.environ.get('REPS', '3')))
+SENDER, RCPT = 'bench@example.org', 'rcpt@example.org'
+BODY_LINE = 'La de da de da 1234567890 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+ANNOTATE_RE = re.compile(r'^\s*([\d,]+) \(\s*([\d.]+)%\)\s+(\S.*)$')
+
+
+def message(eol):
+    head = ['From: <%s>' % SENDER, 'To: <%s>' % RCPT, 'Subject: bench',
+            'Date: Mon, 24 Nov 2025 10:00:00 +0000', 'Message-ID: <profile@test.example>', '']
+    body = [BODY_LINE] * (2048 // (len(BODY_LINE) + 2))
+    return (eol.join(head + body) + eol).encode()
+
+
+def smtpd_script(n):
+    msg = message('\r\n')
+    tx = ('MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n' % (SENDER, RCPT)).encode() + msg + b'.\r\n'
+    return b'EHLO bench.test.example\r\n' + tx * n + b'QUIT\r\n'
+
+
+def callgrind(argv, out_file, env, timeout=600, **kw):
+    """Run argv under callgrind (children natively); returns (rc, stdout)."""
+    vg = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + out_file,
+          '--trace-children=no', '--log-file=' + out_file + '.log'] + argv
+    p = subprocess.run(vg, env=env, timeout=timeout, stderr=subprocess.DEVNULL, **kw)
+    return p.returncode, p.stdout
+
+
+def total_ir(out_file):
+    with open(out_file) as f:
+        for line in f:
+            if line.startswith('totals:') or line.startswith('summary:'):
+                return int(line.split()[1])
+    raise AssertionError('no totals in %s' % out_file)
+
+
+def annotate(out_file):
+    """Write callgrind_annotate's reports (self and inclusive) beside
+    out_file; return {(function, object): self Ir} for every function."""
+    reports = []
+    for extra in ([], ['--inclusive=yes']):
+        reports.append(subprocess.run(
+            ['callgrind_annotate', '--auto=no', '--threshold=100'] + extra + [out_file],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=300,
+            check=True).stdout.decode('utf-8', 'replace'))
+    with open(out_file + '.txt', 'w') as f:
+        f.write(reports[0] + '\n\n=== inclusive ===\n\n' + reports[1])
+    costs, objs = {}, {}
+    seen_header = False
+    for line in reports[0].splitlines():
+        if 'file:function' in line:
+            seen_header = True
+            continue
+        if seen_header and not line.strip() and costs:
+            break
+        m = ANNOTATE_RE.match(line)
+        if not (seen_header and m):
+            continue
+        where, _, obj = m.group(3).partition(' [')
+        fn = where.split(':', 1)[1] if ':' in where else where
+        if obj and fn not in objs:  # an object is named once per function
+            objs[fn] = obj.rstrip(']').rsplit('/', 1)[-1]
+        costs[fn] = costs.get(fn, 0) + int(m.group(1).replace(',', ''))
+    return {(fn, objs.get(fn, '')): ir for fn, ir in costs.items()}
+
+
+def top(costs, k=5):
+    """The k costliest functions as (share %, function, object)."""
+    total = sum(costs.values()) or 1
+    best = sorted(costs.items(), key=lambda kv: -kv[1])[:k]
+    return [(100.0 * ir / total, fn, obj) for (fn, obj), ir in best]
+
+
+def by_object(costs):
+    """'ld.so 40%, libc 20%, ...': the share of each object."""
+    total = sum(costs.values()) or 1
+    objs = {}
+    for (_, obj), ir in costs.items():
+        objs[obj or '?'] = objs.get(obj or '?', 0) + ir
+    best = sorted(objs.items(), key=lambda kv: -kv[1])[:5]
+    return ', '.join('%s %.0f%%' % (o, 100.0 * ir / total) for o, ir in best)
+
+
+def diff(after, before):
+    """Per-function cost of after minus before (what N messages added)."""
+    out = {k: after[k] - before.get(k, 0) for k in after}
+    return {k: v for k, v in out.items() if v > 0}
+
+
+def profile_smtpd(b, bin_dir, out_dir):
+    env = b.env({'TCPREMOTEIP': '127.0.0.1', 'TCPREMOTEPORT': '40000',
+                 'MAILOUT_QUEUE': os.path.join(bin_dir, 'mailout-queue')})
+    argv = [os.path.join(bin_dir, 'mailout-smtpd'), '-c', b.conf, '-l', 'smtp']
+    ir, costs = {}, {}
+    for n in (0, PROFILE_N):
+        out_file = os.path.join(out_dir, 'callgrind.smtpd.%d' % n)
+        rc, out = callgrind(argv, out_file, env, input=smtpd_script(n), stdout=subprocess.PIPE)
+        queued = out.count(b'queued as')
+        if rc != 0 or queued != n:
+            raise AssertionError('mailout-smtpd under callgrind: exit %d, %d of %d queued:\n%s'
+                                 % (rc, queued, n, out[-2000:].decode('utf-8', 'replace')))
+        ir[n] = total_ir(out_file)
+        costs[n] = annotate(out_file)
+    for name in os.listdir(os.path.join(b.spool, 'new')):
+        os.unlink(os.path.join(b.spool, 'new', name))
+    return ir[0], (ir[PROFILE_N] - ir[0]) / PROFILE_N, costs[0], diff(costs[PROFILE_N], costs[0])
+
+
+def profile_queue(b, bin_dir, out_dir):
+    msg_file = os.path.join(b.tmp, 'profile.msg')
+    env_file = os.path.join(b.tmp, 'profile.env')
+    with open(msg_file, 'wb') as f:
+        f.write(message('\n'))
+    with open(env_file, 'wb') as f:
+        f.write(('F%s\0T%s\0\0' % (SENDER, RCPT)).encode())
+    irs = []
+    out_file = None
+    for i in range(REPS):
+        out_file = os.path.join(out_dir, 'callgrind.queue.%d' % i)
+        with open(msg_file, 'rb') as m, open(env_file, 'rb') as e:
+            rc, _ = callgrind([os.path.join(bin_dir, 'mailout-queue')], out_file, b.env(),
+                              stdin=m, stdout=e)
+        if rc != 0:
+            raise AssertionError('mailout-queue under callgrind exited %d' % rc)
+        irs.append(total_ir(out_file))
+    new = os.path.join(b.spool, 'new')
+    got = len(os.listdir(new))
+    if got != REPS:
+        raise AssertionError('mailout-queue under callgrind queued %d of %d' % (got, REPS))
+    for name in os.listdir(new):
+        os.unlink(os.path.join(new, name))
+    return statistics.median(irs), annotate(out_file)
+
+
+def hot_lines(title, costs):
+    out = ['', '%s (by object: %s):' % (title, by_object(costs)), '']
+    for pct, fn, lib in top(costs):
+        out.append('- %5.1f%%  `%s`%s' % (pct, fn, ' (%s)' % lib if lib else ''))
+    return out
+
+
+def profile(t, b, bin_dir, out_dir, clients, listeners):
+    """Add the callgrind rows to table t; return note lines (hot spots)."""
+    b.config(clients=clients, listeners=listeners)
+    fixed, per_msg, c_fixed, c_msgs = profile_smtpd(b, bin_dir, out_dir)
+    q, c_queue = profile_queue(b, bin_dir, out_dir)
+    t.add('cpu', 'mailout-smtpd per message (Ir, %d in a session)' % PROFILE_N, 'instructions',
+          per_msg, None)
+    t.add('cpu', 'mailout-smtpd per session (Ir, fixed cost)', 'instructions', fixed, None)
+    t.add('cpu', 'mailout-queue per message (Ir, one process)', 'instructions', q, None)
+    t.add('cpu', 'receive path per message (smtpd + queue)', 'instructions', per_msg + q, None)
+    return (hot_lines('mailout-smtpd, what %d messages add to a session' % PROFILE_N, c_msgs) +
+            hot_lines('mailout-smtpd, a session without messages', c_fixed) +
+            hot_lines('mailout-queue, one message, whole process', c_queue) +
+            ['', 'callgrind files and annotations: %s' % os.path.relpath(out_dir)])
+
