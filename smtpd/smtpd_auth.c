@@ -25,10 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client_state.h"
+#include "mail_rewrite.h"
 #include "log.h"
 #include "smtpd.h"
 
@@ -479,4 +481,51 @@ smtpd_cmd_auth(struct session *s, const struct smtp_cmd *c)
 		return;
 	}
 	check(s, mechs[mech].name, &creds);
+}
+
+int
+auth_check_config(const char *path, FILE *out)
+{
+	struct config cfg;
+	int rc = conf_check(path, out);
+
+	if (rc != EX_OK)
+		return rc;
+	memset(&cfg, 0, sizeof(cfg));
+	if (conf_load(path, &cfg, out) != RES_OK)
+		return EX_CONFIG;
+	if (auth_files_check(&cfg, out) > 0)
+		rc = EX_CONFIG;
+	conf_free(&cfg);
+	return rc;
+}
+
+enum result
+auth_from_owned(const struct config *cfg, const char *user, const char *value, size_t len,
+                unsigned count, bool truncated, struct reply *r)
+{
+	struct addrlist_item it;
+	struct mail_addr a;
+	enum result res;
+	size_t pos = 0;
+
+	if (count == 0)
+		return RES_OK;
+	if (count > 1 || truncated) {
+		reply_set(r, 553, ESC_POLICY,
+		          "Message has %s From: header; send one, with your address",
+		          count > 1 ? "more than one" : "an over-long");
+		return RES_PERM;
+	}
+	while (addrlist_next(value, len, &pos, &it) == 1) {
+		if (it.bad || addr_parse_mailbox(it.addr, strlen(it.addr), &a, r) != RES_OK) {
+			reply_set(r, 553, ESC_POLICY,
+			          "From: header holds something that is not an "
+			          "address; send your own address");
+			return RES_PERM;
+		}
+		if ((res = auth_sender_owned(cfg, user, &a, "From: address", r, NULL)) != RES_OK)
+			return res;
+	}
+	return RES_OK;
 }

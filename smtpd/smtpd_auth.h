@@ -55,6 +55,16 @@ enum result sasl_field(const char *dec, size_t n, char *out, size_t outsize, str
 enum result auth_pam_check(const char *service, const char *user, const char *pass,
                            const char *rhost);
 
+/* auth_check_config - mailout-smtpd --check-config: conf_check(), then
+ * auth_files_check() on the loaded config; 0 or EX_CONFIG (78) */
+int auth_check_config(const char *path, FILE *out);
+
+/* auth_from_owned - the From: header (value, unfolded) of a message
+ * from user: every mailbox in it must be user's; count is the number
+ * of From: headers seen (0: none, nothing to check). */
+enum result auth_from_owned(const struct config *cfg, const char *user, const char *value,
+                            size_t len, unsigned count, bool truncated, struct reply *r);
+
 /* sasl_wipe - forget a password */
 void sasl_wipe(struct sasl_creds *c);
 

@@ -20,6 +20,7 @@
 #include <sysexits.h>
 
 #include "buf.h"
+#include "smtpd_passwd.h"
 #include "smtpd_policy.h"
 
 #define WHY_MAX 4096
@@ -173,6 +174,28 @@ parse_addr(const char *s, struct mail_addr *a, struct reply *r)
 	return RES_PERM;
 }
 
+/* explain_user - the user's line in the auth files and their addresses
+ * (smtpd_passwd.c, as a session reads them); RES_OK: print and go on
+ * as that user, else the session's reply in r */
+static enum result
+explain_user(struct explain *e, const struct explain_args *a, struct reply *r)
+{
+	enum result res = auth_explain_user(e->c.cfg, a->auth, &e->why);
+
+	if (res == RES_OK) {
+		e->c.auth_user = a->auth;
+		fprintf(e->out, "%-9s %s: %s -> 235 2.7.0 Authentication successful\n", "auth",
+		        a->auth, buf_cstr(&e->why));
+		buf_reset(&e->why);
+	} else if (res == RES_TEMP) {
+		reply_set(r, 454, ESC_SECURITY,
+		          "Temporary authentication failure; try again later");
+	} else {
+		reply_set(r, 535, ESC_AUTH_INVALID, "Authentication credentials invalid");
+	}
+	return res;
+}
+
 /* explain_auth - the session's AUTH rules, mirrored: AUTH exists only
  * where the listener offers it, and only inside TLS (RFC 4954 4) */
 static void
@@ -183,17 +206,21 @@ explain_auth(struct explain *e, const struct explain_args *a)
 	if (!a->auth)
 		return;
 	if (e->c.listener->auth == LISTENER_AUTH_NONE) {
-		reply_set(&r, 502, ESC_BAD_CMD, "AUTH not offered on this listener");
+		reply_set(&r, 502, ESC_BAD_CMD, "Error: authentication not enabled");
 		(void)buf_printf(&e->why, "listener %s has auth = \"none\"", e->c.listener->name);
 	} else if (!e->c.tls) {
 		reply_set(&r, 538, ESC_ENCRYPTION_REQUIRED,
-		          "Encryption required for requested authentication mechanism");
+		          "Must issue a STARTTLS command first: AUTH is offered only inside TLS");
 		(void)buf_printf(&e->why, "AUTH outside TLS (add --tls)");
-	} else {
+	} else if (!auth_configured(e->c.cfg)) {
+		/* a session answers 502; go on as if, to show the rest */
 		e->c.auth_user = a->auth;
 		fprintf(e->out,
-		        "%-9s %s: credentials are not checked by --explain, assumed valid\n",
+		        "%-9s %s: no auth.passwd_file or auth.pam_service: a session refuses AUTH "
+		        "(502); assumed authenticated below\n",
 		        "auth", a->auth);
+		return;
+	} else if (explain_user(e, a, &r) == RES_OK) {
 		return;
 	}
 	report(e, "auth", a->auth, &r);

@@ -25,11 +25,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include "log.h"
-#include "mail_rewrite.h"
 #include "smtpd_auth.h"
 #include "smtpd_tls.h"
 
@@ -340,23 +338,6 @@ auth_files_check(const struct config *cfg, FILE *out)
 	return problems;
 }
 
-int
-auth_check_config(const char *path, FILE *out)
-{
-	struct config cfg;
-	int rc = conf_check(path, out);
-
-	if (rc != EX_OK)
-		return rc;
-	memset(&cfg, 0, sizeof(cfg));
-	if (conf_load(path, &cfg, out) != RES_OK)
-		return EX_CONFIG;
-	if (auth_files_check(&cfg, out) > 0)
-		rc = EX_CONFIG;
-	conf_free(&cfg);
-	return rc;
-}
-
 bool
 auth_configured(const struct config *cfg)
 {
@@ -565,32 +546,53 @@ auth_sender_owned(const struct config *cfg, const char *user, const struct mail_
 	return RES_PERM;
 }
 
-enum result
-auth_from_owned(const struct config *cfg, const char *user, const char *value, size_t len,
-                unsigned count, bool truncated, struct reply *r)
+/* explain_addrs - "a@b, c@d" of every source, for --explain */
+static void
+explain_addrs(const struct config *cfg, const char *user, const struct passwd_entry *pe,
+              const struct passwd_entry *me, struct buf *out)
 {
-	struct addrlist_item it;
-	struct mail_addr a;
-	enum result res;
-	size_t pos = 0;
+	char exp[ADDR_PATH_MAX + 1];
+	size_t start = out->len, i;
 
-	if (count == 0)
-		return RES_OK;
-	if (count > 1 || truncated) {
-		reply_set(r, 553, ESC_POLICY,
-		          "Message has %s From: header; send one, with your address",
-		          count > 1 ? "more than one" : "an over-long");
+	if (pe && pe->addrs[0])
+		(void)buf_printf(out, "%s", pe->addrs);
+	if (me && !me->bad && me->addrs[0])
+		(void)buf_printf(out, "%s%s", out->len > start ? "," : "", me->addrs);
+	for (i = 0; i < cfg->auth.sender_patterns.n; i++)
+		if (pattern_expand(cfg->auth.sender_patterns.items[i], user, exp, sizeof(exp)) == 0)
+			(void)buf_printf(out, "%s%s", out->len > start ? "," : "", exp);
+	if (out->len == start)
+		(void)buf_appends(out, "no address (every sender gets 553 5.7.1)");
+}
+
+enum result
+auth_explain_user(const struct config *cfg, const char *user, struct buf *out)
+{
+	const struct passwd_entry *pe, *me;
+	const char *pam = cfg->auth.pam_service;
+
+	if (!user_ok(user, strlen(user))) {
+		(void)buf_appends(out, "not a user id a session accepts");
 		return RES_PERM;
 	}
-	while (addrlist_next(value, len, &pos, &it) == 1) {
-		if (it.bad || addr_parse_mailbox(it.addr, strlen(it.addr), &a, r) != RES_OK) {
-			reply_set(r, 553, ESC_POLICY,
-			          "From: header holds something that is not an "
-			          "address; send your own address");
-			return RES_PERM;
-		}
-		if ((res = auth_sender_owned(cfg, user, &a, "From: address", r, NULL)) != RES_OK)
-			return res;
+	if (lookup(&pw_cache, cfg->auth.passwd_file, true, user, &pe) != RES_OK ||
+	    lookup(&map_cache, cfg->auth.sender_map, false, user, &me) != RES_OK) {
+		(void)buf_appends(out, "a file of the auth section cannot be read");
+		return RES_TEMP;
 	}
+	if (pe && pe->bad) {
+		(void)buf_printf(out, "%s:%u: %s", pw_cache.path, pe->line, pe->bad);
+		return RES_TEMP;
+	}
+	if (pe)
+		(void)buf_printf(out, "user in %s:%u", pw_cache.path, pe->line);
+	else if (pam && pam[0])
+		(void)buf_printf(out, "not in the passwd file: PAM service %s decides", pam);
+	else {
+		(void)buf_appends(out, "no such user in the passwd file, and no pam_service");
+		return RES_PERM;
+	}
+	(void)buf_appends(out, " (the password is not checked by --explain); may send as ");
+	explain_addrs(cfg, user, pe, me, out);
 	return RES_OK;
 }

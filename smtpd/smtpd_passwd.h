@@ -64,10 +64,6 @@ bool passwd_hash_ok(const char *s);
  * problems (a file that cannot be read counts one). */
 int auth_files_check(const struct config *cfg, FILE *out);
 
-/* auth_check_config - mailout-smtpd --check-config: conf_check(), then
- * auth_files_check() on the loaded config; 0 or EX_CONFIG (78) */
-int auth_check_config(const char *path, FILE *out);
-
 /* auth_configured - is there any way to authenticate (passwd_file or
  * pam_service)?  AUTH is offered only then. */
 bool auth_configured(const struct config *cfg);
@@ -89,11 +85,12 @@ enum result auth_sender_owned(const struct config *cfg, const char *user,
                               const struct mail_addr *addr, const char *what, struct reply *r,
                               const char **rule);
 
-/* auth_from_owned - the From: header (value, unfolded) of a message
- * from user: every mailbox in it must be user's; count is the number
- * of From: headers seen (0: none, nothing to check). */
-enum result auth_from_owned(const struct config *cfg, const char *user, const char *value,
-                            size_t len, unsigned count, bool truncated, struct reply *r);
+/* auth_explain_user - --explain --auth USER: where user would be
+ * checked (passwd file FILE:LINE, or PAM) and the addresses they may
+ * send as, appended to out.  RES_OK: the user may log in (the password
+ * is not checked); RES_PERM: unknown user (a session says 535);
+ * RES_TEMP: a broken line or an unreadable file (454). */
+enum result auth_explain_user(const struct config *cfg, const char *user, struct buf *out);
 
 /* auth_files_reset - forget the files read (tests) */
 void auth_files_reset(void);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtpd_passwd.h"
+#include "smtpd_auth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

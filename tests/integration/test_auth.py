@@ -329,6 +329,31 @@ class Submission(AuthBase):
         self.assertIn(self.passwd + ':5: not a crypt hash', out)
         self.assertNotIn(':2:', out)
 
+    def test_explain_auth_user(self):
+        conf = self.auth_config()
+
+        def explain(*args):
+            p = subprocess.run([harness.bin('mailout-smtpd'), '-c', conf, '-l', 'submission',
+                                '--explain', '192.0.2.9', '--tls', *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+                               env=self.env())
+            return p.returncode, p.stdout.decode()
+
+        rc, out = explain('--auth', 'alice', '--from', 'alice@example.org', '--rcpt', 'x@far.example')
+        self.assertEqual(rc, 0, out)
+        self.assertIn('user in %s:2' % self.passwd, out)
+        self.assertIn('alice@example.org,Alice.Smith@Example.ORG,alice@stud.example.org', out)
+        self.assertIn('sender of user alice: listed in the passwd file -> 250', out)
+        rc, out = explain('--auth', 'alice', '--from', 'boss@example.org', '--rcpt', 'x@far.example')
+        self.assertEqual(rc, 69, out)
+        self.assertIn('553 5.7.1 Sender address <boss@example.org> is not owned by user alice', out)
+        rc, out = explain('--auth', 'nobody', '--from', 'n@example.org', '--rcpt', 'x@far.example')
+        self.assertEqual(rc, 69, out)
+        self.assertIn('-> 535 5.7.8', out)
+        rc, out = explain('--auth', 'mallory', '--from', 'm@example.org', '--rcpt', 'x@far.example')
+        self.assertIn(':5: not a crypt hash', out)
+        self.assertIn('-> 454 4.7.0', out)
+
     def test_passwd_file_as_systemd_credential(self):
         creds = os.path.join(self.tmp, 'credentials')
         os.mkdir(creds)

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "smtpd_passwd.h"
+#include "smtpd_auth.h"
 
 static char dir[] = "/tmp/test_passwd.XXXXXX";
 static char pw_path[256], map_path[256];
