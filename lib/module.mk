@@ -22,3 +22,6 @@ LIB_SRCS += lib/client_state.c
 
 # mail_mime: the MIME walker (mailout-scan)
 LIB_SRCS += lib/mail_mime.c
+
+# mail_qclient: the queue hand-off (mailout-smtpd, -sendmail, -scan, -deliver)
+LIB_SRCS += lib/mail_qclient.c

@@ -200,7 +200,7 @@ tx_open(struct session *s)
 	buf_init(&tx->canon, 2 * IO_IN_MAX + 16);
 	buf_init(&tx->hold, HOLD_MAX);
 	tx->sent = 0;
-	if (queue_open(&tx->q, s->cfg->queue.socket, s->config_path, &r) != RES_OK) {
+	if (queue_open(&tx->q, s->cfg, s->config_path, &r) != RES_OK) {
 		tx->error = r;
 		return;
 	}

@@ -90,8 +90,7 @@ smtpd_session_init(struct session *s, const struct config *cfg, const struct con
 	/* XXX: reverse DNS comes later; TCPREMOTEHOST is never trusted */
 	(void)bounded_copy(s->pc.name, sizeof(s->pc.name), "unknown");
 	buf_init(&s->tx.rcpts, (size_t)cfg->limits.recipients * (ADDR_PATH_MAX + 1) + 1);
-	s->tx.q.pid = 0;
-	s->tx.q.msg_fd = s->tx.q.env_fd = s->tx.q.sock = -1;
+	queue_init(&s->tx.q);
 }
 
 void

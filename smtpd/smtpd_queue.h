@@ -1,55 +1,51 @@
 /*
- * smtpd_queue.h - handing a message to mailout-queue (qmail-queue protocol)
+ * smtpd_queue.h - handing a message to the queue (qmail-queue protocol)
  *
- * The receiver never opens a spool file: it runs mailout-queue with the
- * message on that program's fd 0 and the envelope on its fd 1, and
- * reads the verdict from its exit code (qmail-queue(8)'s table).  With
- * queue.socket set it runs nothing: it passes the two pipes to
- * mailout-queue --socket over that unix socket (the protocol is in
- * queue/queue_main.c) and reads the exit code as one octet.
+ * The receiver never opens a spool file: lib/mail_qclient.h runs the
+ * queue program with the message on its fd 0 and the envelope on its
+ * fd 1 and reads the verdict from its exit code, or passes the two
+ * pipes to mailout-queue --socket (queue.socket).  With
+ * content.block_executables the program is mailout-scan ($MAILOUT_SCAN,
+ * else the compiled-in one), which names a refused attachment on a
+ * reply pipe (its fd 3); an explicit $MAILOUT_QUEUE (unless $MAILOUT_SCAN
+ * is set too) replaces the whole chain, as qmail's QMAILQUEUE does.
  */
 #ifndef MAILOUT_SMTPD_QUEUE_H
 #define MAILOUT_SMTPD_QUEUE_H
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
 
+#include "conf.h"
+#include "mail_qclient.h"
 #include "mail_reply.h"
 #include "mail_spool.h"
 
 struct queue_job {
-	pid_t pid; /* 0: not running */
-	int sock; /* connection to mailout-queue --socket; -1: none */
-	int msg_fd; /* its fd 0; -1 when closed */
-	int env_fd; /* its fd 1; -1 when closed */
-	bool failed; /* a write failed (EPIPE ...): the message is lost */
-	char id[QUEUE_ID_LEN + 1];
+	struct qclient qc;
+	char id[QUEUE_ID_LEN + 1]; /* chosen here, for Received: and the logs */
 };
 
+/* queue_init - nothing running, no ID */
+void queue_init(struct queue_job *q);
 /* queue_running - the program runs (or its socket is connected) */
 bool queue_running(const struct queue_job *q);
-/* queue_program - $MAILOUT_QUEUE, else the compiled-in path */
-const char *queue_program(void);
-/* queue_open - new queue ID, spawn "mailout-queue -i ID [-c FILE]", or
- * with socket_path (queue.socket; NULL or "": spawn) and no
- * $MAILOUT_QUEUE hand the pipes to mailout-queue --socket; RES_TEMP
- * with a 451 reply when it cannot run */
-enum result queue_open(struct queue_job *q, const char *socket_path, const char *config_path,
+/* queue_open - new queue ID, then the hand-off for cfg (the scanner,
+ * queue.socket) with "-i ID [-c config_path]"; RES_TEMP with a 451
+ * reply when it cannot run */
+enum result queue_open(struct queue_job *q, const struct config *cfg, const char *config_path,
                        struct reply *r);
-/* queue_write - message octets; after a failure it only counts */
+/* queue_write - message octets; after a failure it does nothing */
 void queue_write(struct queue_job *q, const void *p, size_t n);
 /* queue_commit - close the message, send the envelope ("addr\0" list
- * of nrcpt recipients), wait; the reply is 250 only on exit 0 */
+ * of recipients, rcpts_len octets), wait; the reply is 250 only on
+ * exit 0, the scanner's 554 naming the file on its refusal */
 enum result queue_commit(struct queue_job *q, const char *sender, const char *rcpts,
                          size_t rcpts_len, struct reply *r);
 /* queue_abort - close both pipes without an envelope (the program
  * writes nothing and exits 91) and reap it */
 void queue_abort(struct queue_job *q);
-/* queue_exit_reply - the reply for an exit status from waitpid */
+/* queue_exit_reply - the reply for a wait status (lib's table) */
 void queue_exit_reply(int status, const char *id, struct reply *r);
 
 #endif

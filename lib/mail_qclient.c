@@ -1,0 +1,634 @@
+/*
+ * mail_qclient.c - handing one message to the queue (qmail-queue protocol)
+ *
+ * What it is for: the only code that starts a queue hand-off, for
+ * mailout-smtpd, mailout-sendmail, mailout-scan's last hop and the
+ * deliverer's notifications: which program or socket (see
+ * mail_qclient.h), posix_spawn with the pipes on fds 0, 1 and 3, the
+ * SCM_RIGHTS request of mailout-queue --socket, streaming, the
+ * envelope, and the one table that turns an exit code into a reply or
+ * a sysexits code.
+ * What it must never do: open the spool, send an envelope after a
+ * message that was cut short (no envelope: mailout-queue queues
+ * nothing), report success unless the queue said 0 (which it does only
+ * after fsync and rename), die of SIGPIPE, or let a reply line that is
+ * not a well-formed 5xx reply reach a client.
+ */
+#include "mail_qclient.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "buf.h"
+#include "log.h"
+
+#ifndef MAILOUT_SBINDIR
+#define MAILOUT_SBINDIR "/usr/local/sbin"
+#endif
+
+#define FD_LOW 4 /* pipe ends are moved above 0-3, the fds they are dup'd to */
+
+extern char **environ;
+
+void
+qclient_init(struct qclient *q)
+{
+	q->pid = 0;
+	q->sock = q->msg_fd = q->env_fd = q->reply_fd = -1;
+	q->failed = false;
+	q->exit = -1;
+	q->id[0] = '\0';
+	q->name[0] = '\0';
+}
+
+bool
+qclient_running(const struct qclient *q)
+{
+	return q->pid > 0 || q->sock >= 0;
+}
+
+/* env_path - a non-empty environment variable, never for a set-id caller */
+static const char *
+env_path(const char *name)
+{
+	const char *p = secure_getenv(name);
+
+	return p && p[0] ? p : NULL;
+}
+
+/* choose - the program to run (NULL: the socket); see mail_qclient.h */
+static const char *
+choose(const struct qclient_opts *o)
+{
+	const char *p;
+
+	if (o->program && o->program[0])
+		return o->program;
+	if (o->scan && (p = env_path("MAILOUT_SCAN")) != NULL)
+		return p;
+	if (o->queue_env && (p = env_path("MAILOUT_QUEUE")) != NULL)
+		return p;
+	if (o->scan)
+		return MAILOUT_SBINDIR "/mailout-scan";
+	if (o->socket && o->socket[0])
+		return NULL;
+	return MAILOUT_SBINDIR "/mailout-queue";
+}
+
+/* close_fd - close and forget; close's result */
+static int
+close_fd(int *fd)
+{
+	int rc = 0;
+
+	if (*fd >= 0)
+		rc = close(*fd);
+	*fd = -1;
+	return rc;
+}
+
+/* new_pipe - a close-on-exec pipe whose ends are above fd 3, so that
+ * the dup2s onto 0, 1 and 3 cannot overwrite one another; -1 (errno) */
+static int
+new_pipe(int p[2])
+{
+	int i, fd, e;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (p[i] >= FD_LOW)
+			continue;
+		if ((fd = fcntl(p[i], F_DUPFD_CLOEXEC, FD_LOW)) < 0) {
+			e = errno;
+			(void)close(p[0]);
+			(void)close(p[1]);
+			p[0] = p[1] = -1;
+			errno = e;
+			return -1;
+		}
+		(void)close(p[i]);
+		p[i] = fd;
+	}
+	return 0;
+}
+
+/* spawn_attr - signals back to their defaults, none blocked */
+static int
+spawn_attr(posix_spawnattr_t *attr)
+{
+	sigset_t deflt, none;
+	int rc;
+
+	(void)sigemptyset(&deflt);
+	(void)sigaddset(&deflt, SIGPIPE); /* ignored by callers, not by the queue */
+	(void)sigaddset(&deflt, SIGCHLD);
+	(void)sigaddset(&deflt, SIGALRM);
+	(void)sigemptyset(&none);
+	if ((rc = posix_spawnattr_setsigdefault(attr, &deflt)) == 0 &&
+	    (rc = posix_spawnattr_setsigmask(attr, &none)) == 0)
+		rc = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	return rc;
+}
+
+/* spawn - path [-c FILE] [-i ID] with fd[0] on 0, fd[1] on 1 and, when
+ * fd[2] >= 0, fd[2] on 3; 0 or an errno value */
+static int
+spawn(struct qclient *q, const char *path, const struct qclient_opts *o, const int fd[3])
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char *argv[6];
+	int rc, argc = 0;
+
+	argv[argc++] = (char *)path;
+	if (o->config) {
+		argv[argc++] = (char *)"-c";
+		argv[argc++] = (char *)o->config;
+	}
+	if (q->id[0]) {
+		argv[argc++] = (char *)"-i";
+		argv[argc++] = q->id;
+	}
+	argv[argc] = NULL;
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+		return rc;
+	if ((rc = posix_spawnattr_init(&attr)) != 0) {
+		(void)posix_spawn_file_actions_destroy(&fa);
+		return rc;
+	}
+	if ((rc = spawn_attr(&attr)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, fd[0], 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, fd[1], 1)) == 0 && fd[2] >= 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, fd[2], 3);
+	if (rc == 0)
+		rc = posix_spawn(&q->pid, path, &fa, &attr, argv, environ);
+	(void)posix_spawn_file_actions_destroy(&fa);
+	(void)posix_spawnattr_destroy(&attr);
+	if (rc != 0)
+		q->pid = 0;
+	return rc;
+}
+
+/* request - the request line and the two fds in one message */
+static ssize_t
+request(int sock, const char *line, int msg_r, int env_r)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} ctl;
+	int fds[2] = {msg_r, env_r};
+	struct iovec iov;
+	struct msghdr mh;
+	struct cmsghdr *c;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(&ctl, 0, sizeof(ctl));
+	iov.iov_base = (void *)line;
+	iov.iov_len = strlen(line);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+/* socket_send - connect to mailout-queue --socket and pass both read
+ * ends with the request line; 0 or an errno value */
+static int
+socket_send(struct qclient *q, const char *path, int msg_r, int env_r)
+{
+	struct sockaddr_un sun;
+	char line[sizeof(QCLIENT_SOCKET_MAGIC) + 4 + QUEUE_ID_LEN + 1];
+	int rc, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (bounded_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0)
+		return ENAMETOOLONG;
+	rc = q->id[0]
+	         ? bounded_format(line, sizeof(line), "%s -i %s\n", QCLIENT_SOCKET_MAGIC, q->id)
+	         : bounded_format(line, sizeof(line), "%s\n", QCLIENT_SOCKET_MAGIC);
+	if (rc < 0)
+		return EINVAL;
+	if ((q->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return errno;
+	if (connect(q->sock, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+	    request(q->sock, line, msg_r, env_r) == (ssize_t)strlen(line))
+		return 0;
+	e = errno ? errno : EIO;
+	(void)close_fd(&q->sock);
+	return e;
+}
+
+/* start - the program or the socket with the pipes' ends; 0 or errno */
+static int
+start(struct qclient *q, const char *path, const struct qclient_opts *o, int mp[2], int ep[2])
+{
+	int rp[2] = {-1, -1}, fd[3], rc;
+
+	if (path == NULL)
+		return socket_send(q, o->socket, mp[0], ep[0]);
+	if (o->reply && new_pipe(rp) < 0)
+		return errno;
+	fd[0] = mp[0];
+	fd[1] = ep[0];
+	fd[2] = rp[1];
+	rc = spawn(q, path, o, fd);
+	(void)close_fd(&rp[1]);
+	if (rc != 0)
+		(void)close_fd(&rp[0]);
+	q->reply_fd = rp[0];
+	return rc;
+}
+
+enum result
+qclient_open(struct qclient *q, const struct qclient_opts *o, struct reply *r)
+{
+	const char *path = choose(o);
+	int mp[2] = {-1, -1}, ep[2] = {-1, -1}, rc;
+
+	qclient_init(q);
+	if (o->id && bounded_copy(q->id, sizeof(q->id), o->id) < 0) {
+		log_warn("bad queue ID for the hand-off");
+		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
+		return RES_TEMP;
+	}
+	(void)bounded_copy(q->name, sizeof(q->name), path ? path : o->socket);
+	if (new_pipe(mp) < 0 || new_pipe(ep) < 0)
+		rc = errno;
+	else
+		rc = start(q, path, o, mp, ep);
+	(void)close_fd(&mp[0]);
+	(void)close_fd(&ep[0]);
+	if (rc != 0) {
+		errno = rc;
+		log_warn_errno("%s: unable to %s %s", q->id[0] ? q->id : "NOQUEUE",
+		               path ? "run" : "connect to", q->name);
+		(void)close_fd(&mp[1]);
+		(void)close_fd(&ep[1]);
+		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
+		return RES_TEMP;
+	}
+	q->msg_fd = mp[1];
+	q->env_fd = ep[1];
+	return RES_OK;
+}
+
+/* sigpipe_swallow - take a SIGPIPE our write raised off the pending set */
+static void
+sigpipe_swallow(const sigset_t *set)
+{
+	struct timespec zero = {0, 0};
+
+	while (sigtimedwait(set, NULL, &zero) < 0 && errno == EINTR)
+		;
+}
+
+/* write_all - the whole buffer to a pipe; -1 with errno (EPIPE ...).
+ * SIGPIPE is held back while writing unless the caller ignores it. */
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	struct sigaction sa;
+	sigset_t set, old, pending;
+	bool guard, was_pending = false;
+	ssize_t w = 0;
+	int e = 0;
+
+	guard = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN;
+	(void)sigemptyset(&set);
+	(void)sigaddset(&set, SIGPIPE);
+	if (guard && sigpending(&pending) == 0)
+		was_pending = sigismember(&pending, SIGPIPE) == 1;
+	if (guard && sigprocmask(SIG_BLOCK, &set, &old) < 0)
+		return -1;
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			break;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	if (guard) {
+		if (e == EPIPE && !was_pending)
+			sigpipe_swallow(&set);
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	errno = e;
+	return e ? -1 : 0;
+}
+
+int
+qclient_write(struct qclient *q, const void *p, size_t n)
+{
+	if (q->failed || q->msg_fd < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	if (write_all(q->msg_fd, p, n) < 0) {
+		log_warn_errno("%s: writing the message to %s", q->id[0] ? q->id : "NOQUEUE",
+		               q->name);
+		q->failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* reap - the exit code of the program (or the socket's octet); -1 when
+ * it died of a signal or said nothing */
+static int
+reap(struct qclient *q)
+{
+	const char *id = q->id[0] ? q->id : "NOQUEUE";
+	unsigned char code;
+	ssize_t n;
+	int status;
+
+	if (q->sock >= 0) {
+		do
+			n = read(q->sock, &code, 1);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			log_warn_errno("%s: reading the verdict of %s", id, q->name);
+		else if (n == 0)
+			log_warn("%s: %s closed without a verdict", id, q->name);
+		(void)close_fd(&q->sock);
+		return n == 1 ? code : -1;
+	}
+	if (q->pid <= 0)
+		return -1;
+	while (waitpid(q->pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			log_warn_errno("%s: waitpid", id);
+			q->pid = 0;
+			return -1;
+		}
+	}
+	q->pid = 0;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	log_warn("%s: %s crashed (status %d)", id, q->name, status);
+	return -1;
+}
+
+/* read_reply - what the program left on fd 3, without waiting (it has
+ * exited; a descendant that kept fd 3 open cannot stall us) */
+static size_t
+read_reply(struct qclient *q, char *out, size_t outsize)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fl;
+
+	if (q->reply_fd < 0 || outsize == 0)
+		return 0;
+	fl = fcntl(q->reply_fd, F_GETFL);
+	if (fl < 0 || fcntl(q->reply_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return 0;
+	while (len < outsize - 1) {
+		n = read(q->reply_fd, out + len, outsize - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	out[len] = '\0';
+	return len;
+}
+
+/* finish - end the message, send env (NULL: none), wait, reply */
+static enum result
+finish(struct qclient *q, const struct buf *env, struct reply *r)
+{
+	const char *id = q->id[0] ? q->id : "NOQUEUE";
+	char line[QCLIENT_REPLY_MAX];
+	size_t len;
+
+	if (close_fd(&q->msg_fd) < 0 && !q->failed) {
+		log_warn_errno("%s: closing the message pipe", id);
+		q->failed = true;
+	}
+	/* a message cut short gets no envelope: the queue stores nothing */
+	if (!q->failed && env != NULL && write_all(q->env_fd, env->s, env->len) < 0)
+		log_warn_errno("%s: writing the envelope to %s", id, q->name);
+	(void)close_fd(&q->env_fd);
+	q->exit = reap(q);
+	len = q->exit == QQ_PERM ? read_reply(q, line, sizeof(line)) : 0;
+	(void)close_fd(&q->reply_fd);
+	if (len == 0 || qclient_parse_reply(line, len, r) < 0)
+		qclient_exit_reply(q->exit, q->id, r);
+	if ((q->failed || env == NULL) && r->code < 400)
+		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
+	if (q->exit != 0)
+		log_warn("%s: %s exited %d (%s)", id, q->name, q->exit,
+		         q->exit < 0 ? "no verdict" : qq_exit_text(q->exit));
+	return reply_result(r);
+}
+
+/* env_start - "F<sender>\0" */
+static int
+env_start(struct buf *env, const char *sender)
+{
+	return buf_appendc(env, 'F') < 0 || buf_append(env, sender, strlen(sender) + 1) < 0 ? -1
+	                                                                                    : 0;
+}
+
+/* env_rcpt - "T<rcpt>\0" */
+static int
+env_rcpt(struct buf *env, const char *rcpt, size_t len)
+{
+	return buf_appendc(env, 'T') < 0 || buf_append(env, rcpt, len) < 0 ||
+	               buf_appendc(env, '\0') < 0
+	           ? -1
+	           : 0;
+}
+
+enum result
+qclient_commit(struct qclient *q, const char *sender, const char *rcpts, size_t rcpts_len,
+               struct reply *r)
+{
+	struct buf env = BUF_INIT(0);
+	enum result res;
+	size_t i = 0, len;
+	int rc = env_start(&env, sender);
+
+	while (rc == 0 && i < rcpts_len) {
+		len = strnlen(rcpts + i, rcpts_len - i);
+		rc = env_rcpt(&env, rcpts + i, len);
+		i += len + 1;
+	}
+	if (rc == 0)
+		rc = buf_appendc(&env, '\0');
+	if (rc < 0)
+		log_warn("%s: out of memory for the envelope", q->id[0] ? q->id : "NOQUEUE");
+	res = finish(q, rc == 0 ? &env : NULL, r);
+	buf_free(&env);
+	return res;
+}
+
+enum result
+qclient_commitv(struct qclient *q, const char *sender, const char *const *rcpts, size_t n,
+                struct reply *r)
+{
+	struct buf env = BUF_INIT(0);
+	enum result res;
+	size_t i;
+	int rc = env_start(&env, sender);
+
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = env_rcpt(&env, rcpts[i], strlen(rcpts[i]));
+	if (rc == 0)
+		rc = buf_appendc(&env, '\0');
+	if (rc < 0)
+		log_warn("%s: out of memory for the envelope", q->id[0] ? q->id : "NOQUEUE");
+	res = finish(q, rc == 0 ? &env : NULL, r);
+	buf_free(&env);
+	return res;
+}
+
+void
+qclient_abort(struct qclient *q)
+{
+	(void)close_fd(&q->msg_fd);
+	(void)close_fd(&q->env_fd);
+	if (qclient_running(q))
+		q->exit = reap(q);
+	(void)close_fd(&q->reply_fd);
+}
+
+/* The exit codes of mailout-queue (and mailout-scan), qmail-queue(8)'s
+ * table, as SMTP replies and sysexits codes.  As qmail.c: 11-40 are
+ * permanent, everything else temporary; 91 means we wrote a bad
+ * envelope, our bug. */
+static const struct qq_map {
+	int code;
+	int reply;
+	const char *esc;
+	const char *text;
+	int sysexit;
+} QQ_MAP[] = {
+    {QQ_ADDR_TOO_LONG, 554, ESC_BAD_DEST_SYNTAX, "Address too long", EX_DATAERR},
+    {QQ_PERM, 554, ESC_SYSTEM, "Message refused", EX_UNAVAILABLE},
+    {QQ_WRITE, 452, ESC_STORAGE, "Insufficient system storage", EX_TEMPFAIL},
+    {QQ_CONFIG, 451, ESC_CONFIG, "Local configuration error", EX_TEMPFAIL},
+    {QQ_BAD_ENVELOPE, 451, ESC_SYSTEM, "Local error in processing", EX_SOFTWARE},
+};
+static const struct qq_map QQ_OTHER_PERM = {0, 554, ESC_SYSTEM, "Message refused", EX_UNAVAILABLE};
+static const struct qq_map QQ_OTHER_TEMP = {0, 451, ESC_SYSTEM, "Local error in processing",
+                                            EX_TEMPFAIL};
+
+/* qq_map_of - the table's row for a code */
+static const struct qq_map *
+qq_map_of(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(QQ_MAP) / sizeof(QQ_MAP[0]); i++)
+		if (QQ_MAP[i].code == code)
+			return &QQ_MAP[i];
+	return code > 0 && qq_exit_permanent(code) ? &QQ_OTHER_PERM : &QQ_OTHER_TEMP;
+}
+
+void
+qclient_exit_reply(int code, const char *id, struct reply *r)
+{
+	const struct qq_map *m;
+
+	if (code == QQ_OK) {
+		if (id && id[0])
+			reply_set(r, 250, ESC_OK, "Ok: queued as %s", id);
+		else
+			reply_set(r, 250, ESC_OK, "Ok: queued");
+		return;
+	}
+	m = qq_map_of(code);
+	reply_set(r, m->reply, m->esc, "%s", m->text);
+}
+
+int
+qclient_exit_sysexit(int code)
+{
+	return code == QQ_OK ? EX_OK : qq_map_of(code)->sysexit;
+}
+
+/* The status codes a reply from the queue chain may carry (mail_reply.h). */
+static const char *const ESC_KNOWN[] = {
+    ESC_OTHER,    ESC_POLICY,  ESC_CONTENT,       ESC_MSG_TOO_BIG,     ESC_SYSTEM,
+    ESC_STORAGE,  ESC_CONFIG,  ESC_HOPS,          ESC_BAD_DEST_SYNTAX, ESC_BAD_SENDER_SYNTAX,
+    ESC_SECURITY, ESC_NETWORK, ESC_UTF8_REQUIRED,
+};
+
+/* esc_known - the table's string for a detail "y.z", or NULL */
+static const char *
+esc_known(const char *detail, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ESC_KNOWN) / sizeof(ESC_KNOWN[0]); i++)
+		if (strlen(ESC_KNOWN[i]) == len && memcmp(ESC_KNOWN[i], detail, len) == 0)
+			return ESC_KNOWN[i];
+	return NULL;
+}
+
+/* digits - count of leading decimal digits, at most max; 0 if none */
+static size_t
+digits(const char *p, size_t n, size_t max)
+{
+	size_t i = 0;
+
+	while (i < n && i < max && p[i] >= '0' && p[i] <= '9')
+		i++;
+	return i < n && p[i] >= '0' && p[i] <= '9' ? 0 : i;
+}
+
+int
+qclient_parse_reply(const char *line, size_t len, struct reply *r)
+{
+	const char *esc, *text;
+	size_t i, a, b, tlen;
+
+	if (memchr(line, '\n', len) != NULL)
+		len = (size_t)((const char *)memchr(line, '\n', len) - line);
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	/* "5xx 5.y.z " - class 5 in both codes (RFC 3463: they agree) */
+	if (len < 11 || line[0] != '5' || digits(line, 3, 3) != 3 || line[3] != ' ' ||
+	    line[4] != '5' || line[5] != '.')
+		return -1;
+	a = digits(line + 6, len - 6, 3);
+	if (a == 0 || 6 + a >= len || line[6 + a] != '.')
+		return -1;
+	b = digits(line + 7 + a, len - 7 - a, 3);
+	if (b == 0 || 7 + a + b >= len || line[7 + a + b] != ' ')
+		return -1;
+	if ((esc = esc_known(line + 6, a + 1 + b)) == NULL)
+		return -1;
+	text = line + 8 + a + b;
+	tlen = len - 8 - a - b;
+	if (tlen == 0 || tlen >= REPLY_TEXT_MAX)
+		return -1;
+	for (i = 0; i < tlen; i++)
+		if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e)
+			return -1;
+	reply_set(r, (line[1] - '0') * 10 + (line[2] - '0') + 500, esc, "%.*s", (int)tlen, text);
+	return 0;
+}
