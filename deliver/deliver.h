@@ -43,12 +43,17 @@ struct deliver_ctx {
 	SSL_CTX *ssl; /* NULL when gateway.tls = none */
 	char password[512]; /* gateway.password_file's first line */
 	bool password_ok;
+	struct mail_counters tally; /* outcomes not yet added to SPOOL/counters */
+	time_t tally_time; /* when they were last added */
 };
 
 extern volatile sig_atomic_t deliver_stop; /* SIGTERM/SIGINT seen */
 
 /* deliver_run - attempt every due message; returns an exit code */
 int deliver_run(struct deliver_ctx *ctx);
+/* deliver_tally_flush - add ctx->tally to SPOOL/counters (every few
+ * seconds, or now when force); a failure is logged and kept for later */
+void deliver_tally_flush(struct deliver_ctx *ctx, bool force);
 /* deliver_timeouts_init - RFC values, or scaled by $MAILOUT_DELIVER_TIMEOUT
  * (seconds replacing the 5-minute value; tests use it for hung gateways) */
 void deliver_timeouts_init(struct deliver_timeouts *to);

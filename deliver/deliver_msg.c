@@ -86,6 +86,8 @@ try_rcpts(struct deliver_ctx *ctx, struct gw_session *s, const struct msg_job *m
 			(void)bounded_copy(t[i].reply, sizeof(t[i].reply), s->why);
 		}
 	for (size_t i = 0; i < n; i++) {
+		ctx->tally.delivered += t[i].status == RCPT_SENT;
+		ctx->tally.deferred += t[i].status == RCPT_DEFERRED;
 		if (state_rcpt_set(st, t[i].addr, t[i].status, now, t[i].reply) < 0)
 			return -1;
 		log_outcome(m, t[i].remote || t[i].status == RCPT_SENT ? s->relay : "none",
@@ -179,8 +181,10 @@ bounces(struct deliver_ctx *ctx, const struct msg_job *m, struct mail_state *st,
 		else
 			r = notify(ctx, m, st, RCPT_FAILED, DSN_FAILED, m->env.sender, relay);
 		for (size_t i = 0; r == RES_OK && i < st->n_rcpts; i++)
-			if (st->rcpts[i].status == RCPT_FAILED)
+			if (st->rcpts[i].status == RCPT_FAILED) {
 				st->rcpts[i].status = RCPT_BOUNCED;
+				ctx->tally.bounced++;
+			}
 		if (r != RES_OK)
 			log_warn("%s: cannot queue the bounce; will retry", m->id);
 	}

@@ -5,9 +5,12 @@
  * deferred/ whose next attempt has come, or all of deferred/ with
  * --flush; never hold/), then draining that list with up to
  * gateway.connections workers, each with its own gateway session,
- * taking messages from one shared counter.  Also removes tmp/ files
- * older than 36 hours (maildir's rule: mailout-queue's killed
- * leftovers) and state files whose message is gone.
+ * taking messages from one shared counter.  Each worker adds its
+ * recipient outcomes to SPOOL/counters every few seconds and when it
+ * is done (lib/mail_state.h: under a lock, as runs overlap).  Also
+ * removes tmp/ files older than 36 hours (maildir's rule:
+ * mailout-queue's killed leftovers) and state files whose message is
+ * gone.
  * What it must never do: run without an end (the watchdog stops taking
  * messages at the deadline and an alarm ends a worker that hangs), or
  * deliver a message twice (deliver_msg.c's lock does the real work).
@@ -30,6 +33,7 @@
 
 #define TMP_MAX_AGE (36 * 3600)
 #define ORPHAN_AGE 3600
+#define TALLY_EVERY 5 /* seconds between additions to SPOOL/counters */
 
 volatile sig_atomic_t deliver_stop;
 
@@ -58,6 +62,21 @@ deliver_timeouts_init(struct deliver_timeouts *to)
 	to->data_block = base * 3 / 5 ? base * 3 / 5 : 1;
 	to->data_done = base * 2;
 	to->connect = base / 10 ? base / 10 : 1;
+}
+
+void
+deliver_tally_flush(struct deliver_ctx *ctx, bool force)
+{
+	time_t now = time(NULL);
+
+	if (counters_zero(&ctx->tally) || (!force && now - ctx->tally_time < TALLY_EVERY))
+		return;
+	ctx->tally_time = now;
+	if (counters_add(ctx->spool, &ctx->tally) != RES_OK) {
+		log_warn_errno("unable to update %s", COUNTERS_FILE);
+		return;
+	}
+	memset(&ctx->tally, 0, sizeof(ctx->tally));
 }
 
 /* add_job - remember one due message */
@@ -176,6 +195,7 @@ work(struct deliver_ctx *ctx, const struct jobs *j, size_t *next)
 	int rc = 0;
 
 	gw_session_init(&s);
+	ctx->tally_time = time(NULL);
 	alarm((unsigned)(ctx->deadline - time(NULL)) + ctx->to.data_done + 60);
 	while (!deliver_stop && time(NULL) < ctx->deadline) {
 		size_t i = __atomic_fetch_add(next, 1, __ATOMIC_SEQ_CST);
@@ -187,9 +207,11 @@ work(struct deliver_ctx *ctx, const struct jobs *j, size_t *next)
 		if (deliver_message(ctx, &s, jb->deferred ? ctx->dir_deferred : ctx->dir_new,
 		                    jb->deferred ? "deferred" : "new", jb->id) == MSG_ERROR)
 			rc = EX_TEMPFAIL;
+		deliver_tally_flush(ctx, false);
 	}
 	gw_close(&s, ctx);
 	conn_close(&s.c);
+	deliver_tally_flush(ctx, true);
 	return rc;
 }
 

@@ -211,31 +211,30 @@ spool_msg_free(struct spool_msg *m)
 void
 spool_counters_read(const struct spool_dirs *d, struct spool_counters *c)
 {
-	char text[4096], name[32];
-	unsigned long long v;
-	const char *p;
+	struct mail_counters mc;
+	char text[4096];
+	size_t len = 0;
 	ssize_t n;
 	int fd;
 
 	memset(c, 0, sizeof(*c));
-	if ((fd = openat(d->root, "counters", O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	if ((fd = openat(d->root, COUNTERS_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return;
-	n = read(fd, text, sizeof(text) - 1);
-	(void)close(fd);
-	if (n < 0)
-		return;
-	text[n] = '\0';
-	c->present = true;
-	for (p = text; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
-		if (sscanf(p, "%31s %llu", name, &v) != 2)
+	while (len < sizeof(text) && (n = read(fd, text + len, sizeof(text) - len)) != 0) {
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (strcmp(name, "delivered") == 0)
-			c->delivered = v;
-		else if (strcmp(name, "bounced") == 0)
-			c->bounced = v;
-		else if (strcmp(name, "deferred") == 0)
-			c->deferred = v;
+		if (n < 0) {
+			(void)close(fd);
+			return;
+		}
+		len += (size_t)n;
 	}
+	(void)close(fd);
+	counters_parse(text, len, &mc);
+	c->delivered = mc.delivered;
+	c->bounced = mc.bounced;
+	c->deferred = mc.deferred;
+	c->present = true;
 }
 
 int

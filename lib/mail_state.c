@@ -4,17 +4,22 @@
  * What it is for: the durable per-recipient record of delivery (format
  * in mail_state.h), so that a crash never loses an outcome and a
  * recipient that was sent is not sent again.
- * What it must never do: leave a half-written state file (it writes a
- * temporary file and renames it), or let a reply text break the
- * one-item-per-line format.
+ * Also the spool's delivery counters (SPOOL/counters), which every
+ * run adds to under one lock.
+ * What it must never do: leave a half-written state or counters file
+ * (it writes a temporary file and renames it), let a reply text break
+ * the one-item-per-line format, or lose another run's additions to the
+ * counters (read, add and write happen under the lock).
  */
 #include "mail_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 static const char *const status_names[] = {"pending", "sent", "deferred", "failed", "bounced"};
@@ -327,4 +332,138 @@ state_remove(int statedir, const char *id)
 	if (unlinkat(statedir, id, 0) < 0 && errno != ENOENT)
 		return RES_TEMP;
 	return fsync(statedir) < 0 ? RES_TEMP : RES_OK;
+}
+
+/* counter_field - the counter a line's name stands for, or NULL */
+static uint64_t *
+counter_field(struct mail_counters *c, const char *name, size_t n)
+{
+	static const char *const names[] = {"delivered", "bounced", "deferred"};
+	uint64_t *fields[] = {&c->delivered, &c->bounced, &c->deferred};
+
+	for (size_t i = 0; i < 3; i++)
+		if (strlen(names[i]) == n && memcmp(names[i], name, n) == 0)
+			return fields[i];
+	return NULL;
+}
+
+/* counter_line - "name N" (the line without its LF) into c */
+static void
+counter_line(const char *p, size_t n, struct mail_counters *c)
+{
+	const char *sp = memchr(p, ' ', n), *d;
+	uint64_t v = 0, *field;
+
+	if (!sp || sp + 1 == p + n || !(field = counter_field(c, p, (size_t)(sp - p))))
+		return;
+	for (d = sp + 1; d < p + n; d++) {
+		if (*d < '0' || *d > '9' || v > (UINT64_MAX - (uint64_t)(*d - '0')) / 10)
+			return;
+		v = v * 10 + (uint64_t)(*d - '0');
+	}
+	*field = v;
+}
+
+void
+counters_parse(const char *data, size_t len, struct mail_counters *c)
+{
+	const char *p = data, *end = data + len;
+
+	memset(c, 0, sizeof(*c));
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		counter_line(p, n, c);
+		p += n + 1;
+	}
+}
+
+bool
+counters_zero(const struct mail_counters *c)
+{
+	return c->delivered == 0 && c->bounced == 0 && c->deferred == 0;
+}
+
+/* counters_read - SPOOL/counters; a missing file is all zero */
+static enum result
+counters_read(int spooldir, struct mail_counters *c)
+{
+	char text[4096];
+	size_t len = 0;
+	ssize_t n;
+	int fd = openat(spooldir, COUNTERS_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	memset(c, 0, sizeof(*c));
+	if (fd < 0)
+		return errno == ENOENT ? RES_OK : RES_TEMP;
+	while (len < sizeof(text) && (n = read(fd, text + len, sizeof(text) - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return RES_TEMP;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	counters_parse(text, len, c);
+	return RES_OK;
+}
+
+/* counters_write - SPOOL/.counters.tmp, fsync, rename, fsync SPOOL */
+static enum result
+counters_write(int spooldir, const struct mail_counters *c)
+{
+	static const char tmp[] = "." COUNTERS_FILE ".tmp";
+	char text[128];
+	int fd, ok, len;
+
+	len = snprintf(text, sizeof(text),
+	               "delivered %" PRIu64 "\nbounced %" PRIu64 "\ndeferred %" PRIu64 "\n",
+	               c->delivered, c->bounced, c->deferred);
+	if (len < 0 || (size_t)len >= sizeof(text))
+		return RES_TEMP;
+	fd = openat(spooldir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return RES_TEMP;
+	ok = write_all(fd, text, (size_t)len) == 0 && fsync(fd) == 0;
+	if (close(fd) < 0)
+		ok = 0;
+	if (!ok || renameat(spooldir, tmp, spooldir, COUNTERS_FILE) < 0 || fsync(spooldir) < 0) {
+		int saved = errno;
+
+		(void)unlinkat(spooldir, tmp, 0);
+		errno = saved;
+		return RES_TEMP;
+	}
+	return RES_OK;
+}
+
+enum result
+counters_add(int spooldir, const struct mail_counters *add)
+{
+	struct mail_counters c;
+	enum result r;
+	int saved, lock;
+
+	if (counters_zero(add))
+		return RES_OK;
+	lock = openat(spooldir, COUNTERS_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (lock < 0)
+		return RES_TEMP;
+	while ((r = flock(lock, LOCK_EX) == 0 ? RES_OK : RES_TEMP) != RES_OK && errno == EINTR)
+		continue;
+	if (r == RES_OK)
+		r = counters_read(spooldir, &c);
+	if (r == RES_OK) {
+		c.delivered += add->delivered;
+		c.bounced += add->bounced;
+		c.deferred += add->deferred;
+		r = counters_write(spooldir, &c);
+	}
+	saved = errno;
+	close(lock); /* drops the lock, after the rename */
+	errno = saved;
+	return r;
 }

@@ -87,4 +87,33 @@ enum result state_save(int statedir, const char *id, const struct mail_state *st
 /* state_remove - unlink state/ID (missing is fine) and fsync the dir */
 enum result state_remove(int statedir, const char *id);
 
+/*
+ * The spool's delivery counters, SPOOL/counters, read by mailout-spool
+ * stats (Prometheus counters: they only grow):
+ *
+ *   delivered 1234      recipients the gateway accepted
+ *   bounced 5           recipients bounced (or double-bounced, dropped)
+ *   deferred 67         recipient attempts deferred
+ *
+ * Several mailout-deliver runs and their workers add to it at once, so
+ * counters_add() takes SPOOL/counters.lock (flock), reads, adds,
+ * writes SPOOL/.counters.tmp, fsyncs and renames it over the old file.
+ * Readers need no lock: the file is always whole.
+ */
+struct mail_counters {
+	uint64_t delivered, bounced, deferred;
+};
+
+#define COUNTERS_FILE "counters"
+#define COUNTERS_LOCK "counters.lock"
+
+/* counters_parse - the "name N" lines; unknown names and malformed
+ * lines are ignored (a damaged file restarts from what it still says) */
+void counters_parse(const char *data, size_t len, struct mail_counters *c);
+/* counters_add - add to SPOOL/counters under its lock, atomically.
+ * RES_TEMP (errno set) when the file cannot be read or written. */
+enum result counters_add(int spooldir, const struct mail_counters *add);
+/* counters_zero - nothing to add? */
+bool counters_zero(const struct mail_counters *c);
+
 #endif

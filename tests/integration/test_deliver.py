@@ -8,6 +8,7 @@ Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_deliver
 (from tests/integration).
 """
 
+import json
 import os
 import random
 import signal
@@ -191,6 +192,11 @@ class TestDeliver(DeliverCase):
         subjects = sorted(d.split(b'\r\n', 1)[0] for _, d in self.received(gw))
         self.assertEqual(subjects, sorted(b'Subject: m%d' % i for i in range(n)))
         self.assert_spool_drained()
+        # six workers added to SPOOL/counters at once: none lost another's count
+        stats = subprocess.run([bin('mailout-spool'), '-c', self.conf, 'stats', '--json'],
+                               stdout=subprocess.PIPE, env=self.env(), timeout=60, check=True)
+        got = json.loads(stats.stdout)
+        self.assertEqual((got['delivered'], got['bounced'], got['deferred_attempts']), (n, 0, 0))
 
     def test_kill_9_loses_nothing(self):
         port, gw = self.gateway()

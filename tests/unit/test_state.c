@@ -2,8 +2,9 @@
  * test_state.c - unit tests for delivery state files (lib/mail_state.c)
  *
  * Round trips, garbage lines, addresses holding "> ", and the atomic
- * save/load/remove under a temporary directory.  Must never depend on
- * anything outside lib/.
+ * save/load/remove under a temporary directory; the counters file:
+ * parsing, and additions from many processes at once losing nothing.
+ * Must never depend on anything outside lib/.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -151,13 +153,103 @@ test_save_load(void **unused)
 	state_free(&st2);
 }
 
+static const struct {
+	const char *text;
+	uint64_t delivered, bounced, deferred;
+} counter_cases[] = {
+    {"", 0, 0, 0},
+    {"delivered 12\nbounced 3\ndeferred 4\n", 12, 3, 4},
+    {"deferred 4\ndelivered 12", 12, 0, 4}, /* any order, no final LF */
+    {"delivered 18446744073709551615\n", UINT64_MAX, 0, 0}, /* the largest */
+    {"delivered 18446744073709551616\nbounced 1\n", 0, 1, 0}, /* overflow: skipped */
+    {"delivered -1\ndelivered\ndelivered \nbounced 2x\n", 0, 0, 0},
+    {"sent 5\ndelivered  7\nDelivered 7\n\n\ndeferred 9\n", 0, 0, 9},
+    {"delivered 1\ndelivered 2\n", 2, 0, 0}, /* the last line wins */
+};
+
+static void
+test_counters_parse(void **unused)
+{
+	for (size_t i = 0; i < sizeof(counter_cases) / sizeof(counter_cases[0]); i++) {
+		struct mail_counters c;
+
+		memset(&c, 0xff, sizeof(c));
+		counters_parse(counter_cases[i].text, strlen(counter_cases[i].text), &c);
+		if (c.delivered != counter_cases[i].delivered ||
+		    c.bounced != counter_cases[i].bounced ||
+		    c.deferred != counter_cases[i].deferred)
+			fail_msg("case %zu (%s): %llu %llu %llu", i, counter_cases[i].text,
+			         (unsigned long long)c.delivered, (unsigned long long)c.bounced,
+			         (unsigned long long)c.deferred);
+	}
+}
+
+/* read_counters - the file as mailout-spool reads it */
+static void
+read_counters(int dfd, struct mail_counters *c)
+{
+	char text[512];
+	int fd = openat(dfd, COUNTERS_FILE, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, text, sizeof(text));
+	assert_true(n > 0);
+	close(fd);
+	counters_parse(text, (size_t)n, c);
+}
+
+/* many processes add at once: every addition counts (runs overlap) */
+static void
+test_counters_add_concurrent(void **unused)
+{
+	enum { PROCS = 8, ADDS = 40 };
+	char dir[] = "/tmp/test_counters.XXXXXX";
+	struct mail_counters one = {1, 2, 3}, zero = {0, 0, 0}, c;
+	pid_t pids[PROCS];
+	int dfd, status;
+
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	assert_int_equal(counters_add(dfd, &zero), RES_OK); /* nothing: no file */
+	assert_int_equal(faccessat(dfd, COUNTERS_FILE, F_OK, 0), -1);
+	for (int i = 0; i < PROCS; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			for (int k = 0; k < ADDS; k++)
+				if (counters_add(dfd, &one) != RES_OK)
+					_exit(1);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < PROCS; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	read_counters(dfd, &c);
+	assert_int_equal(c.delivered, PROCS * ADDS);
+	assert_int_equal(c.bounced, 2 * PROCS * ADDS);
+	assert_int_equal(c.deferred, 3 * PROCS * ADDS);
+	assert_int_equal(faccessat(dfd, "." COUNTERS_FILE ".tmp", F_OK, 0), -1);
+	assert_int_equal(unlinkat(dfd, COUNTERS_FILE, 0), 0);
+	assert_int_equal(unlinkat(dfd, COUNTERS_LOCK, 0), 0);
+	close(dfd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_example),  cmocka_unit_test(test_parse_garbage),
-	    cmocka_unit_test(test_quoted_address), cmocka_unit_test(test_roundtrip_and_clean),
+	    cmocka_unit_test(test_parse_example),
+	    cmocka_unit_test(test_parse_garbage),
+	    cmocka_unit_test(test_quoted_address),
+	    cmocka_unit_test(test_roundtrip_and_clean),
 	    cmocka_unit_test(test_save_load),
+	    cmocka_unit_test(test_counters_parse),
+	    cmocka_unit_test(test_counters_add_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
