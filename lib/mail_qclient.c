@@ -282,6 +282,7 @@ qclient_open(struct qclient *q, const struct qclient_opts *o, struct reply *r)
 		(void)close_fd(&mp[1]);
 		(void)close_fd(&ep[1]);
 		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
+		errno = rc;
 		return RES_TEMP;
 	}
 	q->msg_fd = mp[1];

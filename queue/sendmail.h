@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "mail_addr.h"
+#include "mail_qclient.h"
 #include "mail_rewrite.h"
 #include "result.h"
 
@@ -128,24 +129,28 @@ int sm_format_from(const struct sm_origin *o, const struct rewrite *rw, struct b
 int sm_compose_headers(const struct sm_origin *o, const struct rewrite *rw,
                        const struct sm_message *m, struct buf *out);
 
-/* The hand-off to mailout-queue (qmail-queue protocol), run here or
- * reached over queue.socket (mailout-queue --socket). */
+/* The hand-off to the queue (lib/mail_qclient.h): mailout-scan first
+ * (it reads content.block_executables itself and, when that is false,
+ * only passes the message on), unless $MAILOUT_QUEUE names another
+ * program; the scanner's last hop is queue.socket when set, else
+ * mailout-queue.  Local mail leaving the host obeys the same
+ * "no executables" rule as mail from the network. */
 struct sm_queue {
-	pid_t pid; /* -1: none */
-	int sock; /* connection to mailout-queue --socket; -1: none */
-	int msg_fd; /* its fd 0 */
-	int env_fd; /* its fd 1 */
+	struct qclient qc;
 };
 
-/* sm_queue_open - start the queue program ("-c config" when config is
- * set, "-i id"), or with socket set (queue.socket) pass the pipes to
- * mailout-queue --socket; -1 (errno) if it cannot run or connect */
+/* sm_queue_open - start the hand-off ("-c config" when config is set,
+ * "-i id"); path and socket are sm_context's queue_path and
+ * queue_socket (qclient_open makes the same choice from the
+ * environment; path names the queue program in messages); -1 (errno)
+ * if nothing could be run or reached */
 int sm_queue_open(struct sm_queue *q, const char *path, const char *socket, const char *config,
                   const char *id);
 /* sm_queue_write - message bytes; -1 when the queue went away */
 int sm_queue_write(struct sm_queue *q, const char *p, size_t n);
 /* sm_queue_finish - end the message, send the envelope, wait; returns
- * the queue's exit code (qmail-queue's table), or -1 if it died */
+ * the queue's exit code (qmail-queue's table), or -1 if it died; a
+ * refusal's reply (the scanner names the file) goes to stderr */
 int sm_queue_finish(struct sm_queue *q, const char *sender, const struct sm_rcpts *r);
 /* sm_queue_abort - end without an envelope, so nothing is queued */
 void sm_queue_abort(struct sm_queue *q);

@@ -5,9 +5,9 @@
  * mailout-queue (as qmail's QMAILQUEUE filters do).  It reads the
  * message into a sealed memfd, inspects it in a sandboxed child
  * (scan_sandbox.c: no network, no files, bounded time and memory),
- * and then either runs the real queue program on the very same bytes,
- * or refuses (exit 31, one reply line on fd 3), or queues a
- * notification to the sender instead (executable_action = bounce).
+ * and then either hands the very same bytes on to the queue (a program
+ * or queue.socket, through lib/mail_qclient.h), or refuses (exit 31, one reply line on fd 3), or
+ * queues a notification to the sender instead (executable_action = bounce).
  *
  * The inspection: every MIME part (lib/mail_mime.h) and every entry of
  * every archive libarchive can read, nested up to SCAN_DEPTH_MAX, is
@@ -108,20 +108,24 @@ int scan_notification(const struct scan_verdict *v, const char *hostname, const 
                       size_t len, struct buf *out);
 
 /* scan_filter.c */
-/* scan_filter - the whole job: returns the exit code (qmail-queue's) */
-int scan_filter(const struct config *cfg, char *const qargv[], const char *cfile, const char *id);
+/* scan_filter - the whole job: read, inspect (unless !inspect: then
+ * only pass the message on), act; returns the exit code (qmail-queue's) */
+int scan_filter(const struct config *cfg, const char *cfile, const char *id, bool inspect);
 
 /* scan_io.c */
 /* scan_read_message - fd 0 into a sealed memfd; QQ_OK or an exit code */
 int scan_read_message(int in, uint64_t max, int *memfd, const char **map, size_t *len);
 /* scan_read_envelope - fd 1, bounded; QQ_OK or an exit code */
 int scan_read_envelope(int in, struct buf *raw);
-/* scan_queue_program - $MAILOUT_SCAN_QUEUE, $MAILOUT_QUEUE unless it
- * is mailout-scan itself, else the compiled-in mailout-queue */
-const char *scan_queue_program(void);
-/* scan_run_queue - run it with msg_fd as its fd 0 and the envelope
- * through a pipe on its fd 1; its exit code (QQ_TEMP if it cannot run) */
-int scan_run_queue(char *const argv[], int msg_fd, const char *env, size_t env_len);
+/* scan_queue_program - the next hop: $MAILOUT_SCAN_QUEUE, $MAILOUT_QUEUE
+ * unless it is mailout-scan itself, else NULL when queue.socket is set
+ * (mailout-queue --socket), else the compiled-in mailout-queue */
+const char *scan_queue_program(const struct config *cfg);
+/* scan_hand_on - msg and the envelope to the next hop (lib/mail_qclient.h)
+ * as queue ID id ("-i id", "-c cfile"); its exit code, QQ_TEMP when it
+ * could not run or gave no verdict */
+int scan_hand_on(const struct config *cfg, const char *cfile, const char *id, const char *msg,
+                 size_t len, const char *sender, const char *const *rcpts, size_t n_rcpts);
 /* scan_tell_receiver - the reply line to fd 3 when that is a pipe */
 void scan_tell_receiver(const char *line);
 

@@ -3,8 +3,9 @@
  *
  * What it is for: the order of things.  Read the message and the
  * envelope (the qmail-queue protocol), inspect the message in the
- * confined child, then: clean - run the real queue program on the same
- * sealed bytes and exit with its code; executable - refuse it (exit
+ * confined child, then: clean - hand the same sealed bytes on to the
+ * queue (scan_hand_on: a program or queue.socket) and exit with its
+ * code; executable - refuse it (exit
  * 31 and a reply line on fd 3), or, with executable_action = bounce,
  * accept it but queue only a notification to the sender (none for the
  * null sender).
@@ -22,72 +23,31 @@
 #include "mail_reply.h"
 #include "mail_spool.h"
 
-/* queue_text - a message from memory through a memfd to the queue */
-static int
-queue_text(char *const argv[], const struct buf *msg, const struct buf *env)
-{
-	int fd, rc;
-	size_t off = 0;
-	ssize_t w;
-
-	if ((fd = memfd_create("mailout-scan-notify", MFD_CLOEXEC)) < 0) {
-		log_warn_errno("memfd_create");
-		return QQ_NOMEM;
-	}
-	while (off < msg->len) {
-		w = write(fd, msg->s + off, msg->len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			log_warn_errno("writing the notification to memory");
-			close(fd);
-			return QQ_NOMEM;
-		}
-		off += (size_t)w;
-	}
-	rc = scan_run_queue(argv, fd, env->s, env->len);
-	close(fd);
-	return rc;
-}
-
 /* notify - queue the notification to the sender, with a new queue ID */
 static int
 notify(const struct config *cfg, const struct scan_verdict *v, const struct envelope *env,
        const char *cfile, const char *qid, const char *msg, size_t len)
 {
-	struct buf note = BUF_INIT(0), nenv = BUF_INIT(0);
+	struct buf note = BUF_INIT(0);
 	char nid[QUEUE_ID_LEN + 1];
-	char *argv[6];
-	int rc, argc = 0;
+	const char *to[1] = {env->sender};
+	int rc;
 
 	if (queue_id_new(nid, sizeof(nid)) < 0) {
 		log_warn_errno("%s: unable to make a queue ID", qid);
 		return QQ_TEMP;
 	}
 	if (scan_notification(v, cfg->hostname ? cfg->hostname : "localhost", nid, env->sender,
-	                      env->rcpts, env->n_rcpts, msg, len, &note) < 0 ||
-	    buf_append(&nenv, "F\0T", 3) < 0 ||
-	    buf_append(&nenv, env->sender, strlen(env->sender) + 1) < 0 ||
-	    buf_appendc(&nenv, '\0') < 0) {
+	                      env->rcpts, env->n_rcpts, msg, len, &note) < 0) {
 		buf_free(&note);
-		buf_free(&nenv);
 		return QQ_NOMEM;
 	}
-	argv[argc++] = (char *)scan_queue_program();
-	argv[argc++] = (char *)"-i";
-	argv[argc++] = nid;
-	if (cfile) {
-		argv[argc++] = (char *)"-c";
-		argv[argc++] = (char *)cfile;
-	}
-	argv[argc] = NULL;
-	rc = queue_text(argv, &note, &nenv);
+	rc = scan_hand_on(cfg, cfile, nid, note.s, note.len, "", to, 1);
 	if (rc == QQ_OK)
 		log_info(
 		    "%s: not delivered: executable attachment; notification to <%s> queued as %s",
 		    qid, env->sender, nid);
 	buf_free(&note);
-	buf_free(&nenv);
 	return rc;
 }
 
@@ -115,10 +75,10 @@ refuse(const struct config *cfg, const struct scan_verdict *v, const struct enve
 
 /* inspect_and_act - the verdict and what follows from it */
 static int
-inspect_and_act(const struct config *cfg, char *const qargv[], const char *cfile, const char *qid,
-                int fd, const char *msg, size_t len, const struct buf *raw,
-                const struct envelope *env)
+inspect_and_act(const struct config *cfg, const char *cfile, const char *id, const char *msg,
+                size_t len, const struct envelope *env)
 {
+	const char *qid = id ? id : "NOQUEUE";
 	struct scan_verdict v;
 
 	if (scan_isolated(msg, len, &v) != RES_OK)
@@ -129,7 +89,8 @@ inspect_and_act(const struct config *cfg, char *const qargv[], const char *cfile
 		         qid, v.encrypted, v.damaged, v.note);
 	switch (v.kind) {
 	case SCAN_CLEAN:
-		return scan_run_queue(qargv, fd, raw->s, raw->len);
+		return scan_hand_on(cfg, cfile, id, msg, len, env->sender, env->rcpts,
+		                    env->n_rcpts);
 	case SCAN_EXEC:
 	case SCAN_UNINSPECTABLE:
 		return refuse(cfg, &v, env, cfile, qid, msg, len);
@@ -140,7 +101,7 @@ inspect_and_act(const struct config *cfg, char *const qargv[], const char *cfile
 }
 
 int
-scan_filter(const struct config *cfg, char *const qargv[], const char *cfile, const char *id)
+scan_filter(const struct config *cfg, const char *cfile, const char *id, bool inspect)
 {
 	uint64_t max = cfg->limits.message_size ? cfg->limits.message_size + SCAN_SIZE_SLACK
 	                                        : SCAN_SIZE_DEFAULT;
@@ -161,7 +122,10 @@ scan_filter(const struct config *cfg, char *const qargv[], const char *cfile, co
 		log_warn("%s: bad envelope", qid);
 		goto out;
 	}
-	rc = inspect_and_act(cfg, qargv, cfile, qid, fd, msg, len, &raw, &env);
+	if (inspect)
+		rc = inspect_and_act(cfg, cfile, id, msg, len, &env);
+	else
+		rc = scan_hand_on(cfg, cfile, id, msg, len, env.sender, env.rcpts, env.n_rcpts);
 out:
 	if (fd >= 0) {
 		if (len > 0)

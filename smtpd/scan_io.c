@@ -3,24 +3,22 @@
  *
  * What it is for: reading the message (fd 0) into a memfd and sealing
  * it, so that what was inspected is byte for byte what mailout-queue
- * stores; reading the envelope (fd 1); running the real queue program
- * with the memfd as its fd 0 and the envelope through a pipe on its
- * fd 1; handing the receiver a reply line on fd 3.
+ * stores; reading the envelope (fd 1); handing the inspected bytes
+ * and the envelope on to the queue (a program or queue.socket, through
+ * lib/mail_qclient.h); handing the receiver a reply line on fd 3.
  * What it must never do: hold more than the size limit, write the
  * spool itself, or let the queue program inherit fd 3 or our sandbox.
  */
 #include "scan.h"
 
 #include <errno.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "log.h"
+#include "mail_qclient.h"
 #include "mail_spool.h"
 
 #ifndef MAILOUT_SBINDIR
@@ -28,8 +26,6 @@
 #endif
 
 #define CHUNK 65536
-
-extern char **environ;
 
 /* write_all - the whole buffer; -1 on error */
 static int
@@ -152,7 +148,7 @@ same_file(const char *a, const char *b)
 }
 
 const char *
-scan_queue_program(void)
+scan_queue_program(const struct config *cfg)
 {
 	const char *p = getenv("MAILOUT_SCAN_QUEUE");
 
@@ -160,74 +156,33 @@ scan_queue_program(void)
 		return p;
 	p = getenv("MAILOUT_QUEUE");
 	/* installed as $MAILOUT_QUEUE itself (as qmail's QMAILQUEUE
-	 * filters are): the next program is the compiled-in one */
+	 * filters are): the next program is not named by it */
 	if (p && p[0] && !same_file(p, "/proc/self/exe"))
 		return p;
+	if (cfg->queue.socket && cfg->queue.socket[0])
+		return NULL;
 	return MAILOUT_SBINDIR "/mailout-queue";
 }
 
-/* spawn - the queue program with msg_fd on 0 and env_r on 1 */
-static int
-spawn(char *const argv[], int msg_fd, int env_r, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t deflt, none;
-	int rc;
-
-	sigemptyset(&deflt);
-	sigaddset(&deflt, SIGPIPE);
-	sigaddset(&deflt, SIGALRM);
-	sigemptyset(&none);
-	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
-		return rc;
-	if ((rc = posix_spawnattr_init(&attr)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return rc;
-	}
-	if ((rc = posix_spawn_file_actions_adddup2(&fa, msg_fd, 0)) == 0 &&
-	    (rc = posix_spawn_file_actions_adddup2(&fa, env_r, 1)) == 0 &&
-	    (rc = posix_spawnattr_setsigdefault(&attr, &deflt)) == 0 &&
-	    (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
-	    (rc = posix_spawnattr_setflags(&attr,
-	                                   POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) == 0)
-		rc = posix_spawn(pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return rc;
-}
-
 int
-scan_run_queue(char *const argv[], int msg_fd, const char *env, size_t env_len)
+scan_hand_on(const struct config *cfg, const char *cfile, const char *id, const char *msg,
+             size_t len, const char *sender, const char *const *rcpts, size_t n_rcpts)
 {
-	int ep[2], rc, status;
-	pid_t pid;
+	struct qclient_opts o = {
+	    .id = id,
+	    .config = cfile,
+	    .program = scan_queue_program(cfg),
+	    .socket = cfg->queue.socket,
+	};
+	struct qclient q;
+	struct reply r;
 
-	if (lseek(msg_fd, 0, SEEK_SET) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
-		log_warn_errno("preparing %s", argv[0]);
+	if (qclient_open(&q, &o, &r) != RES_OK)
 		return QQ_TEMP;
-	}
-	rc = spawn(argv, msg_fd, ep[0], &pid);
-	close(ep[0]);
-	if (rc != 0) {
-		errno = rc;
-		log_warn_errno("unable to run %s", argv[0]);
-		close(ep[1]);
-		return QQ_TEMP;
-	}
-	if (write_all(ep[1], env, env_len) < 0)
-		log_warn_errno("writing the envelope to %s", argv[0]);
-	close(ep[1]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			log_warn_errno("waitpid");
-			return QQ_TEMP;
-		}
-	if (!WIFEXITED(status)) {
-		log_warn("%s crashed (status %d)", argv[0], status);
-		return QQ_BUG;
-	}
-	return WEXITSTATUS(status);
+	/* a failed write is latched: the commit sends no envelope */
+	(void)qclient_write(&q, msg, len);
+	(void)qclient_commitv(&q, sender, rcpts, n_rcpts, &r);
+	return q.exit < 0 ? QQ_TEMP : q.exit;
 }
 
 void

@@ -5,11 +5,14 @@
  *
  * A filter in the queue chain, as qmail's QMAILQUEUE scanners are: it
  * speaks the qmail-queue protocol (message on fd 0, envelope on fd 1)
- * and passes a clean message on to the real queue program - found at
- * $MAILOUT_SCAN_QUEUE, else $MAILOUT_QUEUE (unless that names
- * mailout-scan itself), else the compiled-in SBINDIR/mailout-queue -
- * with the same arguments, exiting with its exit code.  With
- * content.block_executables = false it execs the queue program at once.
+ * and passes a clean message on to the real queue - $MAILOUT_SCAN_QUEUE,
+ * else $MAILOUT_QUEUE (unless that names mailout-scan itself), else
+ * mailout-queue --socket when queue.socket is set, else the compiled-in
+ * SBINDIR/mailout-queue - with the same -c and -i, exiting with its
+ * exit code (lib/mail_qclient.h makes the hand-off).  mailout-smtpd
+ * runs it with content.block_executables = true, mailout-sendmail
+ * always: with the rule off it execs the queue program at once (or
+ * passes the message over the socket uninspected).
  *
  * SECURITY: mailout-scan runs as its caller (mailout-smtpd's user, not
  * set-id) and can write nothing the caller could not.  It parses
@@ -119,19 +122,22 @@ main(int argc, char **argv)
 		log_warn("%s: unable to load the configuration", id ? id : "NOQUEUE");
 		return QQ_CONFIG;
 	}
-	qargv[0] = (char *)scan_queue_program();
-	for (i = 1; i < argc; i++)
-		qargv[i] = argv[i];
-	qargv[argc] = NULL;
-	if (!cfg.content.block_executables) {
+	if (cfg.content.block_executables) {
+		rc = scan_filter(&cfg, cfile, id, true);
+	} else if ((qargv[0] = (char *)scan_queue_program(&cfg)) != NULL) {
+		/* nothing to do here: become the next program */
+		for (i = 1; i < argc; i++)
+			qargv[i] = argv[i];
+		qargv[argc] = NULL;
 		alarm(0);
 		(void)signal(SIGPIPE, SIG_DFL); /* ignored signals survive exec */
 		execv(qargv[0], qargv);
 		log_warn_errno("unable to run %s", qargv[0]);
-		conf_free(&cfg);
-		return QQ_TEMP;
+		rc = QQ_TEMP;
+	} else {
+		/* queue.socket: nothing to exec; read it all and pass it on */
+		rc = scan_filter(&cfg, cfile, id, false);
 	}
-	rc = scan_filter(&cfg, qargv, cfile, id);
 	conf_free(&cfg);
 	return rc;
 }
