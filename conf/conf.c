@@ -44,7 +44,10 @@
  * when the feature lands.
  */
 static const char *const not_implemented[] = {
-    "client.rewrite", "rewrite", "content", "gateway", "queue", NULL,
+    "client.rewrite",
+    "rewrite",
+    "content",
+    NULL,
 };
 
 /* The schema.  Defaults are the ones SPEC.md promises; conf_build.c
@@ -117,6 +120,7 @@ static cfg_opt_t gateway_opts[] = {
     CFG_STR("user", "", CFGF_NONE),
     CFG_STR("password_file", "", CFGF_NONE),
     CFG_INT("connections", 4, CFGF_NONE),
+    CFG_STR("command_timeout", "5m", CFGF_NONE),
     CFG_END(),
 };
 

@@ -118,6 +118,7 @@ struct config {
 		struct conf_list fingerprints;
 		char *user, *password_file;
 		unsigned connections;
+		unsigned command_timeout; /* RFC 5321 4.5.3.2's 5 minutes; the rest scale */
 	} gateway;
 
 	struct {
@@ -126,6 +127,9 @@ struct config {
 		char *socket; /* "": run mailout-queue; else its unix socket (--socket) */
 	} queue;
 };
+
+/* gateway.command_timeout's limit: mailout-deliver's run lasts an hour */
+#define GATEWAY_COMMAND_TIMEOUT_MAX (15 * 60)
 
 /* conf_path - -c argument, else $MAILOUT_CONFIG (ignored when set-id),
  * else the compiled-in default. */

@@ -87,6 +87,7 @@ static const struct key_rule rules[] = {
     {"gateway.user", V_TEXT, NULL, 0, 0},
     {"gateway.password_file", V_CREDENTIAL, NULL, 0, 0},
     {"gateway.connections", V_COUNT, NULL, 1, 64},
+    {"gateway.command_timeout", V_DURATION, NULL, 0, 0},
     {"queue.lifetime", V_DURATION, NULL, 0, 0},
     {"queue.retry_min", V_DURATION, NULL, 0, 0},
     {"queue.retry_max", V_DURATION, NULL, 0, 0},
@@ -494,6 +495,10 @@ build_delivery(struct build *b, cfg_t *cfg, struct config *out)
 	out->gateway.user = get_str(b, gw, "user");
 	out->gateway.password_file = get_str(b, gw, "password_file");
 	out->gateway.connections = get_count(b, gw, "gateway.connections", "connections");
+	out->gateway.command_timeout = get_duration(b, gw, "command_timeout");
+	if (out->gateway.command_timeout > GATEWAY_COMMAND_TIMEOUT_MAX)
+		ctx_error(b->ctx, ctx_line(b->ctx, gw, "gateway.command_timeout"),
+		          "gateway: command_timeout is longer than 15m (a run lasts at most 1h)");
 	gateway_hosts(b, out);
 	if (out->gateway.user && *out->gateway.user && out->gateway.password_file &&
 	    !*out->gateway.password_file)

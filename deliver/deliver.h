@@ -28,7 +28,7 @@
 #include "result.h"
 #include "smtp_client.h"
 
-/* RFC 5321 4.5.3.2 timeouts, seconds (scaled by deliver_timeouts) */
+/* RFC 5321 4.5.3.2 timeouts, seconds, scaled from gateway.command_timeout */
 struct deliver_timeouts {
 	unsigned connect; /* not in the RFC; Postfix's 30s */
 	unsigned greeting, ehlo, mail, rcpt, data_init, data_block, data_done;
@@ -54,9 +54,11 @@ int deliver_run(struct deliver_ctx *ctx);
 /* deliver_tally_flush - add ctx->tally to SPOOL/counters (every few
  * seconds, or now when force); a failure is logged and kept for later */
 void deliver_tally_flush(struct deliver_ctx *ctx, bool force);
-/* deliver_timeouts_init - RFC values, or scaled by $MAILOUT_DELIVER_TIMEOUT
- * (seconds replacing the 5-minute value; tests use it for hung gateways) */
-void deliver_timeouts_init(struct deliver_timeouts *to);
+/* mailout-deliver's run limit: no new message is taken after it */
+#define DELIVER_RUN_LIMIT 3600
+/* deliver_timeouts_init - RFC 5321 4.5.3.2's values, scaled from base
+ * (gateway.command_timeout, the RFC's 5 minutes) */
+void deliver_timeouts_init(struct deliver_timeouts *to, unsigned base);
 
 /* --- deliver_conn.c --- */
 struct conn {

@@ -8,6 +8,13 @@
  * all of deferred/; hold/ never).  Run by the .timer and .path units,
  * from cron, or by hand.
  *
+ * Time: every wait on the gateway has a deadline (RFC 5321 4.5.3.2,
+ * scaled from gateway.command_timeout); a run takes no new message
+ * after DELIVER_RUN_LIMIT (an hour), and a worker still busy
+ * 2 x command_timeout + 60 s after that is ended by SIGALRM, so a run
+ * lasts at most 71 minutes with the default 5m (91 with the largest,
+ * 15m).  A service manager's own limit must be longer than that.
+ *
  * SECURITY: runs as the spool user.  It reads the spool and the
  * gateway's password, writes only deferred/, state/ and removes
  * finished messages; bounces go through mailout-queue like any other
@@ -109,8 +116,8 @@ setup(struct deliver_ctx *ctx)
 	ctx->dir_hold = open_dir(ctx->spool, "hold", true);
 	ctx->dir_state = open_dir(ctx->spool, "state", true);
 	ctx->dir_tmp = openat(ctx->spool, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	deliver_timeouts_init(&ctx->to);
-	ctx->deadline = time(NULL) + (time_t)ctx->to.mail * 12;
+	deliver_timeouts_init(&ctx->to, ctx->cfg->gateway.command_timeout);
+	ctx->deadline = time(NULL) + DELIVER_RUN_LIMIT;
 	if (ctx->cfg->gateway.tls != GATEWAY_TLS_NONE &&
 	    !(ctx->ssl = conn_tls_ctx(ctx->cfg, why, sizeof(why))))
 		log_fatal("%s", why);

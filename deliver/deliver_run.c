@@ -48,15 +48,12 @@ struct jobs {
 };
 
 void
-deliver_timeouts_init(struct deliver_timeouts *to)
+deliver_timeouts_init(struct deliver_timeouts *to, unsigned base)
 {
-	const char *e = getenv("MAILOUT_DELIVER_TIMEOUT");
-	unsigned base = 300, v;
-	char *end;
-
-	if (e && *e && (v = (unsigned)strtoul(e, &end, 10)) > 0 && *end == '\0' && v < 86400)
-		base = v;
-	/* RFC 5321 4.5.3.2, as fractions of the 5-minute command timeout */
+	if (base == 0 || base > GATEWAY_COMMAND_TIMEOUT_MAX)
+		base = 300;
+	/* RFC 5321 4.5.3.2, as fractions of the 5-minute command timeout:
+	 * DATA initiation 2 min, data block 3 min, DATA termination 10 min */
 	to->greeting = to->ehlo = to->mail = to->rcpt = base;
 	to->data_init = base * 2 / 5 ? base * 2 / 5 : 1;
 	to->data_block = base * 3 / 5 ? base * 3 / 5 : 1;

@@ -58,11 +58,10 @@ class DeliverCase(harness.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr.decode(errors='replace'))
         return self.spool_new()[-1]
 
-    def deliver(self, *args, timeout_env=None, check=True):
-        extra = {'MAILOUT_DELIVER_TIMEOUT': str(timeout_env)} if timeout_env else None
+    def deliver(self, *args, check=True):
         p = subprocess.run([bin('mailout-deliver'), '-c', self.conf, *args],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           env=self.env(extra), timeout=RUN_TIMEOUT)
+                           env=self.env(), timeout=RUN_TIMEOUT)
         self.last_log = p.stdout.decode(errors='replace')
         if check:
             self.assertEqual(p.returncode, 0, self.last_log)

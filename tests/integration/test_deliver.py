@@ -160,13 +160,30 @@ class TestDeliver(DeliverCase):
 
     def test_hung_gateway_does_not_stall(self):
         port, _ = self.gateway('--hang')
-        self.setup_conf(['[127.0.0.1]:%d' % port])
+        self.setup_conf(['[127.0.0.1]:%d' % port], gateway={'command_timeout': '2s'})
         qid = self.queue('root@example.org', ['a@example.org'], MSG)
         t0 = time.monotonic()
-        self.deliver(timeout_env=2)
+        self.deliver()
         self.assertLess(time.monotonic() - t0, 20)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.5, 'waited for the greeting')
         self.assertEqual(self.spool_list('deferred'), [qid])
         self.assertIn('timeout', self.state(qid))
+
+    def test_command_timeout_from_the_config(self):
+        # the greeting wait is gateway.command_timeout (the environment
+        # plays no part: configuration belongs in the file)
+        port, _ = self.gateway('--hang')
+        self.setup_conf(['[127.0.0.1]:%d' % port], gateway={'command_timeout': '4s'})
+        qid = self.queue('root@example.org', ['a@example.org'], MSG)
+        env = self.env({'MAILOUT_DELIVER_TIMEOUT': '1'})
+        t0 = time.monotonic()
+        p = subprocess.run([bin('mailout-deliver'), '-c', self.conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=env, timeout=60)
+        took = time.monotonic() - t0
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertGreaterEqual(took, 3.5)
+        self.assertLess(took, 15)
+        self.assertIn('before the greeting: timeout', self.state(qid))
 
     def test_size_limit_bounces(self):
         port, gw = self.gateway('--size', '200')

@@ -44,7 +44,7 @@ class SpoolToolTest(harness.TestCase):
             if not harness.have_bin(prog):
                 self.fail('%s is not built in %s' % (prog, harness.BIN_DIR))
         self.config(tls=False, gateway={'servers': ['[127.0.0.1]:%d' % harness.free_port()],
-                                        'tls': 'none'})
+                                        'tls': 'none', 'command_timeout': '2s'})
 
     def queue(self, sender, *rcpts, body=b'Subject: t\n\nbody\n'):
         """One message through mailout-queue; returns its ID."""
@@ -76,7 +76,7 @@ class SpoolToolTest(harness.TestCase):
         if not harness.have_bin('mailout-deliver'):
             self.skipTest('mailout-deliver is not built')
         p = subprocess.run([harness.bin('mailout-deliver')], capture_output=True,
-                           timeout=TIMEOUT, env=self.env({'MAILOUT_DELIVER_TIMEOUT': '2'}))
+                           timeout=TIMEOUT, env=self.env())
         if qid in self.spool_new():
             self.skipTest('mailout-deliver made no attempt (exit %d): %s' %
                           (p.returncode, p.stderr.decode('utf-8', 'replace')[-300:]))
@@ -155,7 +155,7 @@ class SpoolToolTest(harness.TestCase):
         self.assertEqual(self.listing()[qid]['state'], 'held')
         if harness.have_bin('mailout-deliver'):  # a held message is not attempted
             subprocess.run([harness.bin('mailout-deliver')], capture_output=True,
-                           timeout=TIMEOUT, env=self.env({'MAILOUT_DELIVER_TIMEOUT': '2'}))
+                           timeout=TIMEOUT, env=self.env())
             self.assertEqual(self.where(qid), ['hold'])
             self.assertEqual(self.listing()[qid]['attempts'], 0)
         code, out, err = self.spool_tool('release', qid)

@@ -362,6 +362,7 @@ test_defaults(void **state)
 	assert_int_equal(c.limits.pregreet_wait, 0);
 	assert_int_equal(c.queue.retry_max, 3600);
 	assert_int_equal(c.queue.delay_warning, 4 * 3600);
+	assert_int_equal(c.gateway.command_timeout, 300);
 	assert_int_equal(c.gateway.tls, GATEWAY_TLS_VERIFY);
 	assert_string_equal(c.gateway.ca_file, "/etc/ssl/certs/ca-certificates.crt");
 	assert_string_equal(c.tls.min_version, "TLSv1.2");
@@ -408,6 +409,8 @@ static const struct {
     {"gateway {\n servers = { \"gw.example.org:99999\" }\n}\n", 2, "port"},
     {"gateway {\n fingerprints = { \"md5:00\" }\n}\n", 2, "sha256"},
     {"gateway {\n user = \"relay\"\n}\n", 2, "password_file"},
+    {"gateway {\n command_timeout = \"0\"\n}\n", 2, "more than zero"},
+    {"gateway {\n\n command_timeout = \"16m\"\n}\n", 3, "longer than 15m"},
     {"queue {\n retry_min = \"2h\"\n retry_max = \"1h\"\n}\n", 2, "retry_min"},
     {"queue { postmaster = \"postmaster\" }\n", 1, "not an address"},
     {"spool = \"var/spool\"\n", 1, "absolute"},
@@ -480,23 +483,33 @@ static void
 test_check_notes(void **state)
 {
 	static const char text[] = "spool = \"/var/spool/mailout\"\n"
-	                           "gateway {\n"
-	                           "  servers = { \"[gw.example.org]:25\" }\n"
+	                           "content {\n"
+	                           "  block_executables = true\n"
 	                           "}\n"
 	                           "client a {\n"
 	                           "  networks = { \"10.0.0.0/8\" }\n"
 	                           "  rate = \"10/m\"\n"
-	                           "}\n";
+	                           "}\n"
+	                           "gateway {\n"
+	                           "  servers = { \"[gw.example.org]:25\" }\n"
+	                           "  command_timeout = \"2m\"\n"
+	                           "}\n"
+	                           "queue { lifetime = \"1d\" }\n";
 	char path[256], want[300];
 	char *out = NULL;
 
 	(void)state;
 	assert_int_equal(check_text(text, path, sizeof(path), &out), 0);
-	assert_true(snprintf(want, sizeof(want),
-	                     "%s:3: note: gateway.servers is accepted but not implemented yet\n",
-	                     path) < (int)sizeof(want));
+	assert_true(
+	    snprintf(want, sizeof(want),
+	             "%s:3: note: content.block_executables is accepted but not implemented "
+	             "yet\n",
+	             path) < (int)sizeof(want));
 	assert_non_null(strstr(out, want));
 	assert_null(strstr(out, "client.rate is accepted")); /* implemented now */
+	assert_null(strstr(out, "gateway.servers is accepted"));
+	assert_null(strstr(out, "gateway.command_timeout is accepted"));
+	assert_null(strstr(out, "queue.lifetime is accepted"));
 	assert_null(strstr(out, "spool is accepted"));
 	assert_null(strstr(out, "networks is accepted"));
 	free(out);
