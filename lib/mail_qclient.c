@@ -445,65 +445,59 @@ finish(struct qclient *q, const struct buf *env, struct reply *r)
 	return reply_result(r);
 }
 
-/* env_start - "F<sender>\0" */
+/* envelope - "F<sender>\0T<rcpt>\0...\0" from a list ("addr\0...",
+ * list_len octets) or from an array of n; -1 when out of memory */
 static int
-env_start(struct buf *env, const char *sender)
+envelope(struct buf *env, const char *sender, const char *list, size_t list_len,
+         const char *const *v, size_t n)
 {
-	return buf_appendc(env, 'F') < 0 || buf_append(env, sender, strlen(sender) + 1) < 0 ? -1
-	                                                                                    : 0;
+	size_t i = 0, len;
+
+	if (buf_appendc(env, 'F') < 0 || buf_append(env, sender, strlen(sender) + 1) < 0)
+		return -1;
+	while (i < list_len || n > 0) {
+		const char *rcpt = list_len > 0 ? list + i : *v++;
+
+		len = list_len > 0 ? strnlen(rcpt, list_len - i) : strlen(rcpt);
+		if (buf_appendc(env, 'T') < 0 || buf_append(env, rcpt, len) < 0 ||
+		    buf_appendc(env, '\0') < 0)
+			return -1;
+		if (list_len > 0)
+			i += len + 1;
+		else
+			n--;
+	}
+	return buf_appendc(env, '\0');
 }
 
-/* env_rcpt - "T<rcpt>\0" */
-static int
-env_rcpt(struct buf *env, const char *rcpt, size_t len)
+/* commit - the envelope, then finish */
+static enum result
+commit(struct qclient *q, const char *sender, const char *list, size_t list_len,
+       const char *const *v, size_t n, struct reply *r)
 {
-	return buf_appendc(env, 'T') < 0 || buf_append(env, rcpt, len) < 0 ||
-	               buf_appendc(env, '\0') < 0
-	           ? -1
-	           : 0;
+	struct buf env = BUF_INIT(0);
+	enum result res;
+	int rc = envelope(&env, sender, list, list_len, v, n);
+
+	if (rc < 0)
+		log_warn("%s: out of memory for the envelope", q->id[0] ? q->id : "NOQUEUE");
+	res = finish(q, rc == 0 ? &env : NULL, r);
+	buf_free(&env);
+	return res;
 }
 
 enum result
 qclient_commit(struct qclient *q, const char *sender, const char *rcpts, size_t rcpts_len,
                struct reply *r)
 {
-	struct buf env = BUF_INIT(0);
-	enum result res;
-	size_t i = 0, len;
-	int rc = env_start(&env, sender);
-
-	while (rc == 0 && i < rcpts_len) {
-		len = strnlen(rcpts + i, rcpts_len - i);
-		rc = env_rcpt(&env, rcpts + i, len);
-		i += len + 1;
-	}
-	if (rc == 0)
-		rc = buf_appendc(&env, '\0');
-	if (rc < 0)
-		log_warn("%s: out of memory for the envelope", q->id[0] ? q->id : "NOQUEUE");
-	res = finish(q, rc == 0 ? &env : NULL, r);
-	buf_free(&env);
-	return res;
+	return commit(q, sender, rcpts_len > 0 ? rcpts : "", rcpts_len, NULL, 0, r);
 }
 
 enum result
 qclient_commitv(struct qclient *q, const char *sender, const char *const *rcpts, size_t n,
                 struct reply *r)
 {
-	struct buf env = BUF_INIT(0);
-	enum result res;
-	size_t i;
-	int rc = env_start(&env, sender);
-
-	for (i = 0; rc == 0 && i < n; i++)
-		rc = env_rcpt(&env, rcpts[i], strlen(rcpts[i]));
-	if (rc == 0)
-		rc = buf_appendc(&env, '\0');
-	if (rc < 0)
-		log_warn("%s: out of memory for the envelope", q->id[0] ? q->id : "NOQUEUE");
-	res = finish(q, rc == 0 ? &env : NULL, r);
-	buf_free(&env);
-	return res;
+	return commit(q, sender, NULL, 0, rcpts, n, r);
 }
 
 void
@@ -578,58 +572,33 @@ static const char *const ESC_KNOWN[] = {
     ESC_SECURITY, ESC_NETWORK, ESC_UTF8_REQUIRED,
 };
 
-/* esc_known - the table's string for a detail "y.z", or NULL */
-static const char *
-esc_known(const char *detail, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(ESC_KNOWN) / sizeof(ESC_KNOWN[0]); i++)
-		if (strlen(ESC_KNOWN[i]) == len && memcmp(ESC_KNOWN[i], detail, len) == 0)
-			return ESC_KNOWN[i];
-	return NULL;
-}
-
-/* digits - count of leading decimal digits, at most max; 0 if none */
-static size_t
-digits(const char *p, size_t n, size_t max)
-{
-	size_t i = 0;
-
-	while (i < n && i < max && p[i] >= '0' && p[i] <= '9')
-		i++;
-	return i < n && p[i] >= '0' && p[i] <= '9' ? 0 : i;
-}
-
 int
 qclient_parse_reply(const char *line, size_t len, struct reply *r)
 {
-	const char *esc, *text;
-	size_t i, a, b, tlen;
+	const char *nl = memchr(line, '\n', len), *esc = NULL, *text = NULL;
+	size_t i, n, tlen;
 
-	if (memchr(line, '\n', len) != NULL)
-		len = (size_t)((const char *)memchr(line, '\n', len) - line);
+	if (nl != NULL)
+		len = (size_t)(nl - line);
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	/* "5xx 5.y.z " - class 5 in both codes (RFC 3463: they agree) */
-	if (len < 11 || line[0] != '5' || digits(line, 3, 3) != 3 || line[3] != ' ' ||
-	    line[4] != '5' || line[5] != '.')
+	/* "5xx 5.y.z text": class 5 in both codes (RFC 3463: they agree),
+	 * y.z one of the table's */
+	if (len < 6 || line[0] != '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' ||
+	    line[2] > '9' || memcmp(line + 3, " 5.", 3) != 0)
 		return -1;
-	a = digits(line + 6, len - 6, 3);
-	if (a == 0 || 6 + a >= len || line[6 + a] != '.')
-		return -1;
-	b = digits(line + 7 + a, len - 7 - a, 3);
-	if (b == 0 || 7 + a + b >= len || line[7 + a + b] != ' ')
-		return -1;
-	if ((esc = esc_known(line + 6, a + 1 + b)) == NULL)
-		return -1;
-	text = line + 8 + a + b;
-	tlen = len - 8 - a - b;
-	if (tlen == 0 || tlen >= REPLY_TEXT_MAX)
+	for (i = 0; esc == NULL && i < sizeof(ESC_KNOWN) / sizeof(ESC_KNOWN[0]); i++) {
+		n = strlen(ESC_KNOWN[i]);
+		if (len > 7 + n && memcmp(line + 6, ESC_KNOWN[i], n) == 0 && line[6 + n] == ' ') {
+			esc = ESC_KNOWN[i];
+			text = line + 7 + n;
+		}
+	}
+	if (esc == NULL || (tlen = len - (size_t)(text - line)) >= REPLY_TEXT_MAX)
 		return -1;
 	for (i = 0; i < tlen; i++)
 		if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e)
 			return -1;
-	reply_set(r, (line[1] - '0') * 10 + (line[2] - '0') + 500, esc, "%.*s", (int)tlen, text);
+	reply_set(r, 500 + (line[1] - '0') * 10 + (line[2] - '0'), esc, "%.*s", (int)tlen, text);
 	return 0;
 }

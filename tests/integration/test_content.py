@@ -5,8 +5,11 @@ the test's directory), with a pipe on fd 3 for its reply line: what the
 receiver would tell the client, and what lands in new/.  Then end to
 end: mailout-smtpd under tcpserver with mailout-scan in the queue chain
 (as a QMAILQUEUE-style filter: MAILOUT_QUEUE=mailout-scan, the real
-queue in MAILOUT_SCAN_QUEUE), and - once the receiver runs mailout-scan
-itself (MAILOUT_SCAN) - the named 554 reply.
+queue in MAILOUT_SCAN_QUEUE), and the receiver running mailout-scan
+itself (MAILOUT_SCAN, a reply pipe on its fd 3): the named 554 reply,
+with mailout-queue run by the scanner and with mailout-queue --socket
+(queue.socket) under systemd-socket-activate on a unix socket.  Last,
+mailout-sendmail through the scanner, both ways.
 
 Attachments are built here: PE and ELF headers, zip/tar.gz/7z archives
 (7z needs the p7zip-full package), quoted-printable and base64 parts,
@@ -335,6 +338,20 @@ class ScanDirect(harness.TestCase):
         self.assert_spool_empty()
 
 
+def start_queue_socket(tc):
+    """mailout-queue --socket per connection on a unix socket in the
+    test's directory (as mailout-queue.socket does), stopped with the
+    test; returns the socket's path."""
+    if not shutil.which('systemd-socket-activate'):
+        tc.skipTest('systemd-socket-activate is not installed')
+    path = os.path.join(tc.tmp, 'queue.sock')
+    argv = ['systemd-socket-activate', '-l', path, '--accept', '--inetd',
+            bin('mailout-queue'), '--socket', '-c', tc.conf]
+    tc.start(argv, name='queue-socket')
+    harness.wait_for(lambda: os.path.exists(path), what='the queue socket')
+    return path
+
+
 def harness_write(fd, data):
     try:
         view = memoryview(data)
@@ -385,10 +402,7 @@ class ScanEndToEnd(harness.TestCase):
         self.assertEqual(len(self.spool_new()), 1)
 
     def test_receiver_names_the_file(self):
-        """Once mailout-smtpd runs $MAILOUT_SCAN with a pipe on fd 3."""
-        with open(bin('mailout-smtpd'), 'rb') as f:
-            if b'MAILOUT_SCAN' not in f.read():
-                self.skipTest('mailout-smtpd does not run mailout-scan yet')
+        """mailout-smtpd runs $MAILOUT_SCAN with a pipe on fd 3."""
         r = self.start_receiver(mode='tcpserver', listener='plain',
                                 env={'MAILOUT_SCAN': bin('mailout-scan')})
         s = self.smtp(r)
@@ -397,6 +411,105 @@ class ScanEndToEnd(harness.TestCase):
         self.assertEqual(cm.exception.smtp_code, 554)
         self.assertIn(b'"readme.txt" (inside "docs.zip")', cm.exception.smtp_error)
         self.assert_spool_empty()
+
+    # -- the receiver runs the scanner: swaks, direct and over queue.socket --
+
+    def socket_receiver(self):
+        """The receiver with queue.socket set and no $MAILOUT_QUEUE: the
+        scanner's last hop is the socket."""
+        self.config(extra=REJECT)
+        path = start_queue_socket(self)
+        self.config(extra=REJECT + 'queue { socket = "%s" }\n' % path)
+        return self.start_receiver(mode='tcpserver', listener='plain', env={
+            'MAILOUT_SCAN': bin('mailout-scan'), 'MAILOUT_QUEUE': ''})
+
+    def swaks_attach(self, r, name, data):
+        path = os.path.join(self.tmp, name)
+        with open(path, 'wb') as f:
+            f.write(data)
+        return self.swaks(r, '--attach-type', 'application/zip', '--attach-name', name,
+                          '--attach', '@' + path)
+
+    def assert_two_outcomes(self, r):
+        """swaks: the zipped PE named readme.txt is refused with the names,
+        nothing queued; a clean zip is queued."""
+        rc, out = self.swaks_attach(r, 'docs.zip', zip_of(('readme.txt', PE)))
+        self.assertNotEqual(rc, 0, out)
+        self.assertRegex(out, r'<\*\* 554 5\.7\.1 Attachment "readme\.txt" '
+                              r'\(inside "docs\.zip"\) is an executable')
+        self.assert_spool_empty()
+        rc, out = self.swaks_attach(r, 'docs.zip', zip_of(('readme.txt', b'just text\n')))
+        self.assertEqual(rc, 0, out)
+        m = harness.QUEUE_ID_RE.search(out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(self.spool_new(), [m.group(1)])
+        msg = self.read_spool(m.group(1))
+        self.assertEqual(msg['to'], [RCPT])
+        self.assertIn(b'filename="docs.zip"', msg['content'])
+
+    def test_swaks_through_the_scanner(self):
+        r = self.start_receiver(mode='tcpserver', listener='plain',
+                                env={'MAILOUT_SCAN': bin('mailout-scan')})
+        self.assert_two_outcomes(r)
+
+    def test_swaks_through_the_scanner_and_the_socket(self):
+        self.assert_two_outcomes(self.socket_receiver())
+
+    def test_scanner_off_runs_no_scanner(self):
+        """block_executables = false: the receiver runs mailout-queue
+        itself, even with $MAILOUT_SCAN set; an executable is queued."""
+        self.config(extra=OFF)
+        r = self.start_receiver(mode='tcpserver', listener='plain',
+                                env={'MAILOUT_SCAN': '/nonexistent/mailout-scan'})
+        rc, out = self.swaks_attach(r, 'docs.zip', zip_of(('readme.txt', PE)))
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(len(self.spool_new()), 1)
+
+
+class ScanSendmail(harness.TestCase):
+    """mailout-sendmail -> mailout-scan -> mailout-queue (or its socket):
+    the campus rule holds for local mail too, and the user learns why."""
+
+    def setUp(self):
+        super().setUp()
+        for b in ('mailout-sendmail', 'mailout-scan', 'mailout-queue'):
+            if not harness.have_bin(b):
+                self.fail('%s is not built' % b)
+        self.config(extra=REJECT)
+
+    def sendmail(self, data, env):
+        p = subprocess.run([bin('mailout-sendmail'), '-i', RCPT], input=data,
+                           capture_output=True, timeout=60, env=self.env(env))
+        return p.returncode, p.stderr.decode('utf-8', 'replace')
+
+    def assert_two_outcomes(self, env):
+        rc, err = self.sendmail(attach('docs.zip', zip_of(('readme.txt', PE))), env)
+        self.assertEqual(rc, 69, err)  # EX_UNAVAILABLE: do not retry
+        self.assertIn('554 5.7.1 Attachment "readme.txt" (inside "docs.zip")', err)
+        self.assert_spool_empty()
+        rc, err = self.sendmail(attach('report.pdf', PDF, 'application/pdf'), env)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(self.spool_new()), 1)
+
+    def test_sendmail_through_the_scanner(self):
+        self.assert_two_outcomes({'MAILOUT_SCAN': bin('mailout-scan')})
+
+    def test_sendmail_through_the_scanner_and_the_socket(self):
+        path = start_queue_socket(self)
+        self.config(extra=REJECT + 'queue { socket = "%s" }\n' % path)
+        self.assert_two_outcomes({'MAILOUT_SCAN': bin('mailout-scan'), 'MAILOUT_QUEUE': ''})
+
+    def test_scanner_off_passes_through_the_socket(self):
+        """block_executables = false with queue.socket: the scanner cannot
+        exec mailout-queue there; it passes the message on uninspected."""
+        path = start_queue_socket(self)
+        self.config(extra=OFF + 'queue { socket = "%s" }\n' % path)
+        rc, err = self.sendmail(attach('setup.exe', PE),
+                                {'MAILOUT_SCAN': bin('mailout-scan'), 'MAILOUT_QUEUE': ''})
+        self.assertEqual(rc, 0, err)
+        new = self.spool_new()
+        self.assertEqual(len(new), 1)
+        self.assertIn(b'filename="setup.exe"', self.read_spool(new[0])['content'])
 
 
 if __name__ == '__main__':
