@@ -32,14 +32,6 @@
 #define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6: text line, CRLF included */
 #define SMTPD_HOSTNAME_MAX 256
 
-/* XXX: the status codes live in lib/mail_reply.h, the one table; these
- * old names stay until every smtpd file uses the table's. */
-#define SMTPD_ESC_SECURITY ESC_SECURITY
-#define SMTPD_ESC_VRFY ESC_VRFY
-#define SMTPD_ESC_CONFIG ESC_CONFIG
-#define SMTPD_ESC_TIMEOUT ESC_TIMEOUT
-#define SMTPD_ESC_UNKNOWN_CMD ESC_UNKNOWN_CMD
-
 enum smtp_verb {
 	V_UNKNOWN,
 	V_HELO,
