@@ -155,30 +155,27 @@ envelope(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m,
 	return accepted;
 }
 
-/* body - the message, dot-stuffed, in chunks that end at line ends;
- * the end-of-data line goes out with the last chunk */
+/* body - the message through the streaming dot-stuffer, BODY_CHUNK
+ * bytes at a time wherever they split (a single long line too), so
+ * the output buffer stays bounded; the end-of-data line goes out with
+ * the last chunk */
 static int
 body(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m)
 {
+	struct dot_stuffer ds;
 	size_t off = 0;
 
+	dot_stuffer_init(&ds);
 	while (off < m->body_len) {
-		size_t len = m->body_len - off;
-		const char *nl;
+		size_t len = m->body_len - off < BODY_CHUNK ? m->body_len - off : BODY_CHUNK;
 
-		if (len > BODY_CHUNK) {
-			nl = memchr(m->body + off + BODY_CHUNK, '\n', len - BODY_CHUNK);
-			len = nl ? (size_t)(nl - (m->body + off)) + 1 : len;
-		}
-		/* XXX: dot_stuff ends a final line without LF, so chunks end at
-		 * line ends; a single line longer than the rest is one chunk */
-		if (dot_stuff(m->body + off, len, true, &s->c.out) < 0)
+		if (dot_stuffer_feed(&ds, m->body + off, len, &s->c.out) < 0)
 			return -1;
 		off += len;
 		if (off < m->body_len && conn_flush(&s->c, ctx->to.data_block) < 0)
 			return -1;
 	}
-	if (buf_appends(&s->c.out, ".\r\n") < 0)
+	if (dot_stuffer_finish(&ds, &s->c.out) < 0 || buf_appends(&s->c.out, ".\r\n") < 0)
 		return -1;
 	return conn_flush(&s->c, ctx->to.data_block);
 }

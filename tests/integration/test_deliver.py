@@ -11,6 +11,7 @@ Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_deliver
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -20,6 +21,7 @@ import harness
 from deliver_util import DeliverCase, parse_dsn
 from harness import bin, free_port
 
+RUN_TIMEOUT_LONG = 300
 MSG = b'Subject: hello\nFrom: <root@example.org>\nMessage-ID: <1@x>\n\nHi.\n'
 
 
@@ -37,6 +39,33 @@ class TestDeliver(DeliverCase):
         self.assertEqual(got[0][0]['mail_from'], 'root@example.org')
         self.assertEqual(got[0][0]['rcpt_tos'], ['alice@example.org'])
         self.assert_spool_drained()
+
+    def test_long_single_line_streamed(self):
+        # a 5 MB message on one line (dots inside and at its start) arrives
+        # byte-exact, and mailout-deliver streams it in bounded writes
+        port, gw = self.gateway('--line-length-limit', str(8 << 20))
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        line = (b'.dot ' + b'x' * 57 + b'..y ') * ((5 << 20) // 66)
+        body = b'Subject: one line\n\n' + line + b'\n'
+        self.queue('root@example.org', ['alice@example.org'], body)
+        trace = os.path.join(self.tmp, 'strace.log')
+        env = self.env()
+        env['ASAN_OPTIONS'] += ':detect_leaks=0'  # LeakSanitizer cannot run under ptrace
+        p = subprocess.run(['strace', '-f', '-qq', '-s', '0', '-o', trace,
+                            '-e', 'trace=write,sendto,sendmsg,writev',
+                            bin('mailout-deliver'), '-c', self.conf],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                           timeout=RUN_TIMEOUT_LONG)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors='replace'))
+        got = self.received(gw)
+        self.assertEqual(len(got), 1)
+        self.assertEqual(len(got[0][1]), len(body) + body.count(b'\n'))
+        self.assertEqual(got[0][1], body.replace(b'\n', b'\r\n'))
+        self.assert_spool_drained()
+        with open(trace) as f:
+            sizes = [int(m.group(1)) for m in re.finditer(r', (\d+)\) += ', f.read())]
+        self.assertTrue(sizes, 'strace saw no writes')
+        self.assertLessEqual(max(sizes), 256 * 1024, 'a write of %d bytes' % max(sizes))
 
     def test_one_rcpt_5xx_other_delivered_and_bounce(self):
         port, gw = self.gateway('--reply-rcpt', 'bad@example.org=550 5.1.1 no such user')

@@ -23,6 +23,7 @@ Options:
   --drop-in-data            close the connection after the message, before replying
   --size N                  advertise SIZE N (refuse bigger messages)
   --no-smtputf8             do not offer SMTPUTF8
+  --line-length-limit N     accept DATA lines up to N octets (aiosmtpd: 1001)
   --hang                    accept connections and never say anything
 Run it with Debian's /usr/bin/python3 (it has aiosmtpd).
 """
@@ -123,8 +124,16 @@ def factory(args, handler, ctx):
         if args.auth:
             kw.update(authenticator=make_authenticator(args.auth), auth_required=True,
                       auth_require_tls=not args.implicit_tls and ctx is not None)
-        return SMTP(handler, **kw)
+        return server_class(args)(handler, **kw)
     return make
+
+
+def server_class(args):
+    """aiosmtpd's SMTP, with a longer line limit when asked (it sizes the
+    stream reader in __init__, so it must be a class attribute)."""
+    if not args.line_length_limit:
+        return SMTP
+    return type('LongLineSMTP', (SMTP,), {'line_length_limit': args.line_length_limit})
 
 
 async def hang(reader, writer):
@@ -166,6 +175,7 @@ def parse_args(argv):
     p.add_argument('--drop-in-data', action='store_true')
     p.add_argument('--size', type=int, default=0)
     p.add_argument('--no-smtputf8', action='store_true')
+    p.add_argument('--line-length-limit', type=int, default=0)
     p.add_argument('--hang', action='store_true')
     return p.parse_args(argv)
 
