@@ -6,7 +6,7 @@
 #      (default 5) from its seed corpus tests/fuzz/corpus/NAME, if any
 #   3. integration tests: tests/integration/test_*.py with Debian's
 #      /usr/bin/python3 and MAILOUT_BIN=BUILDDIR/bin, one file per process,
-#      two at a time
+#      two at a time; files that watch the whole machine run alone at the end
 #
 # Sanitizers abort on the first error.  Logs go to BUILDDIR/test-logs.
 # Exits non-zero if anything failed.  Never writes outside BUILDDIR,
@@ -180,8 +180,20 @@ run_integration() {
 }
 export -f run_integration
 
+# Test files that watch the whole machine (make install must write nothing
+# outside DESTDIR, ...) run alone, after the others: listed here, or marked
+# with a line "# run-all: serial" in the file.
+SERIAL_TESTS=${SERIAL_TESTS:-test_install}
+
+is_serial() {
+	local name
+	name=$(basename "$1" .py)
+	case " $SERIAL_TESTS " in *" $name "*) return 0 ;; esac
+	grep -q '^# run-all: serial' "$1"
+}
+
 integration_layer() {
-	local files=() p=0 f=0 s=0 names=() name ran bad skipped rc
+	local files=() par=() ser=() p=0 f=0 s=0 names=() name ran bad skipped rc file
 	shopt -s nullglob
 	files=(tests/integration/test_*.py)
 	shopt -u nullglob
@@ -190,6 +202,9 @@ integration_layer() {
 		note integration 0 0
 		return
 	fi
+	for file in "${files[@]}"; do
+		if is_serial "$file"; then ser+=("$file"); else par+=("$file"); fi
+	done
 	while read -r name ran bad skipped rc; do
 		p=$((p + ran - bad - skipped))
 		[ "$p" -ge 0 ] || p=0
@@ -202,7 +217,11 @@ integration_layer() {
 		else
 			echo "ok   $name ($ran tests, $skipped skipped)"
 		fi
-	done < <(printf '%s\n' "${files[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_integration "$1"' _ {})
+	done < <(
+		[ ${#par[@]} -eq 0 ] || printf '%s\n' "${par[@]}" |
+			xargs -P "$JOBS" -I{} bash -c 'run_integration "$1"' _ {}
+		for file in "${ser[@]}"; do run_integration "$file"; done
+	)
 	note integration "$p" "$f" "${names[@]}"
 	[ "$s" -eq 0 ] || echo "integration: $s skipped (see the logs for why)"
 }
