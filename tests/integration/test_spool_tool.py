@@ -22,6 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import deliver_util  # noqa: E402
 import harness  # noqa: E402
 
 TIMEOUT = 30
@@ -247,6 +248,61 @@ class SpoolToolTest(harness.TestCase):
         self.assertEqual(code, EX_OK, err)
         s = json.loads(out)
         self.assertEqual((s['queued'], s['held'], s['delivered']), (1, 1, 7))
+
+
+class FailedStatus(deliver_util.DeliverCase):
+    """A recipient the gateway refused (5xx) whose bounce could not be
+    queued yet: the state file says "failed", the message waits in
+    deferred/ for the bounce, and mailout-spool shows all of it."""
+
+    def spool_tool(self, *args):
+        p = subprocess.run([harness.bin('mailout-spool'), '-c', self.conf] + list(args),
+                           capture_output=True, timeout=TIMEOUT, env=self.env())
+        self.assertEqual(p.returncode, EX_OK, p.stderr.decode('utf-8', 'replace'))
+        return p.stdout.decode('utf-8')
+
+    def test_failed_recipient_until_the_bounce_is_queued(self):
+        port, gw = self.gateway('--reply-rcpt', 'gone@example.org=550 5.1.1 no such user')
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        qid = self.queue('root@example.org', ['ok@example.org', 'gone@example.org'],
+                         b'Subject: f\n\nf\n')
+        # mailout-queue refuses the bounce (as when the disk is full)
+        p = subprocess.run([harness.bin('mailout-deliver'), '-c', self.conf],
+                           capture_output=True, timeout=TIMEOUT,
+                           env=self.env({'MAILOUT_QUEUE': '/bin/false'}))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b'cannot queue the bounce', p.stderr)
+        self.assertEqual(self.spool_list('deferred'), [qid])
+        self.assertRegex(self.state(qid), r'rcpt <gone@example.org> failed \d+ 550 5\.1\.1 ')
+
+        (m,) = [json.loads(line) for line in self.spool_tool('list', '--json').splitlines()]
+        self.assertEqual(m['state'], 'deferred')
+        self.assertEqual([(r['address'], r['status']) for r in m['recipients']],
+                         [('ok@example.org', 'sent'), ('gone@example.org', 'failed')])
+        self.assertEqual(m['recipients'][1]['reply'], '550 5.1.1 no such user')
+        self.assertEqual(m['last_error'], '550 5.1.1 no such user')
+        self.assertEqual(m['attempts'], 1)
+        self.assertIsNotNone(m['next_attempt'])
+        table = self.spool_tool('list')
+        self.assertIn('<ok@example.org>(sent) <gone@example.org>(failed)', table)
+        show = self.spool_tool('show', qid)
+        self.assertIn('State: deferred', show)
+        self.assertRegex(show, r'gone@example.org.*failed.*550 5\.1\.1 no such user')
+        stats = json.loads(self.spool_tool('stats', '--json'))
+        self.assertEqual((stats['queued'], stats['deferred'], stats['held']), (0, 1, 0))
+        self.assertEqual((stats['delivered'], stats['bounced']), (1, 0))
+
+        # the next run queues the bounce and never sends the message again
+        self.deliver('--flush')
+        self.assertEqual(self.spool_list('deferred'), [])
+        self.assertEqual(self.spool_list('state'), [])
+        (bounce,) = self.spool_new()
+        self.assertEqual(self.read_spool(bounce)['to'], ['root@example.org'])
+        self.assertEqual([meta['rcpt_tos'] for meta, _ in self.received(gw)],
+                         [['ok@example.org']])
+        stats = json.loads(self.spool_tool('stats', '--json'))
+        self.assertEqual((stats['queued'], stats['deferred']), (1, 0))
+        self.assertEqual((stats['delivered'], stats['bounced']), (1, 1))
 
 
 if __name__ == '__main__':
