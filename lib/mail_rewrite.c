@@ -197,12 +197,15 @@ map_add(struct rewrite *rw, const char *k, size_t kn, const char *v, size_t vn, 
 	rw->map = nm;
 	e = &rw->map[rw->n_map];
 	e->key = malloc(kn + 1);
-	e->value = strndup(v, vn);
+	e->value = malloc(vn + 1);
 	if (e->key == NULL || e->value == NULL) {
 		free(e->key);
 		free(e->value);
 		return -1;
 	}
+	/* v is a slice of the map file, not a C string: copy exactly vn */
+	memcpy(e->value, v, vn);
+	e->value[vn] = '\0';
 	(void)lower_copy(e->key, kn + 1, k, kn);
 	e->line = line;
 	rw->n_map++;

@@ -30,7 +30,8 @@
  *   - Queued-At is decimal epoch seconds, a space, and the same instant
  *     as UTC ISO 8601 in parentheses (for people; readers use the number);
  *   - Envelope-From is "<>" for the null sender; addresses are written
- *     as received (no case folding), at most ENVELOPE_ADDR_MAX octets,
+ *     as mailout-queue received them (it folds no case itself; the
+ *     receiver lower-cases domains, never local parts), at most ENVELOPE_ADDR_MAX octets,
  *     and never contain a control character (C0, DEL) or '<' '>', so the
  *     address is exactly the text between the first '<' and the last '>';
  *   - the block ends at the first empty line; everything after it is the
