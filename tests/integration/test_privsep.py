@@ -13,10 +13,16 @@ spool; removed afterwards).  Then, with setpriv as each user:
 - mailout-spool works for root and the spool user, not for the receiver;
 - a message sent with smtplib to mailout-smtpd running as the receiver's
   user lands in the spool, both ways;
+- with content.block_executables the installed mailout-scan (the
+  compiled-in path) runs as the receiver's user, hands a clean message
+  over the socket and refuses a zipped executable naming the file;
+  mailout-sendmail run by nobody does the same;
 - the socket protocol refuses what breaks it (wrong line, wrong fds).
 """
 
+import base64
 import grp
+import io
 import os
 import pwd
 import shutil
@@ -27,6 +33,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import zipfile
 
 import harness
 from test_install import make
@@ -35,6 +42,23 @@ RCV = 'mo-test-rcv'
 SPOOLU = 'mo-test-spool'
 ENVELOPE = b'Fsender@example.org\0Trcpt@example.org\0\0'
 MESSAGE = b'Subject: privsep\n\nhello from the test\n'
+PE = b'MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff' + b'\0' * 200
+
+
+def zipped_pe():
+    """A message with docs.zip attached, holding a PE named readme.txt."""
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED) as z:
+        z.writestr('readme.txt', PE)
+    return (b'Subject: zipped\nMIME-Version: 1.0\n'
+            b'Content-Type: multipart/mixed; boundary="b"\n\n--b\n'
+            b'Content-Type: application/zip; name="docs.zip"\n'
+            b'Content-Disposition: attachment; filename="docs.zip"\n'
+            b'Content-Transfer-Encoding: base64\n\n' + base64.encodebytes(b.getvalue()) +
+            b'--b--\n')
+
+
+ZIPPED_PE = zipped_pe()
 DIALOGUE = (b'EHLO client.test.example\r\nMAIL FROM:<sender@example.org>\r\n'
             b'RCPT TO:<rcpt@example.org>\r\nDATA\r\nSubject: piped\r\n\r\nbody\r\n.\r\nQUIT\r\n')
 
@@ -94,6 +118,9 @@ class Privsep(unittest.TestCase):
         cls.sock_conf = os.path.join(cls.etc, 'mailout/socket.conf')
         with open(cls.sock_conf, 'w') as f:
             f.write(cls.config_text(cls.qsock))
+        cls.scan_conf = os.path.join(cls.etc, 'mailout/scan.conf')
+        with open(cls.scan_conf, 'w') as f:
+            f.write(cls.config_text(cls.qsock, scan=True))
         cls.vars = dict(BUILD=os.path.join(cls.tmp, 'build'), PREFIX=cls.prefix,
                         SYSCONFDIR=cls.etc, LOCALSTATEDIR=os.path.join(cls.tmp, 'var'),
                         RUNSTATEDIR=cls.rundir, SMTPD_USER=RCV, SPOOL_USER=SPOOLU)
@@ -111,7 +138,7 @@ class Privsep(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
-    def config_text(cls, queue_socket):
+    def config_text(cls, queue_socket, scan=False):
         return '\n'.join([
             'hostname = "relay.test.example"',
             'spool = "%s"' % cls.spool,
@@ -122,7 +149,7 @@ class Privsep(unittest.TestCase):
             '    require_tls = false',
             '    relay_domains = { "example.org" }',
             '}',
-            'content { block_executables = false }',
+            'content { block_executables = %s }' % ('true' if scan else 'false'),
             'queue { socket = "%s" }' % queue_socket,
             ''])
 
@@ -315,6 +342,39 @@ class Privsep(unittest.TestCase):
         m = harness.QUEUE_ID_RE.search(out)
         self.assertIsNotNone(m, out)
         self.assert_spool_file(m.group(1))
+
+    def test_scanner_through_the_socket(self):
+        """The receiver, as its user, runs the installed mailout-scan; the
+        scanner reaches mailout-queue only over the socket."""
+        self.start_queue_socket()
+        port = self.start_receiver(self.scan_conf)
+        qid = self.send_smtplib(port)
+        with open(self.assert_spool_file(qid), 'rb') as f:
+            self.assertIn(b'privsep smtplib', f.read())
+        before = set(self.new_ids())
+        with smtplib.SMTP('127.0.0.1', port, local_hostname='client.test.example',
+                          timeout=20) as s:
+            with self.assertRaises(smtplib.SMTPDataError) as cm:
+                s.sendmail('sender@example.org', ['rcpt@example.org'], ZIPPED_PE)
+        self.assertEqual(cm.exception.smtp_code, 554)
+        self.assertIn(b'"readme.txt" (inside "docs.zip")', cm.exception.smtp_error)
+        self.assertEqual(set(self.new_ids()), before)
+
+    def test_sendmail_scans_through_the_socket(self):
+        prog = os.path.join(self.sbin, 'mailout-sendmail')
+        self.start_queue_socket()
+        before = set(self.new_ids())
+        rc, out = as_user('nobody', [prog, '-c', self.scan_conf, 'rcpt@example.org'],
+                          input=ZIPPED_PE)
+        self.assertEqual(rc, 69, out)
+        self.assertIn('"readme.txt" (inside "docs.zip")', out)
+        self.assertEqual(set(self.new_ids()), before)
+        rc, out = as_user('nobody', [prog, '-c', self.scan_conf, 'rcpt@example.org'],
+                          input=b'Subject: from cron\n\nhi\n')
+        self.assertEqual(rc, 0, out)
+        added = sorted(set(self.new_ids()) - before)
+        self.assertEqual(len(added), 1)
+        self.assert_spool_file(added[0])
 
     def test_sendmail_through_the_socket(self):
         prog = os.path.join(self.sbin, 'mailout-sendmail')
