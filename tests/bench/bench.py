@@ -10,7 +10,7 @@ Measures, each as the median of REPS (>= 3) repetitions:
   - accept rates with Postfix's smtp-source (1 and 10 sessions, one
     message per connection and many), mailout under
     systemd-socket-activate --accept and under tcpserver, and a private
-    Postfix instance that holds what it accepts; timed with hyperfine;
+    Postfix instance that holds what it accepts;
   - the drain of DRAIN messages to smtp-sink, 1 and 4 connections;
   - STARTTLS accept rates with loadclient (resumption off and on);
   - memory of a receiver process paused in a dialogue, and idle footprint;
@@ -24,12 +24,10 @@ end whatever happens.
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 
@@ -110,21 +108,15 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
-# -- fsync ceiling --------------------------------------------------------
+# -- fsync ceiling and accept rates (smtp-source) ---------------------------
+# The disk is shared with whatever else the machine does, so the runs are
+# interleaved: each repetition probes the fsync ceiling, then runs every
+# shape against every server in turn.
 
-def bench_fsync(t, tools, tmp):
-    d = os.path.join(tmp, 'fsync')
-    os.mkdir(d)
-    for writers, count in ((1, 300), (8, 100)):
-        rates = []
-        for _ in range(REPS):
-            out = run([os.path.join(tools, 'fsyncbench'), d, str(writers), str(count)], timeout=600)
-            rates.append(float(out.split('rate=')[1].split()[0]))
-        t.add('fsync', 'commits/s, %d writer%s' % (writers, 's' if writers > 1 else ''),
-              'commits/s', median(rates), None)
+def fsync_probe(tools, d, writers, count):
+    out = run([os.path.join(tools, 'fsyncbench'), d, str(writers), str(count)], timeout=600)
+    return float(out.split('rate=')[1].split()[0])
 
-
-# -- accept rates (smtp-source, hyperfine) ----------------------------------
 
 def smtp_source(port, sessions, many, n):
     argv = ['smtp-source', '-s', str(sessions), '-m', str(n), '-l', '2048', '-f', SENDER,
@@ -134,48 +126,59 @@ def smtp_source(port, sessions, many, n):
     return argv + ['127.0.0.1:%d' % port]
 
 
-def hyperfine(argv, prepare, out_json):
-    run(['hyperfine', '--runs', str(REPS), '--style', 'none', '--prepare', prepare,
-         '--export-json', out_json, ' '.join(argv)], timeout=1800)
-    with open(out_json) as f:
-        return json.load(f)['results'][0]['median']
+def timed(argv, timeout=900):
+    t0 = time.monotonic()
+    run(argv, timeout=timeout)
+    return time.monotonic() - t0
 
 
-def accept_rates(port, clear, count, tmp, tag):
-    """{shape label: messages/s} for every ACCEPT_SHAPE."""
-    out = {}
-    for label, sessions, many in ACCEPT_SHAPES:
-        sec = hyperfine(smtp_source(port, sessions, many, N_ACCEPT), clear,
-                        os.path.join(tmp, 'hf-%s-%d-%d.json' % (tag, sessions, many)))
-        got = harness.wait_for(lambda: count() >= N_ACCEPT and count(), 20,
-                               what='%d messages queued by %s' % (N_ACCEPT, tag))
-        if got != N_ACCEPT:
-            raise AssertionError('%s queued %d messages, not %d' % (tag, got, N_ACCEPT))
-        out[label] = N_ACCEPT / sec
-    return out
+def clear_dir(d):
+    for name in os.listdir(d):
+        os.unlink(os.path.join(d, name))
 
 
-def bench_accept(t, b, pf, tmp):
-    spool_new = os.path.join(b.spool, 'new')
-    clear_m = 'find %s -type f -delete' % spool_new
-    count_m = lambda: len(os.listdir(spool_new))  # noqa: E731
-    res = {}
-    for mode in ('socket-activate-fds', 'tcpserver'):
-        rcv = b.start_receiver(mode, listener='smtp', addr='127.0.0.1')
-        try:
-            res[mode] = accept_rates(rcv.port, clear_m, count_m, tmp, mode)
-        finally:
-            b.stop(rcv.proc)
-        run(['sh', '-c', clear_m])
-    clear_p = 'postsuper -c %s -d ALL >/dev/null 2>&1' % pf.dir
-    res['postfix'] = accept_rates(pf.port, clear_p, pf.held, tmp, 'postfix')
-    pf.delete_all()
-    for label, _, _ in ACCEPT_SHAPES:
-        t.add('accept', label + ' (systemd)', 'msg/s', res['socket-activate-fds'][label],
-              res['postfix'][label])
-    for label, _, _ in ACCEPT_SHAPES:
-        t.add('accept', label + ' (tcpserver)', 'msg/s', res['tcpserver'][label],
-              res['postfix'][label])
+def accept_once(name, port, clear, count, sessions, many):
+    """One smtp-source run of N_ACCEPT messages; messages per second."""
+    clear()
+    dt = timed(smtp_source(port, sessions, many, N_ACCEPT))
+    got = harness.wait_for(lambda: count() >= N_ACCEPT and count(), 20,
+                           what='%d messages queued by %s' % (N_ACCEPT, name))
+    if got != N_ACCEPT:
+        raise AssertionError('%s queued %d messages, not %d' % (name, got, N_ACCEPT))
+    return N_ACCEPT / dt
+
+
+def bench_accept(t, b, pf, tools):
+    new = os.path.join(b.spool, 'new')
+    fs_dir = os.path.join(b.tmp, 'fsync')
+    os.mkdir(fs_dir)
+    rcvs = []
+    try:
+        for mode in ('socket-activate-fds', 'tcpserver'):
+            rcvs.append(b.start_receiver(mode, listener='smtp', addr='127.0.0.1'))
+        servers = [('systemd', rcvs[0].port, lambda: clear_dir(new), lambda: len(os.listdir(new))),
+                   ('tcpserver', rcvs[1].port, lambda: clear_dir(new),
+                    lambda: len(os.listdir(new))),
+                   ('postfix', pf.port, pf.delete_all, pf.held)]
+        rates, fsync = {}, {1: [], 8: []}
+        for _ in range(REPS):
+            fsync[1].append(fsync_probe(tools, fs_dir, 1, 100))
+            fsync[8].append(fsync_probe(tools, fs_dir, 8, 50))
+            for label, sessions, many in ACCEPT_SHAPES:
+                for name, port, clear, count in servers:
+                    rates.setdefault((name, label), []).append(
+                        accept_once(name, port, clear, count, sessions, many))
+        clear_dir(new)
+        pf.delete_all()
+    finally:
+        for r in rcvs:
+            b.stop(r.proc)
+    t.add('fsync', 'commits/s, 1 writer', 'commits/s', median(fsync[1]), None)
+    t.add('fsync', 'commits/s, 8 writers', 'commits/s', median(fsync[8]), None)
+    for mode in ('systemd', 'tcpserver'):
+        for label, _, _ in ACCEPT_SHAPES:
+            t.add('accept', '%s (%s)' % (label, mode), 'msg/s', median(rates[(mode, label)]),
+                  median(rates[('postfix', label)]))
 
 
 # -- drain to smtp-sink -----------------------------------------------------
@@ -199,49 +202,50 @@ def spool_left(spool):
     return sum(len(os.listdir(os.path.join(spool, d))) for d in ('new', 'deferred', 'tmp'))
 
 
-def drain_mailout(b, bin_dir, tpl, sink, conns):
-    conf = b.write_config(b.render_config(clients=CLIENTS, listeners=LISTENERS, gateway={
-        'servers': ['[127.0.0.1]:%d' % sink.port], 'tls': 'none', 'connections': conns}),
-        name='drain-%d.conf' % conns)
-    times = []
-    for _ in range(REPS):
-        shutil.rmtree(b.spool)
-        shutil.copytree(tpl, b.spool, symlinks=True)
-        t0 = time.monotonic()
-        run([os.path.join(bin_dir, 'mailout-deliver'), '-c', conf], timeout=900,
-            env=b.env({'MAILOUT_CONFIG': conf}))
-        times.append(time.monotonic() - t0)
-        left = spool_left(b.spool)
-        if left:
-            raise AssertionError('mailout-deliver left %d messages in the spool' % left)
-    return DRAIN / median(times)
+def drain_mailout(b, bin_dir, tpl, conf):
+    """Restore the spool, time one mailout-deliver run; seconds."""
+    shutil.rmtree(b.spool)
+    shutil.copytree(tpl, b.spool, symlinks=True)
+    t0 = time.monotonic()
+    run([os.path.join(bin_dir, 'mailout-deliver'), '-c', conf], timeout=900,
+        env=b.env({'MAILOUT_CONFIG': conf}))
+    dt = time.monotonic() - t0
+    left = spool_left(b.spool)
+    if left:
+        raise AssertionError('mailout-deliver left %d messages in the spool' % left)
+    return dt
 
 
-def drain_postfix(pf, conns):
-    pf.reload(conns)
-    times = []
-    for _ in range(REPS):
-        pf.delete_all()
-        sent0 = pf.sent_count()
-        run(smtp_source(pf.port, 10, True, DRAIN), timeout=900)
-        harness.wait_for(lambda: pf.held() >= DRAIN, 60, what='Postfix holding the messages')
-        t0 = time.monotonic()
-        pf.release_and_flush()
-        harness.wait_for(lambda: pf.queue_count() == 0, 900, step=0.05,
-                         what='Postfix to empty its queue')
-        times.append(time.monotonic() - t0)
-        harness.wait_for(lambda: pf.sent_count() - sent0 >= DRAIN, 60,
-                         what='%d status=sent lines in the Postfix log' % DRAIN)
-    return DRAIN / median(times)
+def drain_postfix(pf):
+    """Queue DRAIN held messages, release them, time until the queue is
+    empty and the log shows them sent; seconds."""
+    pf.delete_all()
+    sent0 = pf.sent_count()
+    run(smtp_source(pf.port, 10, True, DRAIN), timeout=900)
+    harness.wait_for(lambda: pf.held() >= DRAIN, 60, what='Postfix holding the messages')
+    t0 = time.monotonic()
+    pf.release_and_flush()
+    harness.wait_for(lambda: pf.queue_count() == 0, 900, step=0.05,
+                     what='Postfix to empty its queue')
+    dt = time.monotonic() - t0
+    harness.wait_for(lambda: pf.sent_count() - sent0 >= DRAIN, 60,
+                     what='%d status=sent lines in the Postfix log' % DRAIN)
+    return dt
 
 
 def bench_drain(t, b, bin_dir, pf, sink):
     tpl = fill_mailout(b, DRAIN)
     for conns in (1, 4):
-        m = drain_mailout(b, bin_dir, tpl, sink, conns)
-        p = drain_postfix(pf, conns)
+        conf = b.write_config(b.render_config(clients=CLIENTS, listeners=LISTENERS, gateway={
+            'servers': ['[127.0.0.1]:%d' % sink.port], 'tls': 'none', 'connections': conns}),
+            name='drain-%d.conf' % conns)
+        pf.reload(conns)
+        m, p = [], []
+        for _ in range(REPS):
+            m.append(drain_mailout(b, bin_dir, tpl, conf))
+            p.append(drain_postfix(pf))
         t.add('drain', '%d msgs to smtp-sink, %d connection%s' % (DRAIN, conns, 's' * (conns > 1)),
-              'msg/s', m, p)
+              'msg/s', DRAIN / median(m), DRAIN / median(p))
     shutil.rmtree(tpl)
     pf.delete_all()
 
@@ -257,34 +261,30 @@ def loadclient(tools, port, conc, n, m, resume):
     return dict(kv.split('=', 1) for kv in out.split())
 
 
-def tls_rates(tools, port, clear):
-    """{label: (median msg/s, resumed fraction)}"""
-    res = {}
-    for label, conc, n, m, resume in TLS_SHAPES:
-        rates, resumed = [], []
-        for _ in range(REPS):
-            clear()
-            r = loadclient(tools, port, conc, n, m, resume)
-            rates.append(float(r['msgs_per_s']))
-            resumed.append(int(r['resumed']) / max(1, int(r['connections'])))
-        res[label] = (median(rates), median(resumed))
-    clear()
-    return res
-
-
 def bench_tls(t, b, tools, pf):
     new = os.path.join(b.spool, 'new')
     rcv = b.start_receiver('socket-activate-fds', listener='smtp', addr='127.0.0.1')
+    res = {}
     try:
-        m = tls_rates(tools, rcv.port, lambda: [os.unlink(os.path.join(new, x))
-                                                for x in os.listdir(new)])
+        servers = (('mailout', rcv.port, lambda: clear_dir(new)), ('postfix', pf.port, pf.delete_all))
+        for _ in range(REPS):
+            for label, conc, n, m, resume in TLS_SHAPES:
+                for name, port, clear in servers:
+                    clear()
+                    r = loadclient(tools, port, conc, n, m, resume)
+                    res.setdefault((name, label), []).append(
+                        (float(r['msgs_per_s']), int(r['resumed']) / max(1, int(r['connections']))))
+        clear_dir(new)
+        pf.delete_all()
     finally:
         b.stop(rcv.proc)
-    p = tls_rates(tools, pf.port, pf.delete_all)
     for label, _, _, _, resume in TLS_SHAPES:
-        t.add('starttls', label, 'msg/s', m[label][0], p[label][0])
+        m = res[('mailout', label)]
+        p = res[('postfix', label)]
+        t.add('starttls', label, 'msg/s', median([x[0] for x in m]), median([x[0] for x in p]))
         if resume:
-            t.add('starttls', '  handshakes resumed', '%', 100 * m[label][1], 100 * p[label][1])
+            t.add('starttls', '  handshakes resumed', '%', 100 * median([x[1] for x in m]),
+                  100 * median([x[1] for x in p]))
 
 
 # -- memory -----------------------------------------------------------------------
@@ -349,7 +349,7 @@ def postfix_idle(pf):
 # -- main -------------------------------------------------------------------------
 
 def machine_line(spool):
-    fs = run(['stat', '-f', '-c', '%T', spool], check=False).strip()
+    fs = run(['findmnt', '-no', 'FSTYPE', '-T', spool], check=False).strip()
     return '%s, %d CPUs, Linux %s, spool on %s' % (platform.node(), os.cpu_count(),
                                                    platform.release(), fs)
 
@@ -379,16 +379,15 @@ def main():
             bench_peers.postfix_version(), REPS, machine_line(b.spool)), flush=True)
         print('  %-11s %-44s %-12s %12s %12s %7s' % ('', 'figure', 'unit', 'mailout', 'Postfix',
                                                   'ratio'))
-        bench_fsync(t, a.tools, b.tmp)
         pf = bench_peers.Postfix(b.tmp, cert, key, sink.port)
         pf.start()
         pf_idle = postfix_idle(pf)
-        bench_accept(t, b, pf, b.tmp)
+        bench_accept(t, b, pf, a.tools)
         bench_drain(t, b, a.bin, pf, sink)
         bench_tls(t, b, a.tools, pf)
         bench_memory(t, b, a.bin, pf, pf_idle)
         pf.stop()
-        prof = bench_profile.profile(t, b, a.bin, a.out, CLIENTS, LISTENERS)
+        prof = bench_profile.profile(t, b, a.bin, a.out, a.tools, CLIENTS, LISTENERS)
         t.notes += ['Postfix idle processes: %s.' % pf_idle[3]] + prof
         header = '## mailout vs Postfix, %s\n\n%s; Postfix %s; median of %d runs.' % (
             started.strftime('%Y-%m-%d'), machine_line(b.spool), bench_peers.postfix_version(),

@@ -2,7 +2,7 @@
 # bench.sh [BUILDDIR] - `make bench`: mailout side by side with Postfix
 #
 # Installs what the bench needs from Debian (postfix for smtp-source,
-# smtp-sink and the Postfix under comparison; hyperfine; valgrind),
+# smtp-sink and the Postfix under comparison; valgrind),
 # keeps the system's own Postfix from running, builds the programs
 # (without sanitizers) and the two bench tools (fsyncbench, loadclient),
 # then runs tests/bench/bench.py, which prints the table and writes it,
@@ -18,7 +18,7 @@ BUILDDIR=${1:-build}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
 
-PKGS="postfix hyperfine valgrind"
+PKGS="postfix valgrind"
 
 # install_missing - Debian packages the bench needs that are not there
 install_missing() {

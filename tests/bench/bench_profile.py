@@ -1,14 +1,16 @@
 """bench_profile.py - instructions per message on mailout's receive path
 
 callgrind counts instructions, a figure that does not drift with the
-machine's noise.  Two measurements:
+machine's noise.  Three measurements:
 
   - mailout-smtpd: one session over a pipe (the UCSPI way: TCPREMOTEIP),
     EHLO, N messages of about 2 kB, QUIT; once with N = 0 (the fixed
     cost of a session) and once with N = PROFILE_N.  Per message is
     (Ir(N) - Ir(0)) / N; mailout-queue runs natively as its child.
   - mailout-queue: one message per process (as in production), the
-    median of REPS runs.
+    median of REPS runs;
+  - mailout-smtpd behind tcpserver for one real session of one message
+    from loadclient, plain and with STARTTLS: the handshake's price.
 
 callgrind_annotate's output for each is written to OUT (its top
 functions by self cost are the hot spots), next to the raw files.
@@ -18,6 +20,8 @@ import os
 import re
 import statistics
 import subprocess
+
+import harness
 
 PROFILE_N = int(os.environ.get('PROFILE_N', '200'))
 REPS = max(3, int(os.environ.get('REPS', '3')))
@@ -83,6 +87,23 @@ def annotate(out_file):
             objs[fn] = obj.rstrip(']').rsplit('/', 1)[-1]
         costs[fn] = costs.get(fn, 0) + int(m.group(1).replace(',', ''))
     return {(fn, objs.get(fn, '')): ir for fn, ir in costs.items()}
+
+
+def inclusive(out_file, names):
+    """Inclusive shares (percent) of the named functions, from the
+    report annotate() wrote; a name that is not there is left out."""
+    with open(out_file + '.txt') as f:
+        text = f.read().split('=== inclusive ===', 1)[-1]
+    found = {}
+    for line in text.splitlines():
+        m = ANNOTATE_RE.match(line)
+        if not m:
+            continue
+        where = m.group(3).partition(' [')[0]
+        fn = where.split(':', 1)[1] if ':' in where else where
+        if fn in names and fn not in found:
+            found[fn] = float(m.group(2))
+    return [(n, found[n]) for n in names if n in found]
 
 
 def top(costs, k=5):
@@ -153,6 +174,39 @@ def profile_queue(b, bin_dir, out_dir):
     return statistics.median(irs), annotate(out_file)
 
 
+def profile_session(b, bin_dir, out_dir, tools, tls):
+    """One real TCP session (tcpserver, smtpd under callgrind) of one
+    message from loadclient, with STARTTLS or without; returns
+    (Ir, costs).  Shows what a handshake and process start cost."""
+    tag = 'tls' if tls else 'plain'
+    out = os.path.join(out_dir, 'callgrind.session-%s' % tag)
+    port = harness.free_port()
+    smtpd = [os.path.join(bin_dir, 'mailout-smtpd'), '-c', b.conf, '-l', 'smtp']
+    p = b.start(['tcpserver', '-q', '-R', '-H', '-c', '4', '127.0.0.1', str(port), 'valgrind',
+                 '--tool=callgrind', '--callgrind-out-file=' + out, '--trace-children=no',
+                 '--log-file=' + out + '.log'] + smtpd, name='tcpserver-callgrind',
+                env=b.env({'MAILOUT_QUEUE': os.path.join(bin_dir, 'mailout-queue')}))
+    try:
+        harness.wait_listening(port, proc=p)
+        argv = [os.path.join(tools, 'loadclient'), '-p', str(port), '-n', '1', '-m', '1',
+                '-w', '120', '-W', '120'] + ([] if tls else ['-T'])
+        subprocess.run(argv, check=True, timeout=300, stdout=subprocess.DEVNULL)
+        harness.wait_for(lambda: not harness.children_of(p.pid), 120,
+                         what='the session under callgrind to end')
+    finally:
+        b.stop(p)
+    new = os.path.join(b.spool, 'new')
+    if len(os.listdir(new)) != 1:
+        raise AssertionError('the %s session under callgrind did not queue its message' % tag)
+    for name in os.listdir(new):
+        os.unlink(os.path.join(new, name))
+    return total_ir(out), annotate(out)
+
+
+TLS_PARTS = ['_dl_start', 'conf_load', 'tls_prepare', 'SSL_CTX_new', 'SSL_CTX_use_PrivateKey_file',
+             'SSL_CTX_use_certificate_chain_file', 'tls_start', 'SSL_accept', 'SSL_do_handshake']
+
+
 def hot_lines(title, costs):
     out = ['', '%s (by object: %s):' % (title, by_object(costs)), '']
     for pct, fn, lib in top(costs):
@@ -160,18 +214,26 @@ def hot_lines(title, costs):
     return out
 
 
-def profile(t, b, bin_dir, out_dir, clients, listeners):
+def profile(t, b, bin_dir, out_dir, tools, clients, listeners):
     """Add the callgrind rows to table t; return note lines (hot spots)."""
     b.config(clients=clients, listeners=listeners)
     fixed, per_msg, c_fixed, c_msgs = profile_smtpd(b, bin_dir, out_dir)
     q, c_queue = profile_queue(b, bin_dir, out_dir)
+    plain, _ = profile_session(b, bin_dir, out_dir, tools, False)
+    tls, c_tls = profile_session(b, bin_dir, out_dir, tools, True)
     t.add('cpu', 'mailout-smtpd per message (Ir, %d in a session)' % PROFILE_N, 'instructions',
           per_msg, None)
     t.add('cpu', 'mailout-smtpd per session (Ir, fixed cost)', 'instructions', fixed, None)
     t.add('cpu', 'mailout-queue per message (Ir, one process)', 'instructions', q, None)
     t.add('cpu', 'receive path per message (smtpd + queue)', 'instructions', per_msg + q, None)
+    t.add('cpu', 'mailout-smtpd, TCP session of 1 message, plain', 'instructions', plain, None)
+    t.add('cpu', 'mailout-smtpd, TCP session of 1 message, STARTTLS', 'instructions', tls, None)
     return (hot_lines('mailout-smtpd, what %d messages add to a session' % PROFILE_N, c_msgs) +
             hot_lines('mailout-smtpd, a session without messages', c_fixed) +
             hot_lines('mailout-queue, one message, whole process', c_queue) +
+            hot_lines('mailout-smtpd, a STARTTLS session of one message', c_tls) +
+            ['', 'where that STARTTLS session goes (inclusive): ' + ', '.join(
+                '`%s` %.0f%%' % nv for nv in inclusive(os.path.join(out_dir, 'callgrind.session-tls'),
+                                                     TLS_PARTS))] +
             ['', 'callgrind files and annotations: %s' % os.path.relpath(out_dir)])
 
