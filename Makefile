@@ -69,6 +69,16 @@ FUZZERS :=
 
 include lib/module.mk
 include conf/module.mk
+
+# The shared layers (lib/, conf/) go into one archive: each program links
+# it and takes only the modules it uses (mailout-queue stays free of
+# OpenSSL, mailout-smtpd of libarchive).
+LIBMAILOUT := $(OBJ)/libmailout.a
+$(LIBMAILOUT): $(call objs,$(LIB_SRCS) $(CONF_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
 include queue/module.mk
 include smtpd/module.mk
 include deliver/module.mk

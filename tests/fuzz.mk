@@ -44,7 +44,8 @@ include deliver/module.mk
 
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRCS))
-FUZZ_LIB_SRCS := $(sort $(LIB_SRCS) $(CONF_SRCS) $(SMTPD_SRCS) $(QUEUE_SRCS) $(DELIVER_SRCS))
+FUZZ_LIB_SRCS := $(sort $(LIB_SRCS) $(CONF_SRCS) $(SMTPD_SRCS) $(QUEUE_SRCS) $(DELIVER_SRCS) \
+	$(SCAN_SRCS) $(SENDMAIL_SRCS) $(SPOOLTOOL_SRCS))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(FUZZ_LIB_SRCS))
 FUZZ_ARCHIVE := $(BUILD)/libmailout-fuzz.a
 FUZZ_EXTRA_LIBS := $(LIB_LIBS) $(CONF_LIBS) $(SMTPD_LIBS) $(QUEUE_LIBS) $(DELIVER_LIBS) \

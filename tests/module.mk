@@ -9,9 +9,9 @@ TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TESTS += $(TEST_BINS)
 
 # Variables of modules that are not written yet expand to nothing.
-TEST_LIB_SRCS := $(sort $(LIB_SRCS) $(CONF_SRCS) $(SMTPD_SRCS) $(QUEUE_SRCS) $(DELIVER_SRCS))
-# The Makefile defines `objs` after the includes, so spell it out here.
-test_objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
+TEST_LIB_SRCS := $(sort $(LIB_SRCS) $(CONF_SRCS) $(SMTPD_SRCS) $(QUEUE_SRCS) $(DELIVER_SRCS) \
+	$(SCAN_SRCS) $(SENDMAIL_SRCS) $(SPOOLTOOL_SRCS))
+test_objs = $(call objs,$(1))
 TEST_LIB_OBJS := $(call test_objs,$(TEST_LIB_SRCS))
 TEST_ARCHIVE := $(BUILD)/libmailout-test.a
 
