@@ -4,25 +4,50 @@
  * What it is for: STARTTLS (RFC 3207) and implicit TLS (RFC 8314 3.3)
  * with the certificate and key from the config, read from the systemd
  * credentials directory when the configured name holds no '/'.  The
- * context is built only when a session asks for TLS.
+ * context is built only when a session asks for TLS, and each part of
+ * it only when needed: certificate and key are decoded for a full
+ * handshake only (a resumed one never sends them).  Sessions resume
+ * across our processes with RFC 5077 / RFC 8446 tickets whose keys all
+ * processes share (lib/ticket_keys.h, in state_dir).
  * What it must never do: offer a protocol below tls.min_version, log
- * key material, or let a failed handshake fall back to plain text.
+ * key material, let a failed handshake fall back to plain text, issue
+ * tickets that no other process could decrypt, or fail a session
+ * because the ticket keys cannot be had (then: full handshakes).
  */
 #include "smtpd_tls.h"
 
 #include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "log.h"
+#include "ticket_keys.h"
 
 _Static_assert(RES_OK == 0, "RES_OK must be enum result's");
 
+#define PEM_BLOCKS_MAX 16 /* blocks looked at for the certificate or key */
+#define TICKET_IV_LEN 16 /* AES-CBC */
+
 static SSL_CTX *server_ctx;
+/* the shared ticket keys, read once per process by tls_prepare */
+static struct ticket_ring ring;
+/* certificate and key: checked by tls_prepare, used by cert_cb */
+static struct {
+	char cert[4096], key[4096];
+	char *key_name;
+	unsigned char *key_der;
+	long key_len;
+} creds;
 
 bool
 tls_configured(const struct config *cfg)
@@ -75,27 +100,202 @@ log_ssl_errors(const char *what)
 	}
 }
 
-/* ctx_load - certificate chain and key, by configured name */
-static enum result
-ctx_load(SSL_CTX *ctx, const struct config *cfg)
+/* pem_find - the first PEM block of the file whose name want() accepts:
+ * its name and DER bytes (OPENSSL_free them), or -1.  Cheap: base64
+ * only; the DER is decoded when a handshake needs it. */
+static int
+pem_find(const char *path, bool (*want)(const char *), char **name, unsigned char **der, long *len)
 {
-	char cert[4096], key[4096];
+	char *header = NULL;
+	BIO *b;
+	int i, found = -1;
 
-	if (tls_credential_path(cfg->tls.cert, cert, sizeof(cert)) < 0 ||
-	    tls_credential_path(cfg->tls.key, key, sizeof(key)) < 0) {
+	if ((b = BIO_new_file(path, "r")) == NULL) {
+		log_ssl_errors(path);
+		return -1;
+	}
+	for (i = 0; i < PEM_BLOCKS_MAX && found < 0; i++) {
+		if (PEM_read_bio(b, name, &header, der, len) != 1)
+			break;
+		OPENSSL_free(header);
+		if (want(*name)) {
+			found = 0;
+			break;
+		}
+		OPENSSL_free(*name);
+		OPENSSL_clear_free(*der, (size_t)*len);
+	}
+	BIO_free(b);
+	ERR_clear_error();
+	if (found < 0)
+		log_warn("TLS: %s: no usable PEM block", path);
+	return found;
+}
+
+static bool
+is_cert(const char *name)
+{
+	return strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_TRUSTED) == 0 ||
+	       strcmp(name, PEM_STRING_X509_OLD) == 0;
+}
+
+/* is_key - a private key block we can use without a passphrase */
+static bool
+is_key(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 11 && strcmp(name + n - 11, "PRIVATE KEY") == 0 &&
+	       strcmp(name, PEM_STRING_PKCS8) != 0;
+}
+
+/* creds_read - check that cert and key are there and PEM, keep the
+ * key's DER for the first full handshake (a resumed one needs neither) */
+static enum result
+creds_read(const struct config *cfg)
+{
+	unsigned char *der = NULL;
+	char *name = NULL;
+	long len = 0;
+
+	if (tls_credential_path(cfg->tls.cert, creds.cert, sizeof(creds.cert)) < 0 ||
+	    tls_credential_path(cfg->tls.key, creds.key, sizeof(creds.key)) < 0) {
 		log_warn("TLS: certificate or key path too long");
 		return RES_TEMP;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		log_ssl_errors(cert);
+	if (pem_find(creds.cert, is_cert, &name, &der, &len) < 0)
 		return RES_TEMP;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		log_ssl_errors(key);
+	OPENSSL_free(name);
+	OPENSSL_free(der);
+	if (pem_find(creds.key, is_key, &creds.key_name, &creds.key_der, &creds.key_len) < 0)
 		return RES_TEMP;
-	}
 	return RES_OK;
+}
+
+/* key_decode - the private key from its DER.  The PEM name says the
+ * structure and often the type, so OpenSSL tries one decoder instead
+ * of all of them (a third of the cost of PEM_read_bio_PrivateKey). */
+static EVP_PKEY *
+key_decode(void)
+{
+	const char *structure = NULL, *type = NULL;
+	const unsigned char *p = creds.key_der;
+	size_t len = (size_t)creds.key_len;
+	OSSL_DECODER_CTX *d;
+	EVP_PKEY *pk = NULL;
+
+	if (strcmp(creds.key_name, PEM_STRING_PKCS8INF) == 0)
+		structure = "PrivateKeyInfo";
+	else if (strcmp(creds.key_name, PEM_STRING_ECPRIVATEKEY) == 0)
+		structure = "type-specific", type = "EC";
+	else if (strcmp(creds.key_name, PEM_STRING_RSA) == 0)
+		structure = "type-specific", type = "RSA";
+	d = OSSL_DECODER_CTX_new_for_pkey(&pk, "DER", structure, type, EVP_PKEY_KEYPAIR, NULL,
+	                                  NULL);
+	if (d == NULL || OSSL_DECODER_from_data(d, &p, &len) != 1) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	OSSL_DECODER_CTX_free(d);
+	return pk;
+}
+
+/* cert_cb - load certificate and key into a full handshake; OpenSSL
+ * does not call it for a resumed one */
+static int
+cert_cb(SSL *ssl, void *arg)
+{
+	EVP_PKEY *pk;
+	int ok;
+
+	(void)arg;
+	if (SSL_use_certificate_chain_file(ssl, creds.cert) != 1) {
+		log_ssl_errors(creds.cert);
+		return 0;
+	}
+	if ((pk = key_decode()) == NULL) {
+		log_ssl_errors(creds.key);
+		log_warn("TLS: %s: cannot decode the private key", creds.key);
+		return 0;
+	}
+	ok = SSL_use_PrivateKey(ssl, pk) == 1 && SSL_check_private_key(ssl) == 1;
+	EVP_PKEY_free(pk);
+	if (!ok)
+		log_ssl_errors(creds.key);
+	return ok;
+}
+
+/* ticket_mac_key - HMAC-SHA256 with k's key on the ticket's MAC context */
+static int
+ticket_mac_key(EVP_MAC_CTX *hctx, const struct ticket_key *k)
+{
+	char digest[] = "SHA256";
+	OSSL_PARAM params[3];
+
+	params[0] =
+	    OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->hmac, sizeof(k->hmac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+	params[2] = OSSL_PARAM_construct_end();
+	return EVP_MAC_CTX_set_params(hctx, params) == 1 ? 0 : -1;
+}
+
+/* ticket_cb - RFC 5077 tickets with the keys all our processes share:
+ * encrypt with the newest; decrypt with any key still retained (2:
+ * "renew", when it is not the newest); an unknown or retired name is
+ * a full handshake (0) */
+static int
+ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
+          int enc)
+{
+	const struct ticket_key *k;
+	time_t now = time(NULL);
+
+	(void)ssl;
+	if (enc) {
+		k = &ring.keys[0];
+		if (ring.n == 0 || !ticket_key_encrypts(k, now))
+			return 0; /* no ticket this time */
+		memcpy(name, k->name, TICKET_NAME_LEN);
+		if (RAND_bytes(iv, TICKET_IV_LEN) != 1 ||
+		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1 ||
+		    ticket_mac_key(hctx, k) < 0)
+			return -1;
+		return 1;
+	}
+	if ((k = ticket_ring_find(&ring, name, now)) == NULL)
+		return 0;
+	if (ticket_mac_key(hctx, k) < 0 ||
+	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
+		return -1;
+	return k == &ring.keys[0] && ticket_key_encrypts(k, now) ? 1 : 2;
+}
+
+/* tickets_setup - shared ticket keys from state_dir; without them no
+ * tickets at all (another process could not decrypt ours), and the
+ * session goes on with full handshakes */
+static void
+tickets_setup(SSL_CTX *ctx, const struct config *cfg)
+{
+	char why[512];
+
+	if (ticket_keys_load(cfg->state_dir, time(NULL), &ring, why, sizeof(why)) != RES_OK) {
+		log_warn("%s; TLS sessions are not resumed", why);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		(void)SSL_CTX_set_num_tickets(ctx, 0);
+		return;
+	}
+	if (ring.rotated)
+		log_info("TLS: new session ticket key in %s/%s", cfg->state_dir, TICKET_FILE);
+	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1) {
+		log_ssl_errors("TLS: ticket callback");
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		(void)SSL_CTX_set_num_tickets(ctx, 0);
+		return;
+	}
+	/* one TLS 1.3 ticket is all a client of one connection uses */
+	(void)SSL_CTX_set_num_tickets(ctx, 1);
+	/* a ticket lives as long as its key encrypts; retention covers it */
+	(void)SSL_CTX_set_timeout(ctx, TICKET_ROTATE);
 }
 
 enum result
@@ -112,19 +312,27 @@ tls_prepare(const struct config *cfg)
 		log_warn("TLS: unknown tls.min_version \"%s\"", cfg->tls.min_version);
 		return RES_TEMP;
 	}
+	/* first of all OpenSSL calls: the process ends with the session,
+	 * and freeing OpenSSL's tables at exit would only cost time */
+	(void)OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
+	if (creds_read(cfg) != RES_OK)
+		return RES_TEMP;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		log_ssl_errors("SSL_CTX_new");
 		return RES_TEMP;
 	}
-	if (SSL_CTX_set_min_proto_version(ctx, minv) != 1 || ctx_load(ctx, cfg) != RES_OK) {
+	if (SSL_CTX_set_min_proto_version(ctx, minv) != 1) {
 		SSL_CTX_free(ctx);
 		return RES_TEMP;
 	}
-	/* one process per session: no session cache worth keeping */
+	SSL_CTX_set_cert_cb(ctx, cert_cb, NULL);
+	/* one process per session: no session cache worth keeping; tickets
+	 * carry resumption from one process to the next */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* smtpd_io retries writes from a buffer that may have moved */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	tickets_setup(ctx, cfg);
 	server_ctx = ctx;
 	return RES_OK;
 }

@@ -22,8 +22,11 @@ bool tls_configured(const struct config *cfg);
  * $CREDENTIALS_DIRECTORY when it holds no '/' (systemd LoadCredential=) */
 int tls_credential_path(const char *name, char *out, size_t outsize);
 /* tls_prepare - build the server context once (lazily: only sessions
- * that use TLS pay for it); RES_TEMP when cert, key or version are
- * unusable (the session then answers 454 4.7.0) */
+ * that use TLS pay for it) and read the shared ticket keys; RES_TEMP
+ * when cert or key are missing, not PEM, or the version is unknown
+ * (the session then answers 454 4.7.0).  Certificate and key are
+ * decoded during a full handshake only; one that does not decode or
+ * match fails that handshake. */
 enum result tls_prepare(const struct config *cfg);
 /* tls_start - handshake on io within timeout seconds, with the prepared
  * context.  RES_OK: io->ssl is set, version and cipher filled.  RES_TEMP:
