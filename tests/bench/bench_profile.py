@@ -182,7 +182,8 @@ def profile_session(b, bin_dir, out_dir, tools, tls):
     out = os.path.join(out_dir, 'callgrind.session-%s' % tag)
     port = harness.free_port()
     smtpd = [os.path.join(bin_dir, 'mailout-smtpd'), '-c', b.conf, '-l', 'smtp']
-    p = b.start(['tcpserver', '-q', '-R', '-H', '-c', '4', '127.0.0.1', str(port), 'valgrind',
+    p = b.start(['tcpserver', '-q', '-R', '-H', '-l', '0', '-c', '4', '127.0.0.1', str(port),
+                 'valgrind',
                  '--tool=callgrind', '--callgrind-out-file=' + out, '--trace-children=no',
                  '--log-file=' + out + '.log'] + smtpd, name='tcpserver-callgrind',
                 env=b.env({'MAILOUT_QUEUE': os.path.join(bin_dir, 'mailout-queue')}))
