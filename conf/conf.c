@@ -256,13 +256,23 @@ seen_record(struct parse_ctx *ctx, const cfg_t *sec, const char *key, int line)
 	return 0;
 }
 
-/* check_string - one string value against its rule; what names the
- * key in the message ("limits.message_size", "listener smtp: tls") */
-static void
-check_string(struct parse_ctx *ctx, int line, const struct key_rule *r, const char *what,
-             const char *v)
+/* value_what - how a message names the key: "limits.message_size",
+ * "listener smtp: tls"; built only when there is something to report */
+static const char *
+value_what(const cfg_t *cfg, const cfg_opt_t *opt, const char *key, char *what, size_t size)
 {
-	char shown[84], names[96], why_buf[120];
+	if (cfg->title &&
+	    bounded_format(what, size, "%s %s: %s", cfg->name, cfg->title, opt->name) == 0)
+		return what;
+	return key;
+}
+
+/* check_string - one string value against its rule */
+static void
+check_string(struct parse_ctx *ctx, const cfg_t *cfg, const cfg_opt_t *opt, const char *key,
+             const struct key_rule *r, const char *v)
+{
+	char shown[84], names[96], why_buf[120], what[128];
 	const char *why;
 
 	if (r->kind == V_ENUM) {
@@ -277,7 +287,8 @@ check_string(struct parse_ctx *ctx, int line, const struct key_rule *r, const ch
 		why = value_check(r->kind, v);
 	}
 	if (why)
-		ctx_error(ctx, line, "%s = \"%s\": %s", what,
+		ctx_error(ctx, cfg->line, "%s = \"%s\": %s",
+		          value_what(cfg, opt, key, what, sizeof(what)),
 		          value_printable(v, shown, sizeof(shown)), why);
 }
 
@@ -297,6 +308,24 @@ is_closing_call(struct parse_ctx *ctx, const cfg_opt_t *opt, const char *v)
 	return false;
 }
 
+/* key_name - "section.key" ("key" at the top) into key; -1 if too long.
+ * Runs for every value parsed: no printf. */
+static int
+key_name(const cfg_t *cfg, const cfg_opt_t *opt, char *key, size_t size)
+{
+	bool top = strcmp(cfg->name, "root") == 0;
+	size_t sec = top ? 0 : strlen(cfg->name), name = strlen(opt->name);
+
+	if (sec + 1 + name + 1 > size)
+		return -1;
+	if (!top) {
+		memcpy(key, cfg->name, sec);
+		key[sec++] = '.';
+	}
+	memcpy(key + sec, opt->name, name + 1);
+	return 0;
+}
+
 /* validate_cb - runs as each value is parsed, so cfg->line is its line.
  * Always returns 0: a bad value is reported and parsing goes on, so
  * that one run shows every bad value. */
@@ -312,22 +341,18 @@ validate_cb(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (!ctx || n == 0)
 		return 0;
-	if (bounded_format(key, sizeof(key), "%s%s%s", strcmp(cfg->name, "root") ? cfg->name : "",
-	                   strcmp(cfg->name, "root") ? "." : "", opt->name) < 0)
+	if (key_name(cfg, opt, key, sizeof(key)) < 0)
 		return 0;
 	if (seen_record(ctx, cfg, key, cfg->line) < 0)
 		ctx_error(ctx, cfg->line, "out of memory");
 	r = key_rule_find(key);
 	if (!r)
 		return 0;
-	if (!cfg->title ||
-	    bounded_format(what, sizeof(what), "%s %s: %s", cfg->name, cfg->title, opt->name) < 0)
-		(void)bounded_copy(what, sizeof(what), key);
 	if (opt->type == CFGT_INT) {
 		i = cfg_opt_getnint(opt, n - 1);
 		if (i < r->min || i > r->max)
-			ctx_error(ctx, cfg->line, "%s = %ld: must be between %ld and %ld", what, i,
-			          r->min, r->max);
+			ctx_error(ctx, cfg->line, "%s = %ld: must be between %ld and %ld",
+			          value_what(cfg, opt, key, what, sizeof(what)), i, r->min, r->max);
 		return 0;
 	}
 	if (opt->type != CFGT_STR)
@@ -335,29 +360,26 @@ validate_cb(cfg_t *cfg, cfg_opt_t *opt)
 	v = cfg_opt_getnstr(opt, n - 1);
 	if (!v || ((opt->flags & CFGF_LIST) && is_closing_call(ctx, opt, v)))
 		return 0;
-	check_string(ctx, cfg->line, r, what, v);
+	check_string(ctx, cfg, opt, key, r, v);
 	return 0;
 }
 
-/* install_validators - validate_cb on every key of every section */
-static int
-install_validators(cfg_t *cfg)
+/* install_validators - validate_cb on every key of every section, set
+ * in the schema itself (cfg_init copies it): no lookup by name per key
+ * and per load, as cfg_set_validate_func would do */
+static void
+install_validators(void)
 {
-	char name[64];
 	cfg_opt_t *o, *sub;
 
-	for (o = cfg->opts; o->name; o++) {
+	for (o = root_opts; o->name; o++) {
 		if (o->type != CFGT_SEC) {
-			cfg_set_validate_func(cfg, o->name, validate_cb);
+			o->validcb = validate_cb;
 			continue;
 		}
-		for (sub = o->subopts; sub && sub->name; sub++) {
-			if (bounded_format(name, sizeof(name), "%s|%s", o->name, sub->name) < 0)
-				return -1;
-			cfg_set_validate_func(cfg, name, validate_cb);
-		}
+		for (sub = o->subopts; sub && sub->name; sub++)
+			sub->validcb = validate_cb;
 	}
-	return 0;
 }
 
 /* print_notes - keys set in the file whose feature is not there yet */
@@ -395,11 +417,10 @@ parse_text(struct parse_ctx *ctx, char *text, struct config *out, FILE *notes)
 	int rc;
 
 	value_prescan(text, ctx);
+	install_validators();
 	cfg = cfg_init(root_opts, CFGF_NONE);
-	if (!cfg || install_validators(cfg) < 0) {
+	if (!cfg) {
 		ctx_error(ctx, 0, "out of memory");
-		if (cfg)
-			cfg_free(cfg);
 		return RES_TEMP;
 	}
 	cfg_set_error_function(cfg, confuse_error);
