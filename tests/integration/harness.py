@@ -13,7 +13,10 @@ written to files in the test's directory; any report fails the test.
 
 Run the tests with Debian's /usr/bin/python3 (it has aiosmtpd).
 MAILOUT_BIN names the directory of the built programs (default
-build/check/bin).
+build/check/bin).  The programs under test find the built queue chain:
+MAILOUT_QUEUE is the built mailout-queue and MAILOUT_SCAN the built
+mailout-scan (unless a test names its own MAILOUT_QUEUE), in every
+activator mode.
 """
 
 import errno
@@ -532,6 +535,14 @@ class TestCase(unittest.TestCase):
         env['ASAN_OPTIONS'] += ':log_path=%s/asan' % self.san_dir
         env['UBSAN_OPTIONS'] += ':log_path=%s/ubsan' % self.san_dir
         env['MAILOUT_QUEUE'] = bin('mailout-queue')
+        # The built scanner in front of the built queue, as the installed
+        # ones are: with content.block_executables (the default) the
+        # receiver runs $MAILOUT_SCAN and mailout-sendmail always does;
+        # the scanner hands on to $MAILOUT_QUEUE.  A test that names its
+        # own MAILOUT_QUEUE gets qmail's QMAILQUEUE meaning: it replaces
+        # the whole chain, so no scanner unless it names one too.
+        if have_bin('mailout-scan') and not (extra or {}).get('MAILOUT_QUEUE'):
+            env['MAILOUT_SCAN'] = bin('mailout-scan')
         if self.conf:
             env['MAILOUT_CONFIG'] = self.conf
         if extra:
@@ -646,7 +657,10 @@ class TestCase(unittest.TestCase):
             argv = ['systemd-socket-activate', '-l', hostport, '--accept']
             if mode == 'socket-activate-inetd':
                 argv.append('--inetd')
-            for k in ('MAILOUT_QUEUE', 'MAILOUT_CONFIG', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'):
+            # systemd-socket-activate passes on only what -E names; tcpserver
+            # passes its whole environment
+            for k in ('MAILOUT_QUEUE', 'MAILOUT_SCAN', 'MAILOUT_SCAN_QUEUE', 'MAILOUT_CONFIG',
+                      'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'):
                 if k in penv:
                     argv += ['-E', '%s=%s' % (k, penv[k])]
             argv += smtpd
