@@ -7,9 +7,14 @@
 # gateway [127.0.0.1]:10025 with tls = may.  This script starts
 #   - the test gateway (tests/peers/gateway.py) on 127.0.0.1:10025,
 #     STARTTLS with a self-signed certificate, writing to run/gateway/
-#   - mailout-smtpd per connection on 127.0.0.1:2525 (systemd-socket-activate)
+#   - mailout-smtpd per connection on 127.0.0.1:2525 (systemd-socket-activate),
+#     handing each message to the built mailout-scan (MAILOUT_SCAN), which
+#     refuses executable attachments and passes the rest to the built
+#     mailout-queue (MAILOUT_QUEUE)
 #   - a delivery loop: mailout-deliver every 2 seconds, if it is built
-# and stops all three, by pid, on Ctrl-C.  Everything stays under run/.
+#     (its bounces go to the built mailout-queue too)
+# and stops all three, by pid, on Ctrl-C or SIGTERM.  Everything stays
+# under run/.
 set -u
 
 BUILDDIR=${1:?usage: tests/run-local.sh BUILDDIR}
@@ -21,12 +26,26 @@ SPOOL=$RUN/var/spool/mailout
 LISTEN=127.0.0.1:2525
 GATEWAY=127.0.0.1:10025
 
-for p in mailout-smtpd mailout-queue; do
+for p in mailout-smtpd mailout-queue mailout-scan; do
 	if [ ! -x "$BIN/$p" ]; then
-		echo "run-local: $BIN/$p is not built" >&2
+		echo "run-local: $BIN/$p is not built (run: make run)" >&2
 		exit 1
 	fi
 done
+for p in systemd-socket-activate openssl; do
+	if ! command -v "$p" >/dev/null 2>&1; then
+		echo "run-local: $p is missing (run: make deps, as root)" >&2
+		exit 1
+	fi
+done
+if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+	echo "run-local: /usr/bin/python3 has no aiosmtpd (run: make deps, as root)" >&2
+	exit 1
+fi
+# The built programs, not installed ones: the receiver runs the scanner,
+# the scanner and the deliverer's bounces run the queue.
+export MAILOUT_QUEUE=$BIN/mailout-queue
+export MAILOUT_SCAN=$BIN/mailout-scan
 if [ -e "$RUN/etc/mailout/mailout.conf" ]; then
 	echo "run-local: using $RUN/etc/mailout/mailout.conf (remove it for the built-in default)"
 fi
@@ -38,7 +57,8 @@ port_busy() {
 }
 for port in 2525 10025; do
 	if port_busy "$port"; then
-		echo "run-local: port $port is in use (another make run?)" >&2
+		echo "run-local: port $port is in use (another make run?); stop what listens there:" >&2
+		echo "  ss -ltnp 'sport = :$port'" >&2
 		exit 1
 	fi
 done
@@ -56,8 +76,10 @@ if [ ! -s "$RUN/tls/gateway.pem" ]; then
 fi
 
 pids=()
+# cleanup RC - stop what we started, by pid; a stop asked for (Ctrl-C,
+# SIGTERM) is no failure
 cleanup() {
-	local rc=$?
+	local rc=$1
 	trap - INT TERM EXIT
 	echo
 	echo "run-local: stopping"
@@ -69,7 +91,8 @@ cleanup() {
 	done
 	exit "$rc"
 }
-trap cleanup INT TERM EXIT
+trap 'cleanup 0' INT TERM
+trap 'cleanup $?' EXIT
 
 # wait_port PORT PID NAME - until PORT listens; at most 10 seconds
 wait_port() {
@@ -93,8 +116,8 @@ pids+=($!)
 wait_port 10025 $! gateway || exit 1
 
 # The receiver logs to the terminal, as it would to the journal.
-MAILOUT_QUEUE=$BIN/mailout-queue systemd-socket-activate -l "$LISTEN" --accept \
-	-E MAILOUT_QUEUE="$BIN/mailout-queue" "$BIN/mailout-smtpd" \
+systemd-socket-activate -l "$LISTEN" --accept \
+	-E MAILOUT_QUEUE="$MAILOUT_QUEUE" -E MAILOUT_SCAN="$MAILOUT_SCAN" "$BIN/mailout-smtpd" \
 	2> >(grep --line-buffered -v -E '^(Communication attempt|Execing|Spawned|Child [0-9]+ died)' >&2) &
 pids+=($!)
 wait_port 2525 $! receiver || exit 1
@@ -113,14 +136,23 @@ pids+=($!)
 
 cat <<INFO
 
-mailout is running (built in $BUILDDIR):
-  receiver:        $LISTEN   (mailout-smtpd per connection, built-in default config)
-  send with:       swaks --server $LISTEN --to you@example.org
-  spool:           run/var/spool/mailout/new   (ls, cat, grep)
-  delivery:        mailout-deliver every 2 s, log in run/log/deliver.log
-  gateway:         $GATEWAY (STARTTLS), log in run/log/gateway.log
-  gateway maildir: run/gateway
-Ctrl-C stops everything.
+mailout is running (built in $BUILDDIR), everything under run/:
+  receiver:  $LISTEN  mailout-smtpd per connection, built-in default config
+             (run/etc/mailout/mailout.conf, if you create it, wins)
+  scanner:   mailout-scan refuses executable attachments (554 5.7.1)
+  spool:     run/var/spool/mailout/{new,deferred,state}   (ls, cat, grep)
+  delivery:  mailout-deliver every 2 s, log in run/log/deliver.log
+  gateway:   $GATEWAY (STARTTLS), log in run/log/gateway.log
+  delivered: run/gateway/   (one .eml and one .json per message)
+
+Try it, from another terminal:
+  swaks --server $LISTEN --to you@example.org
+  ls run/gateway/                                  # within a few seconds
+  swaks --server $LISTEN --to you@example.org --attach-name setup.exe --attach @/bin/true
+                                                   # refused: 554 5.7.1
+  $BUILDDIR/bin/mailout-spool list                 # what waits
+
+Stop: Ctrl-C here, or kill -TERM $$ (stops all three by pid).
 
 INFO
 if [ ! -x "$BIN/mailout-deliver" ]; then
