@@ -241,8 +241,8 @@ ticket_mac_key(EVP_MAC_CTX *hctx, const struct ticket_key *k)
 
 /* ticket_cb - RFC 5077 tickets with the keys all our processes share:
  * encrypt with the newest; decrypt with any key still retained (2:
- * "renew", when it is not the newest); an unknown or retired name is
- * a full handshake (0) */
+ * "renew", when it is not the newest, and always in TLS 1.3); an
+ * unknown or retired name is a full handshake (0) */
 static int
 ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
           int enc)
@@ -250,7 +250,6 @@ ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *cctx
 	const struct ticket_key *k;
 	time_t now = time(NULL);
 
-	(void)ssl;
 	if (enc) {
 		k = &ring.keys[0];
 		if (ring.n == 0 || !ticket_key_encrypts(k, now))
@@ -267,6 +266,10 @@ ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *cctx
 	if (ticket_mac_key(hctx, k) < 0 ||
 	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
 		return -1;
+	/* TLS 1.3 clients use a ticket once (RFC 8446 C.4), and OpenSSL
+	 * sends a resumed session a new one only when told to renew */
+	if (SSL_version(ssl) >= TLS1_3_VERSION)
+		return 2;
 	return k == &ring.keys[0] && ticket_key_encrypts(k, now) ? 1 : 2;
 }
 

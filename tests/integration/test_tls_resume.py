@@ -107,6 +107,19 @@ class Resume(harness.TestCase):
     def test_tls13_resumed_by_new_process(self):
         self.check_resumes(self.receiver(), ssl.TLSVersion.TLSv1_3)
 
+    def test_tls13_resumed_session_gets_a_new_ticket(self):
+        # TLS 1.3 clients use a ticket once (OpenSSL's own clients do):
+        # a resumed session must hand out the next one
+        rcv = self.receiver()
+        ctx = self.context(ssl.TLSVersion.TLSv1_3)
+        _, sess, _ = self.session(rcv, ctx)
+        time.sleep(1.1)  # SSLSession.time has whole seconds
+        reused, sess2, _ = self.session(rcv, ctx, offer=sess)
+        self.assertTrue(reused)
+        self.assertGreater(sess2.time, sess.time, 'the resumed session got no new ticket')
+        reused, _, _ = self.session(rcv, ctx, offer=sess2)
+        self.assertTrue(reused, 'the ticket of a resumed session was refused')
+
     def test_tls12_resumed_by_new_process(self):
         self.check_resumes(self.receiver('socket-activate-fds'), ssl.TLSVersion.TLSv1_2)
 
