@@ -1,5 +1,6 @@
 #!/bin/sh
 # deps.sh - install the Debian packages that the build and the tests need
+# (mandoc and man-db: the man page lint of test_man; cppcheck: make lint)
 #
 # Idempotent and quiet: asks dpkg what is missing, runs apt-get (and
 # apt-get update, once) only when something is.  Needs root to install;
@@ -10,7 +11,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libssl-dev libsystemd-dev libconfuse-dev libarchive-dev libcmocka-dev
 libpam0g-dev libcrypt-dev clang-format
 swaks msmtp dnsmasq ucspi-tcp python3 python3-aiosmtpd openbsd-inetd
-openssl systemd strace zip p7zip-full"
+openssl systemd strace zip p7zip-full
+mandoc man-db cppcheck"
 
 missing=""
 for p in $PKGS; do
