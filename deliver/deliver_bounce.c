@@ -64,6 +64,7 @@ hand_off(const struct deliver_ctx *ctx, const struct buf *msg, const char *to, i
 	return res == RES_OK && q.exit == 0 ? RES_OK : RES_TEMP;
 }
 
+/* bounce_queue - build the DSN and queue it; RES_OK only when queued */
 enum result
 bounce_queue(struct deliver_ctx *ctx, const struct msg_job *m, const struct dsn_rcpt *rcpts,
              size_t n, enum dsn_kind kind, const char *to)
