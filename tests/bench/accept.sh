@@ -73,7 +73,7 @@ def peak_rss(rcv):
     c.expect(250, 'MAIL FROM:<bench@example.org>')
     c.expect(250, 'RCPT TO:<rcpt@example.org>')
     c.expect(354, 'DATA')
-    c.send(b'Subject: big\r\n\r\n' + (b'x' * 1022 + b'\r\n') * 1024)
+    c.send(b'Subject: big\r\n\r\n' + (b'x' * 998 + b'\r\n') * 1050)
     time.sleep(0.5)
     pids = rcv.sessions()
     kb = 0
