@@ -581,3 +581,11 @@ conf_listener(const struct config *cfg, const char *name)
 			return &cfg->listeners[i];
 	return NULL;
 }
+
+const char *
+conf_file_for_children(const struct config *cfg)
+{
+	const char *f = cfg->file;
+
+	return f && f[0] && strcmp(f, BUILTIN_NAME) != 0 ? f : NULL;
+}

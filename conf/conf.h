@@ -147,6 +147,11 @@ int conf_check(const char *path, FILE *out);
 
 void conf_free(struct config *cfg);
 
+/* conf_file_for_children - the path a child program should be given
+ * with -c: the file this config was read from, or NULL when it is the
+ * built-in default (the child falls back to the same default). */
+const char *conf_file_for_children(const struct config *cfg);
+
 const struct conf_listener *conf_listener(const struct config *cfg, const char *name);
 
 /* conf_parse_duration - "90", "5m", "4h", "5d" -> seconds; -1 if bad */

@@ -19,7 +19,6 @@
 #include "mail_qclient.h"
 
 /* The name conf.h gives a configuration that was not read from a file. */
-#define CONF_BUILTIN_FILE "(built-in default)"
 
 /* kind_name - the notification, for log lines */
 static const char *
@@ -30,23 +29,13 @@ kind_name(enum dsn_kind kind)
 	return kind == DSN_DOUBLE ? "double bounce" : "bounce";
 }
 
-/* queue_config - the -c for the queue: the file we read; none for the
- * built-in default (the queue then falls back to it as we did) */
-static const char *
-queue_config(const struct config *cfg)
-{
-	const char *f = cfg->file;
-
-	return f && f[0] && strcmp(f, CONF_BUILTIN_FILE) != 0 ? f : NULL;
-}
-
 /* hand_off - the DSN in msg to the queue for <to>; RES_OK when queued,
  * with *code the queue's exit code (-1: it died or said nothing) */
 static enum result
 hand_off(const struct deliver_ctx *ctx, const struct buf *msg, const char *to, int *code)
 {
 	struct qclient_opts o = {
-	    .config = queue_config(ctx->cfg),
+	    .config = conf_file_for_children(ctx->cfg),
 	    .queue_env = true,
 	    .socket = ctx->cfg->queue.socket,
 	};

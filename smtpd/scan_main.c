@@ -24,7 +24,8 @@
  * bytes inspected.  The reply line for the receiver goes to fd 3 only
  * if fd 3 is a pipe; fd 3 is close-on-exec for the queue program.
  *
- * Exit codes are qmail-queue's: the queue program's own when it ran;
+ * Exit codes are qmail-queue's: 0 queued (or, with executable_action =
+ * bounce, the notification queued); the queue program's own when it ran;
  * 31 refused for good (an executable; a message that cannot be
  * inspected within the bounds; a message over limits.message_size);
  * 51 out of memory; 53 write error; 54 read error (or no input for

@@ -25,6 +25,7 @@ PAGES = {
     'mailout-deliver': '8',
     'mailout-sendmail': '8',
     'mailout-spool': '8',
+    'mailout-scan': '8',
     'mailout.conf': '5',
 }
 # Where each program's source comment documents its exit codes.
@@ -33,6 +34,7 @@ EXIT_DOCS = {
     'mailout-queue': 'queue/queue_main.c',
     'mailout-deliver': 'deliver/deliver_main.c',
     'mailout-spool': 'deliver/spool_main.c',
+    'mailout-scan': 'smtpd/scan_main.c',
 }
 # The sendmail options the specification names (its usage is lenient).
 SENDMAIL_OPTIONS = ['-t', '-i', '-oi', '-f', '-F', '-bp', '-q', '-bs', '-c']
