@@ -100,6 +100,17 @@ class Table:
         return '\n'.join(out + [''] + self.notes) + '\n'
 
 
+def mailout_config(b, sink, conns):
+    """The bench's mailout.conf: clients on 127.0.0.0/8 without TLS or
+    DNS checks, STARTTLS offered, gateway smtp-sink without TLS, and a
+    state_dir of its own (TLS ticket keys shared by the receivers)."""
+    state = os.path.join(b.tmp, 'state')
+    os.makedirs(state, exist_ok=True)
+    return b.render_config(clients=CLIENTS, listeners=LISTENERS, gateway={
+        'servers': ['[127.0.0.1]:%d' % sink.port], 'tls': 'none', 'connections': conns},
+        extra='state_dir = "%s"\n' % state)
+
+
 class Bench(harness.TestCase):
     def runTest(self):
         pass
@@ -248,9 +259,7 @@ def drain_postfix(pf):
 def bench_drain(t, b, bin_dir, pf, sink):
     tpl = fill_mailout(b, DRAIN)
     for conns in (1, 4):
-        conf = b.write_config(b.render_config(clients=CLIENTS, listeners=LISTENERS, gateway={
-            'servers': ['[127.0.0.1]:%d' % sink.port], 'tls': 'none', 'connections': conns}),
-            name='drain-%d.conf' % conns)
+        conf = b.write_config(mailout_config(b, sink, conns), name='drain-%d.conf' % conns)
         pf.reload(conns)
         m, p = [], []
         for _ in range(REPS):
@@ -386,8 +395,7 @@ def main():
     try:
         cert, key = certs.server('localhost')
         sink = bench_peers.Sink(b.tmp)
-        b.config(clients=CLIENTS, listeners=LISTENERS,
-                 gateway={'servers': ['[127.0.0.1]:%d' % sink.port], 'tls': 'none'})
+        b.write_config(mailout_config(b, sink, 4))
         started = datetime.datetime.now()
         print('mailout vs Postfix %s, median of %d runs; %s' % (
             bench_peers.postfix_version(), REPS, machine_line(b.spool)), flush=True)
@@ -401,7 +409,7 @@ def main():
         bench_tls(t, b, a.tools, pf)
         bench_memory(t, b, a.bin, pf, pf_idle)
         pf.stop()
-        prof = bench_profile.profile(t, b, a.bin, a.out, a.tools, CLIENTS, LISTENERS)
+        prof = bench_profile.profile(t, b, a.bin, a.out, a.tools)
         t.notes += ['Postfix idle processes: %s.' % pf_idle[3]] + prof
         header = '## mailout vs Postfix, %s\n\n%s; Postfix %s; median of %d runs.' % (
             started.strftime('%Y-%m-%d'), machine_line(b.spool), bench_peers.postfix_version(),
