@@ -62,6 +62,7 @@ try_rcpts(struct deliver_ctx *ctx, struct gw_session *s, const struct msg_job *m
           struct mail_state *st, struct rcpt_try *t, int64_t now)
 {
 	size_t n = 0;
+	bool connected;
 
 	for (size_t i = 0; i < m->env.n_rcpts; i++) {
 		struct state_rcpt *r = state_rcpt_find(st, m->env.rcpts[i]);
@@ -78,7 +79,11 @@ try_rcpts(struct deliver_ctx *ctx, struct gw_session *s, const struct msg_job *m
 		return 0;
 	if (!s->up && !s->dead)
 		(void)gw_open(s, ctx);
-	if (s->up)
+	/* every outcome of a session names its gateway, also one decided
+	 * here (553 5.6.7 without SMTPUTF8) or a lost connection; gw_send
+	 * sets s->relay to "none" only when it could not reconnect */
+	connected = s->up;
+	if (connected)
 		gw_send(s, ctx, m, t, n);
 	else
 		for (size_t i = 0; i < n; i++) {
@@ -90,8 +95,7 @@ try_rcpts(struct deliver_ctx *ctx, struct gw_session *s, const struct msg_job *m
 		ctx->tally.deferred += t[i].status == RCPT_DEFERRED;
 		if (state_rcpt_set(st, t[i].addr, t[i].status, now, t[i].reply) < 0)
 			return -1;
-		log_outcome(m, t[i].remote || t[i].status == RCPT_SENT ? s->relay : "none",
-		            state_rcpt_find(st, t[i].addr), now);
+		log_outcome(m, connected ? s->relay : "none", state_rcpt_find(st, t[i].addr), now);
 	}
 	return (int)n;
 }

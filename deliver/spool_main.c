@@ -6,7 +6,8 @@
  *        mailout-spool [-c FILE] delete|hold|release|retry ID...
  *        mailout-spool [-c FILE] stats [--json|--prometheus]
  *
- * Exit codes (sysexits.h): 0 done; 64 usage; 66 no such message;
+ * Exit codes (sysexits.h): 0 done; 64 usage (also --help, checked
+ * before the configuration or the spool is opened); 66 no such message;
  * 74 I/O error; 75 busy (being delivered) or the spool unreadable now;
  * 78 bad configuration.
  *
@@ -195,9 +196,44 @@ act_all(const struct spool_dirs *d, enum spool_action a, char **ids, int n)
 	return worst;
 }
 
-/* run - dispatch a command on the open spool */
+/* The command line, checked in full before the spool is opened, so a
+ * mistyped command says "usage" (64) wherever it is run. */
+enum command { CMD_LIST, CMD_STATS, CMD_SHOW, CMD_ACT };
+
+struct cmdline {
+	const char *conf; /* -c FILE, or NULL */
+	enum command cmd;
+	int format; /* list: 0 table, 1 JSON; stats: 0 text, 1 JSON, 2 Prometheus */
+	enum spool_action act;
+	char **ids; /* show, actions */
+	int n_ids;
+};
+
+/* is_option - an argument that looks like an option ("-" alone is not) */
+static bool
+is_option(const char *a)
+{
+	return a[0] == '-' && a[1] != '\0';
+}
+
+/* parse_format - list/stats' one optional option; -1 when not known */
 static int
-run(const struct spool_dirs *d, int argc, char **argv)
+parse_format(enum command cmd, int argc, char **argv)
+{
+	if (argc == 0)
+		return 0;
+	if (argc > 1)
+		return -1;
+	if (strcmp(argv[0], "--json") == 0)
+		return 1;
+	if (cmd == CMD_STATS && strcmp(argv[0], "--prometheus") == 0)
+		return 2;
+	return -1;
+}
+
+/* parse_command - the command and its arguments; -1: usage */
+static int
+parse_command(int argc, char **argv, struct cmdline *cl)
 {
 	static const struct {
 		const char *name;
@@ -206,49 +242,94 @@ run(const struct spool_dirs *d, int argc, char **argv)
 	            {"hold", ACT_HOLD},
 	            {"release", ACT_RELEASE},
 	            {"retry", ACT_RETRY}};
-	const char *cmd = argv[0], *opt = argc > 1 ? argv[1] : NULL;
+	const char *cmd = argv[0];
 	size_t i;
+	int k;
 
-	if (strcmp(cmd, "list") == 0 && argc <= 2 && (!opt || strcmp(opt, "--json") == 0))
-		return walk(d, 0, opt != NULL, NULL);
-	if (strcmp(cmd, "stats") == 0 && argc <= 2) {
-		if (!opt)
-			return stats(d, 0);
-		if (strcmp(opt, "--json") == 0 || strcmp(opt, "--prometheus") == 0)
-			return stats(d, strcmp(opt, "--json") == 0 ? 1 : 2);
+	argc--, argv++;
+	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "stats") == 0) {
+		cl->cmd = cmd[0] == 'l' ? CMD_LIST : CMD_STATS;
+		return (cl->format = parse_format(cl->cmd, argc, argv)) < 0 ? -1 : 0;
 	}
-	if (strcmp(cmd, "show") == 0 && argc == 2)
-		return show(d, argv[1]);
+	for (k = 0; k < argc; k++)
+		if (is_option(argv[k])) /* queue IDs never start with "-" */
+			return -1;
+	cl->ids = argv;
+	cl->n_ids = argc;
+	if (strcmp(cmd, "show") == 0) {
+		cl->cmd = CMD_SHOW;
+		return argc == 1 ? 0 : -1;
+	}
 	for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
-		if (strcmp(cmd, acts[i].name) == 0 && argc >= 2)
-			return act_all(d, acts[i].a, argv + 1, argc - 1);
-	return usage();
+		if (strcmp(cmd, acts[i].name) == 0) {
+			cl->cmd = CMD_ACT;
+			cl->act = acts[i].a;
+			return argc >= 1 ? 0 : -1;
+		}
+	return -1;
+}
+
+/* parse_args - options, then the command; -1: usage (--help too) */
+static int
+parse_args(int argc, char **argv, struct cmdline *cl)
+{
+	int i = 1;
+
+	memset(cl, 0, sizeof(*cl));
+	while (i < argc && is_option(argv[i])) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			cl->conf = argv[i + 1], i += 2;
+		else if (strncmp(argv[i], "-c", 2) == 0 && argv[i][2] != '\0')
+			cl->conf = argv[i] + 2, i++;
+		else
+			return -1; /* --help, -h, anything unknown */
+	}
+	if (i >= argc)
+		return -1;
+	return parse_command(argc - i, argv + i, cl);
+}
+
+/* run - the checked command on the open spool */
+static int
+run(const struct spool_dirs *d, const struct cmdline *cl)
+{
+	switch (cl->cmd) {
+	case CMD_LIST:
+		return walk(d, 0, cl->format, NULL);
+	case CMD_STATS:
+		return stats(d, cl->format);
+	case CMD_SHOW:
+		return show(d, cl->ids[0]);
+	case CMD_ACT:
+		return act_all(d, cl->act, cl->ids, cl->n_ids);
+	}
+	return EX_SOFTWARE;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *copt = NULL;
+	struct cmdline cl;
 	struct spool_dirs d;
 	struct config cfg;
 	enum result r;
-	int i = 1, code;
+	int code;
 
 	log_init("mailout-spool");
-	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
-		copt = argv[2];
-		i = 3;
-	}
-	if (i >= argc)
+	if (parse_args(argc, argv, &cl) < 0)
 		return usage();
-	if ((r = conf_load(conf_path(copt), &cfg, stderr)) != RES_OK)
+	if ((r = conf_load(conf_path(cl.conf), &cfg, stderr)) != RES_OK)
 		return r == RES_PERM ? EX_CONFIG : EX_TEMPFAIL;
 	if (spool_open(cfg.spool, &d) != RES_OK) {
 		log_warn_errno("unable to open the spool %s", cfg.spool);
 		conf_free(&cfg);
 		return EX_TEMPFAIL;
 	}
-	code = run(&d, argc - i, argv + i);
+	code = run(&d, &cl);
 	spool_close(&d);
 	conf_free(&cfg);
 	if (fflush(stdout) != 0 && code == EX_OK)

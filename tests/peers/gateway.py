@@ -6,7 +6,19 @@ accepted message is stored in --maildir as two files, written
 atomically (temporary name, then rename):
 
     N.eml    the message as received after dot-unstuffing (CRLF endings)
-    N.json   {"mail_from", "rcpt_tos", "mail_options", "peer", "tls", "auth"}
+    N.json   {"mail_from", "rcpt_tos", "mail_options", "peer", "tls", "auth",
+              "reads"}
+
+"reads" lists the commands of this transaction (since the previous one
+on the connection, or since connect) as they came in, one list per TCP
+read: [["MAIL", "RCPT", "RCPT"], ["DATA"]] shows a pipelined envelope,
+[["MAIL"], ["RCPT"], ["RCPT"], ["DATA"]] one command per round trip.
+The message content is not counted.
+
+DIR/.sessions.json (a dot file: not a message) says how many SMTP
+sessions are open now, the most that were open at once, and how many
+there were: {"active": 0, "max": 4, "total": 12}; it is rewritten
+atomically on every connect and disconnect.
 
 Prints "ready" on stdout once it listens.  Stops on SIGTERM/SIGINT.
 
@@ -23,6 +35,7 @@ Options:
   --drop-in-data            close the connection after the message, before replying
   --size N                  advertise SIZE N (refuse bigger messages)
   --no-smtputf8             do not offer SMTPUTF8
+  --no-pipelining           do not offer PIPELINING (offered by default)
   --line-length-limit N     accept DATA lines up to N octets (aiosmtpd: 1001)
   --hang                    accept connections and never say anything
 Run it with Debian's /usr/bin/python3 (it has aiosmtpd).
@@ -40,6 +53,9 @@ import time
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+VERBS = {'HELO', 'EHLO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'HELP',
+         'STARTTLS', 'AUTH', 'BDAT'}
+
 
 class Gateway:
     """The aiosmtpd handler: replies as configured, stores what it accepts."""
@@ -51,6 +67,24 @@ class Gateway:
             addr, _, reply = item.partition('=')
             self.rcpt_replies[addr.strip().lower()] = reply.strip()
         self.counter = itertools.count()
+        self.sessions = {'active': 0, 'max': 0, 'total': 0}
+
+    def session_change(self, delta):
+        """A session opened (+1) or closed (-1): .sessions.json anew."""
+        s = self.sessions
+        s['active'] += delta
+        s['total'] += delta > 0
+        s['max'] = max(s['max'], s['active'])
+        write_atomic(os.path.join(self.args.maildir, '.sessions.json'),
+                     json.dumps(s).encode(), sync=False)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # aiosmtpd reads pipelined commands line by line: it only does
+        # not say so (RFC 2920)
+        session.host_name = hostname
+        if not self.args.no_pipelining:
+            responses.insert(len(responses) - 1, '250-PIPELINING')
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.args.reply_mail:
@@ -67,16 +101,18 @@ class Gateway:
         return '250 2.1.5 Ok'
 
     async def handle_DATA(self, server, session, envelope):
+        server.in_data = False
+        reads, server.reads = server.reads, []
         if self.args.drop_in_data:
             server.transport.close()
             return '421 4.3.0 dropping'  # never reaches the client
         if self.args.reply_data:
             return self.args.reply_data
         name = '%d.%d.%d' % (time.time_ns(), os.getpid(), next(self.counter))
-        self.store(name, envelope, session)
+        self.store(name, envelope, session, reads)
         return '250 2.0.0 Ok: queued as %s' % name
 
-    def store(self, name, envelope, session):
+    def store(self, name, envelope, session, reads):
         d = self.args.maildir
         meta = {
             'mail_from': envelope.mail_from,
@@ -85,15 +121,22 @@ class Gateway:
             'peer': list(session.peer[:2]) if session.peer else None,
             'tls': session.ssl is not None or self.args.implicit_tls,
             'auth': session.authenticated,
+            'reads': reads,
         }
         for ext, data in (('.eml', envelope.original_content or b''),
                           ('.json', json.dumps(meta).encode())):
-            tmp = os.path.join(d, '.tmp.' + name + ext)
-            with open(tmp, 'wb') as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(tmp, os.path.join(d, name + ext))
+            write_atomic(os.path.join(d, name + ext), data)
+
+
+def write_atomic(path, data, sync=True):
+    d, base = os.path.split(path)
+    tmp = os.path.join(d, '.tmp.' + base)
+    with open(tmp, 'wb') as f:
+        f.write(data)
+        f.flush()
+        if sync:
+            os.fsync(f.fileno())
+    os.rename(tmp, path)
 
 
 def make_authenticator(userpass):
@@ -128,12 +171,44 @@ def factory(args, handler, ctx):
     return make
 
 
+class RecordingSMTP(SMTP):
+    """aiosmtpd's SMTP that notes the commands of each TCP read and
+    tells the handler when a session starts and ends."""
+
+    def __init__(self, handler, **kw):
+        super().__init__(handler, **kw)
+        self.reads, self.in_data, self.counted = [], False, False
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        if not self.counted:  # STARTTLS calls it again for the same session
+            self.counted = True
+            self.event_handler.session_change(+1)
+
+    def connection_lost(self, error):
+        if self.counted:
+            self.counted = False
+            self.event_handler.session_change(-1)
+        super().connection_lost(error)
+
+    def data_received(self, data):
+        # content (from DATA's 354 to the handler's DATA hook) is not
+        # commands; a command read names a known verb on every line
+        if not self.in_data:
+            verbs = [line.split(b' ', 1)[0].split(b':', 1)[0].upper().decode('ascii', 'replace')
+                     for line in data.split(b'\r\n') if line]
+            if verbs and all(v in VERBS for v in verbs):
+                self.reads.append(verbs)
+                self.in_data = verbs[-1] == 'DATA'
+        super().data_received(data)
+
+
 def server_class(args):
-    """aiosmtpd's SMTP, with a longer line limit when asked (it sizes the
-    stream reader in __init__, so it must be a class attribute)."""
+    """RecordingSMTP, with a longer line limit when asked (aiosmtpd sizes
+    the stream reader in __init__, so it must be a class attribute)."""
     if not args.line_length_limit:
-        return SMTP
-    return type('LongLineSMTP', (SMTP,), {'line_length_limit': args.line_length_limit})
+        return RecordingSMTP
+    return type('LongLineSMTP', (RecordingSMTP,), {'line_length_limit': args.line_length_limit})
 
 
 async def hang(reader, writer):
@@ -175,6 +250,7 @@ def parse_args(argv):
     p.add_argument('--drop-in-data', action='store_true')
     p.add_argument('--size', type=int, default=0)
     p.add_argument('--no-smtputf8', action='store_true')
+    p.add_argument('--no-pipelining', action='store_true')
     p.add_argument('--line-length-limit', type=int, default=0)
     p.add_argument('--hang', action='store_true')
     return p.parse_args(argv)
