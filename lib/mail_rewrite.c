@@ -570,4 +570,36 @@ rewrite_header_value(const struct rewrite *rw, enum rewrite_mode mode, const cha
 	return changed;
 }
 
+bool
+rewrite_field_mode(const char *name, size_t n, enum rewrite_mode *mode)
+{
+	while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	if (n == 4 && strncasecmp(name, "from", 4) == 0) {
+		*mode = REWRITE_SENDER;
+		return true;
+	}
+	if (n == 2 && (strncasecmp(name, "to", 2) == 0 || strncasecmp(name, "cc", 2) == 0)) {
+		*mode = REWRITE_RECIPIENT;
+		return true;
+	}
+	return false;
+}
+
+int
+rewrite_header_field(const struct rewrite *rw, const char *field, size_t len, struct buf *out)
+{
+	const char *colon = memchr(field, ':', len);
+	enum rewrite_mode mode;
+	size_t head;
+
+	/* the first colon ends the name: RFC 5322 ftext has none */
+	if (colon == NULL || !rewrite_field_mode(field, (size_t)(colon - field), &mode))
+		return buf_append(out, field, len) < 0 ? -1 : 0;
+	head = (size_t)(colon - field) + 1;
+	if (buf_append(out, field, head) < 0)
+		return -1;
+	return rewrite_header_value(rw, mode, field + head, len - head, out);
+}
+
 _Static_assert(RES_OK == 0, "RES_OK must be enum result's");

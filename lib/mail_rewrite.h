@@ -95,4 +95,17 @@ int addrlist_next(const char *s, size_t len, size_t *pos, struct addrlist_item *
 int rewrite_header_value(const struct rewrite *rw, enum rewrite_mode mode, const char *value,
                          size_t len, struct buf *out);
 
+/* rewrite_field_mode - the header fields whose addresses are rewritten
+ * and how: From: as senders, To: and Cc: as recipients (what
+ * mailout-sendmail does).  name is the field name (n octets; blanks
+ * before the colon are allowed, RFC 5322 4.5.3).  false: leave it be. */
+bool rewrite_field_mode(const char *name, size_t n, enum rewrite_mode *mode);
+
+/* rewrite_header_field - one whole header field as it stands in a
+ * message ("From: root\n\t(cron)\n", folded lines and line ends
+ * included), appended to out: From:, To: and Cc: with their addresses
+ * rewritten, any other field as it is.  Returns the number of
+ * addresses changed, or -1 when out is full. */
+int rewrite_header_field(const struct rewrite *rw, const char *field, size_t len, struct buf *out);
+
 #endif

@@ -22,6 +22,7 @@
 #include "mail_addr.h"
 #include "mail_data.h"
 #include "mail_reply.h"
+#include "mail_rewrite.h"
 #include "mail_spool.h"
 #include "smtpd_auth.h"
 #include "smtpd_io.h"
@@ -79,10 +80,22 @@ enum line_status smtp_line_take(struct line_state *st, const char *in, size_t n,
 void smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd);
 enum result smtp_parse_mail(const char *arg, size_t len, struct mail_addr *from,
                             struct mail_params *p, struct reply *r);
+/* smtp_parse_mail_opt - with ADDR_OPT_UNQUALIFIED (classes with
+ * rewrite = true) a path without any '@' ("<root>") is taken as a bare
+ * local part (domain "") for the rewrite rules to qualify */
+enum result smtp_parse_mail_opt(const char *arg, size_t len, unsigned opts, struct mail_addr *from,
+                                struct mail_params *p, struct reply *r);
 enum result smtp_parse_rcpt(const char *arg, size_t len, struct mail_addr *to, struct reply *r);
 enum result smtp_parse_bdat(const char *arg, size_t len, uint64_t *size, bool *last,
                             struct reply *r);
 void smtp_sanitize(const char *in, size_t n, char *out, size_t outsize);
+
+/* Where the held header section may be cut between whole fields */
+struct field_cut {
+	size_t pos; /* octets looked at */
+	size_t last; /* start of the last field seen */
+	bool bol; /* pos is at a line start */
+};
 
 /* The transaction: MAIL, RCPT..., DATA or BDAT... */
 struct smtpd_tx {
@@ -102,6 +115,10 @@ struct smtpd_tx {
 	struct reply error; /* latched error; code 0: none */
 	bool headers_added; /* Date/Message-ID handled */
 	char last; /* last byte sent to the queue */
+	/* rewrite = true: From:, To:, Cc: rewritten as they pass, so the
+	 * header section goes out one whole field at a time */
+	bool rewrite;
+	struct field_cut cut;
 };
 
 struct session {
@@ -120,6 +137,10 @@ struct session {
 	unsigned auth_failures; /* failed AUTH commands in this session */
 	struct line_state ls;
 	struct smtpd_tx tx;
+	/* masquerading for a class with rewrite = true: the rewrite
+	 * section and its map, read at the session's first MAIL */
+	struct rewrite rw;
+	bool rw_loaded;
 };
 
 /* smtpd_proto.c */
@@ -151,6 +172,20 @@ void smtpd_cmd_auth(struct session *s, const struct smtp_cmd *c);
 
 /* smtpd_data.c */
 int smtpd_data(struct session *s);
+/* field_cut_scan - of the n octets of a header section held so far
+ * (canonical LF lines from a line start; s may grow between calls,
+ * each octet is looked at once), how many hold only whole fields: up
+ * to the start of the last field, the last line whose first octet is
+ * known and is not a blank (a blank line start would continue it).
+ * field_cut_consume - k octets went out from the front. */
+void field_cut_init(struct field_cut *fc);
+size_t field_cut_scan(struct field_cut *fc, const char *s, size_t n);
+void field_cut_consume(struct field_cut *fc, size_t k);
+/* smtpd_rewrite_fields - whole header fields (s, n octets, as
+ * field_cut_scan measured them) appended to out, From:, To:
+ * and Cc: rewritten (rewrite_header_field).  Returns the number of
+ * addresses changed, or -1 when out is full. */
+int smtpd_rewrite_fields(const struct rewrite *rw, const char *s, size_t n, struct buf *out);
 int smtpd_bdat(struct session *s, uint64_t size, bool last);
 int smtpd_received(struct buf *out, const struct session *s, const char *id);
 int smtpd_rfc5322_date(char *out, size_t outsize);

@@ -5,17 +5,24 @@
  * asking the policy (OpenSMTPD's smtp_check_* / smtp_proceed_* split),
  * and logging each refusal in Postfix's "NOQUEUE: reject:" shape; and
  * STARTTLS (RFC 3207), which drops everything read before the
- * handshake and resets the session.
+ * handshake and resets the session.  For a class with rewrite = true,
+ * MAIL also takes an unqualified sender ("<root>") and masquerades it
+ * (lib/mail_rewrite.h) before the policy sees it.
  * What it must never do: accept a sender or recipient the policy
  * refused, keep more recipients than limits.recipients, or keep any
  * plain-text input once TLS has been asked for (CVE-2011-0411).
  */
 #include "smtpd.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "smtpd_tls.h"
+
+/* lines of map problems logged per session */
+#define REWRITE_NOTES_MAX 20
 
 /* log_reject - "NOQUEUE: reject: RCPT from name[addr]: 550 5.7.1 text;
  * from=<a> to=<b> proto=ESMTP helo=<h>" */
@@ -41,6 +48,125 @@ log_reject(const struct session *s, const char *stage, const struct reply *r,
 	          to ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->pc.helo);
 }
 
+/* rewriting - the client's class masquerades senders (rewrite = true) */
+static bool
+rewriting(const struct session *s)
+{
+	return s->pc.class != NULL && s->pc.class->rewrite;
+}
+
+/* add_names - a name of this host and its first label count as local */
+static void
+add_names(struct rewrite *rw, const char *name)
+{
+	char shortname[ADDR_DOMAIN_MAX + 1];
+	size_t n = strcspn(name, ".");
+
+	(void)rewrite_add_local(rw, name);
+	if (name[n] == '.' && n > 0 && n < sizeof(shortname)) {
+		memcpy(shortname, name, n);
+		shortname[n] = '\0';
+		(void)rewrite_add_local(rw, shortname);
+	}
+}
+
+/* log_notes - what the map loader said, line by line, to the log:
+ * stderr may be the client's connection (inetd) */
+static void
+log_notes(const char *text, size_t len)
+{
+	size_t pos = 0, n, lines = 0;
+	const char *nl;
+
+	while (pos < len) {
+		nl = memchr(text + pos, '\n', len - pos);
+		n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		if (++lines <= REWRITE_NOTES_MAX)
+			log_warn("rewrite: %.*s", (int)n, text + pos);
+		pos += n + 1;
+	}
+	if (lines > REWRITE_NOTES_MAX)
+		log_warn("rewrite: %zu more problems with the map", lines - REWRITE_NOTES_MAX);
+}
+
+/* rewrite_ready - the rules of the rewrite section, read at the first
+ * MAIL of a session whose class has rewrite = true (as mailout-sendmail
+ * reads them): the domain (default: hostname), this host's names, the
+ * map.  RES_TEMP when the map cannot be read. */
+static enum result
+rewrite_ready(struct session *s)
+{
+	const char *domain = s->cfg->rewrite.domain;
+	char sys[ADDR_DOMAIN_MAX + 1], *notes = NULL;
+	size_t notes_len = 0;
+	enum result res;
+	FILE *errs;
+
+	if (s->rw_loaded)
+		return RES_OK;
+	rewrite_init(&s->rw);
+	if (rewrite_set_domain(&s->rw, domain && domain[0] ? domain : s->hostname) < 0) {
+		log_warn("rewrite: no usable masquerade domain");
+		return RES_TEMP;
+	}
+	add_names(&s->rw, s->hostname);
+	if (gethostname(sys, sizeof(sys) - 1) == 0) {
+		sys[sizeof(sys) - 1] = '\0';
+		add_names(&s->rw, sys);
+	}
+	errs = open_memstream(&notes, &notes_len);
+	res = rewrite_map_load(&s->rw, s->cfg->rewrite.map, errs);
+	if (errs != NULL && fclose(errs) == 0)
+		log_notes(notes, notes_len);
+	free(notes);
+	if (res != RES_OK) {
+		rewrite_free(&s->rw);
+		return res;
+	}
+	s->rw_loaded = true;
+	return RES_OK;
+}
+
+/* mail_rewrite - masquerade the envelope sender.  The rewritten address
+ * is what leaves the host, so it is the one the policy checks
+ * (sender_domains, verify_sender, the AUTH sender binding) and the one
+ * that is queued. */
+static enum result
+mail_rewrite(struct session *s, struct mail_addr *from, struct reply *r)
+{
+	char orig[ADDR_PATH_MAX + 1], new[ADDR_PATH_MAX + 1], a[ADDR_PATH_MAX + 1],
+	    b[ADDR_PATH_MAX + 1];
+	struct mail_addr q;
+	int rc;
+
+	if (from->null)
+		return RES_OK;
+	if (rewrite_ready(s) != RES_OK) {
+		reply_set(r, 451, ESC_CONFIG, "Error: sender rewriting is not available");
+		return RES_TEMP;
+	}
+	if (addr_format(from, orig, sizeof(orig)) < 0 ||
+	    (rc = rewrite_address(&s->rw, REWRITE_SENDER, orig, new, sizeof(new))) < 0) {
+		reply_set(r, 553, ESC_BAD_SENDER_SYNTAX, "Sender address too long once qualified");
+		return RES_PERM;
+	}
+	if (rc == 0)
+		return RES_OK;
+	smtp_sanitize(orig, strlen(orig), a, sizeof(a));
+	smtp_sanitize(new, strlen(new), b, sizeof(b));
+	if (addr_parse_mailbox(new, strlen(new), &q, NULL) != RES_OK) {
+		log_warn(
+		    "rewrite: <%s> would become <%s>, which is not an address: check the rewrite "
+		    "section and its map",
+		    a, b);
+		reply_set(r, 451, ESC_CONFIG, "Error: sender rewriting failed");
+		return RES_TEMP;
+	}
+	smtpd_log(s, NULL, "NOQUEUE: rewrite: from=<%s> becomes from=<%s>", a, b);
+	*from = q;
+	return RES_OK;
+}
+
 /* mail_check - sequence, syntax, size: everything but the policy */
 static enum result
 mail_check(struct session *s, const struct smtp_cmd *c, struct mail_addr *from,
@@ -56,7 +182,8 @@ mail_check(struct session *s, const struct smtp_cmd *c, struct mail_addr *from,
 		reply_set(r, 503, ESC_BAD_SEQ, "Error: nested MAIL command");
 		return RES_PERM;
 	}
-	if ((res = smtp_parse_mail(c->arg, c->arg_len, from, p, r)) != RES_OK)
+	if ((res = smtp_parse_mail_opt(c->arg, c->arg_len, rewriting(s) ? ADDR_OPT_UNQUALIFIED : 0,
+	                               from, p, r)) != RES_OK)
 		return res;
 	if (p->size_set && p->size > s->cfg->limits.message_size) {
 		/* RFC 1870 6.1 */
@@ -73,7 +200,8 @@ smtpd_cmd_mail(struct session *s, const struct smtp_cmd *c)
 	struct mail_params p;
 	struct reply r;
 
-	if (mail_check(s, c, &from, &p, &r) != RES_OK) {
+	if (mail_check(s, c, &from, &p, &r) != RES_OK ||
+	    (rewriting(s) && mail_rewrite(s, &from, &r) != RES_OK)) {
 		smtpd_reply(s, &r);
 		return;
 	}
@@ -86,6 +214,7 @@ smtpd_cmd_mail(struct session *s, const struct smtp_cmd *c)
 	s->tx.sender = from;
 	s->tx.params = p;
 	s->tx.mail = true;
+	s->tx.rewrite = rewriting(s);
 	smtpd_reply_code(s, 250, ESC_OK_ADDR, "Ok");
 }
 

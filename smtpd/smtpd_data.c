@@ -6,12 +6,16 @@
  * prepending our Received: header, adding a missing Date: and
  * Message-ID: at the end of the header section, counting hops, and
  * streaming it all to mailout-queue as it arrives, so memory stays
- * bounded whatever the client sends.  Errors (too big, too many hops,
- * queue trouble) are latched; the content is read on to its end and
- * the client gets one reply (OpenSMTPD tx->error).
+ * bounded whatever the client sends.  For a class with rewrite = true
+ * the header section goes out one whole field at a time, From:, To:
+ * and Cc: masqueraded (lib/mail_rewrite.h), a missing From: added from
+ * the envelope sender; the body streams as before.  Errors (too big,
+ * too many hops, queue trouble) are latched; the content is read on to
+ * its end and the client gets one reply (OpenSMTPD tx->error).
  * What it must never do: answer 250 unless mailout-queue exited 0,
- * end DATA anywhere but at <CR><LF>.<CR><LF>, or leave unread BDAT
- * octets in the input to be taken as commands.
+ * end DATA anywhere but at <CR><LF>.<CR><LF>, leave unread BDAT
+ * octets in the input to be taken as commands, or, for a class with
+ * rewrite = true, store a From: other than the one the policy checked.
  */
 #include "smtpd.h"
 
@@ -26,6 +30,9 @@
 
 #define HEADER_MAX 4096 /* our own header lines */
 #define HOLD_MAX (256 * 1024) /* a header line held back at most */
+/* rewritten header fields: each address may grow by a domain */
+#define FIELDS_OUT_MAX (HOLD_MAX + 64 * 1024)
+#define FROM_MASQ_MAX (4 * HEADER_FROM_MAX) /* From: for the policy, rewritten */
 
 int
 smtpd_rfc5322_date(char *out, size_t outsize)
@@ -106,13 +113,20 @@ static void
 tx_add_headers(struct session *s, bool blank)
 {
 	struct smtpd_tx *tx = &s->tx;
-	char date[64], line[HEADER_MAX];
+	char date[64], line[HEADER_MAX], addr[ADDR_PATH_MAX + 1];
 
 	tx->headers_added = true;
 	if (tx->hs.received > s->cfg->limits.hops)
 		latch(tx, 554, ESC_HOPS, "Too many hops");
 	if (tx->last != '\n')
 		tx_send(tx, "\n", 1);
+	/* RFC 5322 3.6: From: is required; as mailout-sendmail (and
+	 * Postfix for local_header_rewrite_clients), the envelope sender,
+	 * already masqueraded, when the client left it out */
+	if (tx->rewrite && !tx->hs.has_from && !tx->sender.null &&
+	    addr_format(&tx->sender, addr, sizeof(addr)) == 0 &&
+	    bounded_format(line, sizeof(line), "From: %s\n", addr) == 0)
+		tx_send(tx, line, strlen(line));
 	if (!tx->hs.has_date && smtpd_rfc5322_date(date, sizeof(date)) == 0 &&
 	    bounded_format(line, sizeof(line), "Date: %s\n", date) == 0)
 		tx_send(tx, line, strlen(line));
@@ -134,10 +148,126 @@ hold_release(struct smtpd_tx *tx, size_t n)
 	tx->sent += n;
 }
 
+void
+field_cut_init(struct field_cut *fc)
+{
+	fc->pos = fc->last = 0;
+	fc->bol = true;
+}
+
+size_t
+field_cut_scan(struct field_cut *fc, const char *s, size_t n)
+{
+	const char *nl;
+
+	while (fc->pos < n) {
+		if (fc->bol && s[fc->pos] != ' ' && s[fc->pos] != '\t')
+			fc->last = fc->pos;
+		fc->bol = false;
+		nl = memchr(s + fc->pos, '\n', n - fc->pos);
+		if (nl == NULL) {
+			fc->pos = n;
+			break;
+		}
+		fc->pos = (size_t)(nl - s) + 1;
+		fc->bol = true;
+	}
+	return fc->last;
+}
+
+void
+field_cut_consume(struct field_cut *fc, size_t k)
+{
+	fc->pos = fc->pos > k ? fc->pos - k : 0;
+	fc->last = fc->last > k ? fc->last - k : 0;
+}
+
+int
+smtpd_rewrite_fields(const struct rewrite *rw, const char *s, size_t n, struct buf *out)
+{
+	size_t start = 0, end;
+	const char *nl;
+	int r, changed = 0;
+
+	while (start < n) {
+		end = start;
+		do { /* a field: its first line and the lines that continue it */
+			nl = memchr(s + end, '\n', n - end);
+			end = nl ? (size_t)(nl - s) + 1 : n;
+		} while (end < n && (s[end] == ' ' || s[end] == '\t'));
+		if ((r = rewrite_header_field(rw, s + start, end - start, out)) < 0)
+			return -1;
+		changed += r;
+		start = end;
+	}
+	return changed;
+}
+
+/* fields_release - send the first n held octets, whole header fields,
+ * with their addresses rewritten */
+static void
+fields_release(struct session *s, size_t n)
+{
+	struct smtpd_tx *tx = &s->tx;
+	struct buf out = BUF_INIT(FIELDS_OUT_MAX);
+
+	if (n > tx->hold.len)
+		n = tx->hold.len;
+	if (n == 0)
+		return;
+	if (smtpd_rewrite_fields(&s->rw, tx->hold.s, n, &out) < 0)
+		latch(tx, 451, ESC_SYSTEM, "Local error in processing");
+	else
+		tx_send(tx, out.s, out.len);
+	buf_free(&out);
+	buf_consume(&tx->hold, n);
+	field_cut_consume(&tx->cut, n);
+	tx->sent += n;
+}
+
+/* head_release - the first n held octets of the header section */
+static void
+head_release(struct session *s, size_t n)
+{
+	if (s->tx.rewrite)
+		fields_release(s, n);
+	else
+		hold_release(&s->tx, n);
+}
+
+/* held - offset off of the content, counted in the hold */
+static size_t
+held(const struct smtpd_tx *tx, uint64_t off)
+{
+	if (off <= tx->sent)
+		return 0;
+	return off - tx->sent < tx->hold.len ? (size_t)(off - tx->sent) : tx->hold.len;
+}
+
+/* hold_overflow - XXX: a header field longer than HOLD_MAX: placement
+ * (and masquerading, for the rest of this message) is lost, the
+ * content is not */
+static void
+hold_overflow(struct session *s, const char *p, size_t n)
+{
+	struct smtpd_tx *tx = &s->tx;
+
+	if (tx->rewrite) {
+		fields_release(s, field_cut_scan(&tx->cut, tx->hold.s, tx->hold.len));
+		smtpd_log(s, tx->q.id, "%s: header field over %d octets: not rewritten", tx->q.id,
+		          HOLD_MAX);
+		tx->rewrite = false;
+	}
+	hold_release(tx, tx->hold.len);
+	tx_send(tx, p, n);
+	tx->sent += n;
+}
+
 /* tx_content - one piece of canonical content.  While in the header
  * section, a line that may yet turn out to be the first body line is
  * held back (header_scan_safe), so that Date: and Message-ID: go in
- * exactly where the section ends. */
+ * exactly where the section ends; with rewrite = true, so is the field
+ * that a next line may still continue. */
 static void
 tx_content(struct session *s, const char *p, size_t n)
 {
@@ -148,38 +278,39 @@ tx_content(struct session *s, const char *p, size_t n)
 		return;
 	}
 	(void)header_scan_feed(&tx->hs, p, n);
-	if (buf_append(&tx->hold, p, n) < 0) {
-		/* XXX: a header line longer than HOLD_MAX: placement is lost,
-		 * the content is not */
-		hold_release(tx, tx->hold.len);
-		tx_send(tx, p, n);
-		tx->sent += n;
-	}
+	if (buf_append(&tx->hold, p, n) < 0)
+		hold_overflow(s, p, n);
 	if (tx->hs.ended) {
-		hold_release(tx, (size_t)(tx->hs.end_offset - tx->sent));
+		head_release(s, held(tx, tx->hs.end_offset));
 		tx_add_headers(s, tx->hs.missing_blank);
 		hold_release(tx, tx->hold.len);
 		return;
 	}
-	hold_release(tx, (size_t)(header_scan_safe(&tx->hs) - tx->sent));
+	if (tx->rewrite)
+		fields_release(s, field_cut_scan(&tx->cut, tx->hold.s, tx->hold.len));
+	else
+		hold_release(tx, held(tx, header_scan_safe(&tx->hs)));
 }
 
 /* tx_end_headers - content ended inside the header section: what is
- * held is one unfinished line; if it cannot be a header ("abc", no
- * colon), our headers and a blank line go before it */
+ * held past header_scan_safe is one unfinished line; if it cannot be a
+ * header ("abc", no colon), our headers and a blank line go before it */
 static void
 tx_end_headers(struct session *s)
 {
 	struct smtpd_tx *tx = &s->tx;
+	size_t safe;
 
 	if (tx->headers_added)
 		return;
-	if (tx->hold.len > 0 && memchr(tx->hold.s, ':', tx->hold.len) == NULL) {
+	safe = held(tx, header_scan_safe(&tx->hs));
+	if (safe < tx->hold.len && memchr(tx->hold.s + safe, ':', tx->hold.len - safe) == NULL) {
+		head_release(s, safe);
 		tx_add_headers(s, true);
 		hold_release(tx, tx->hold.len);
 		return;
 	}
-	hold_release(tx, tx->hold.len);
+	head_release(s, tx->hold.len);
 	tx_add_headers(s, false);
 }
 
@@ -199,6 +330,7 @@ tx_open(struct session *s)
 	header_scan_init(&tx->hs);
 	buf_init(&tx->canon, 2 * IO_IN_MAX + 16);
 	buf_init(&tx->hold, HOLD_MAX);
+	field_cut_init(&tx->cut);
 	tx->sent = 0;
 	if (queue_open(&tx->q, s->cfg, s->config_path, &r) != RES_OK) {
 		tx->error = r;
@@ -247,6 +379,31 @@ log_reject_eom(const struct session *s)
 	          s->tx.q.id[0] ? s->tx.q.id : "NOQUEUE", s->pc.name, s->pc.addr_str, line);
 }
 
+/* from_checked - the From: value the policy checks is the one that
+ * leaves the host: masqueraded for rewrite = true, as it was stored
+ * (rewrite_header_value over the unfolded value finds the same
+ * addresses as over the folded field).  NULL: no From:. */
+static const char *
+from_checked(struct session *s, struct buf *masq, size_t *len)
+{
+	struct smtpd_tx *tx = &s->tx;
+
+	*len = 0;
+	if (!tx->hs.has_from)
+		return NULL;
+	if (!tx->rewrite) {
+		*len = tx->hs.from.len;
+		return buf_cstr(&tx->hs.from);
+	}
+	if (rewrite_header_value(&s->rw, REWRITE_SENDER, buf_cstr(&tx->hs.from), tx->hs.from.len,
+	                         masq) < 0) {
+		latch(tx, 451, ESC_SYSTEM, "Local error in processing");
+		return NULL;
+	}
+	*len = masq->len;
+	return buf_cstr(masq);
+}
+
 /* tx_policy - what only the whole message shows: a line over RFC 5321
  * 4.5.3.1.6's 1000 octets (the content was read on, and is refused
  * whole), the From: header of an authenticated user (it must be one of
@@ -255,21 +412,25 @@ static void
 tx_policy(struct session *s)
 {
 	struct smtpd_tx *tx = &s->tx;
-	const char *from = tx->hs.has_from ? buf_cstr(&tx->hs.from) : NULL;
+	struct buf masq = BUF_INIT(FROM_MASQ_MAX);
+	size_t from_len = 0;
+	const char *from;
 	struct reply r;
 
 	if (tx->reader.line_too_long)
 		latch(tx, 500, ESC_SYNTAX,
 		      "Line too long: RFC 5321 allows 1000 octets per line; wrap the lines or send "
 		      "the content base64 or quoted-printable encoded");
+	from = from_checked(s, &masq, &from_len);
 	if (tx->error.code != 0)
-		return;
-	if (s->pc.auth_user &&
-	    auth_from_owned(s->cfg, s->pc.auth_user, from ? from : "", from ? tx->hs.from.len : 0,
-	                    from ? tx->hs.from_count : 0, tx->hs.from_truncated, &r) != RES_OK)
+		; /* refused already */
+	else if (s->pc.auth_user &&
+	         auth_from_owned(s->cfg, s->pc.auth_user, from ? from : "", from_len,
+	                         from ? tx->hs.from_count : 0, tx->hs.from_truncated, &r) != RES_OK)
 		tx->error = r;
 	else if (policy_data_end(&s->pc, from, &r) != RES_OK)
 		tx->error = r;
+	buf_free(&masq);
 }
 
 /* tx_finish - the end of the content: one reply for the transaction */

@@ -205,12 +205,25 @@ parse_params(const char *s, size_t n, struct mail_params *p, struct reply *r)
 	return RES_OK;
 }
 
+/* parse_path_opt - "<root>" with ADDR_OPT_UNQUALIFIED: a path with
+ * no '@' at all (no domain, no source route) is one local part, to be
+ * qualified by the rewrite rules; anything else is an RFC 5321 path */
+static enum result
+parse_path_opt(const char *s, size_t plen, unsigned opts, struct mail_addr *a, struct reply *r)
+{
+	size_t end = 0;
+
+	if ((opts & ADDR_OPT_UNQUALIFIED) && plen > 2 && memchr(s, '@', plen) == NULL)
+		return addr_parse_mailbox_opt(s + 1, plen - 2, ADDR_OPT_UNQUALIFIED, a, r);
+	return addr_parse_path(s, plen, a, &end, r);
+}
+
 /* parse_path_cmd - "FROM:<path> params" / "TO:<path> params" */
 static enum result
-parse_path_cmd(const char *arg, size_t len, const char *word, struct mail_addr *a,
+parse_path_cmd(const char *arg, size_t len, const char *word, unsigned opts, struct mail_addr *a,
                struct mail_params *p, struct reply *r)
 {
-	size_t i, plen, end = 0;
+	size_t i, plen;
 	enum result res;
 
 	memset(a, 0, sizeof(*a));
@@ -227,7 +240,7 @@ parse_path_cmd(const char *arg, size_t len, const char *word, struct mail_addr *
 		          word[0] == 'F' ? "MAIL FROM:" : "RCPT TO:");
 		return RES_PERM;
 	}
-	if ((res = addr_parse_path(arg + i, plen, a, &end, r)) != RES_OK)
+	if ((res = parse_path_opt(arg + i, plen, opts, a, r)) != RES_OK)
 		return res;
 	i += plen;
 	if (i < len && arg[i] != ' ') {
@@ -241,10 +254,17 @@ enum result
 smtp_parse_mail(const char *arg, size_t len, struct mail_addr *from, struct mail_params *p,
                 struct reply *r)
 {
+	return smtp_parse_mail_opt(arg, len, 0, from, p, r);
+}
+
+enum result
+smtp_parse_mail_opt(const char *arg, size_t len, unsigned opts, struct mail_addr *from,
+                    struct mail_params *p, struct reply *r)
+{
 	enum result res;
 
 	memset(p, 0, sizeof(*p));
-	if ((res = parse_path_cmd(arg, len, "FROM:", from, p, r)) != RES_OK)
+	if ((res = parse_path_cmd(arg, len, "FROM:", opts, from, p, r)) != RES_OK)
 		return res;
 	if (from->utf8 && !p->smtputf8) {
 		/* RFC 6531 3.5 */
@@ -257,7 +277,7 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_addr *from, struct mail
 enum result
 smtp_parse_rcpt(const char *arg, size_t len, struct mail_addr *to, struct reply *r)
 {
-	return parse_path_cmd(arg, len, "TO:", to, NULL, r);
+	return parse_path_cmd(arg, len, "TO:", 0, to, NULL, r);
 }
 
 /* smtp_parse_bdat - "SIZE [LAST]" (RFC 3030 2) */

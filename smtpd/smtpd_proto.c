@@ -105,7 +105,7 @@ smtpd_tx_reset(struct session *s)
 		buf_free(&tx->canon);
 		buf_free(&tx->hold);
 	}
-	tx->mail = tx->open = tx->bdat = false;
+	tx->mail = tx->open = tx->bdat = tx->rewrite = false;
 	tx->nrcpt = 0;
 	buf_reset(&tx->rcpts);
 	tx->error.code = 0;
@@ -138,6 +138,7 @@ static __attribute__((noreturn)) void
 finish(struct session *s)
 {
 	smtpd_tx_reset(s);
+	rewrite_free(&s->rw);
 	tls_stop(&s->io);
 	smtpd_log(s, NULL, "disconnect from %s[%s]", s->pc.name, s->pc.addr_str);
 	exit(0);
