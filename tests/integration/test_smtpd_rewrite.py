@@ -159,6 +159,37 @@ class Rewrite(harness.TestCase):
         self.assertEqual(header(msg, 'To'), ['ops@example.org'])
         self.assertIn(b'\n\nbody line\n', msg['content'])
 
+    def test_bdat_chunks(self):
+        """BDAT (RFC 3030): the From: field split across chunks."""
+        c = self.raw(self.rcv, source=SERVERS)
+        c.expect(250, 'EHLO client.test.example')
+        c.expect(250, 'MAIL FROM:<root>')
+        c.expect(250, 'RCPT TO:<rcpt@example.org>')
+        chunks = [b'Subject: bdat\r\nFrom: Cron <r', b'oot>,\r\n', b' www-data@web1.local\r\n\r\nb']
+        for i, ch in enumerate(chunks):
+            last = ' LAST' if i == len(chunks) - 1 else ''
+            c.send(b'BDAT %d%s\r\n' % (len(ch), last.encode()) + ch)
+            code, lines = c.reply()
+            self.assertEqual(code, 250, lines)
+        msg = self.read_spool(harness.QUEUE_ID_RE.search(' '.join(lines)).group(1))
+        self.assertEqual(msg['from'], 'admin@example.org')
+        self.assertEqual(header(msg, 'From'), ['Cron <admin@example.org>, webmaster@example.org'])
+        self.assertTrue(msg['content'].endswith(b'\n\nb'), msg['content'])
+
+    def test_unreadable_map_is_temporary(self):
+        os.unlink(self.map)
+        os.mkdir(self.map)  # not a regular file: the map cannot be read
+        c = self.raw(self.rcv, source=SERVERS)
+        c.expect(250, 'EHLO client.test.example')
+        code, lines = c.cmd('MAIL FROM:<root>')
+        self.assertEqual(code, 451, lines)
+        self.assertTrue(lines[-1].startswith('451 4.'), lines)
+        # a class without rewrite does not need the map
+        c = self.raw(self.rcv, source=PRINTERS)
+        c.expect(250, 'EHLO printer.test.example')
+        c.expect(250, 'MAIL FROM:<printer@example.org>')
+        self.assert_spool_empty()
+
     def test_no_from_gets_envelope_sender(self):
         msg = self.send(SERVERS, 'backup', b'Subject: no from\r\n\r\nhi\r\n')
         self.assertEqual(msg['from'], 'backup@example.org')
