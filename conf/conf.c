@@ -435,6 +435,8 @@ parse_text(struct parse_ctx *ctx, char *text, struct config *out, FILE *notes)
 		ctx_error(ctx, 0, "syntax error");
 	if (rc == CFG_SUCCESS)
 		r = conf_build(cfg, ctx, out);
+	if (r == RES_OK && notes)
+		conf_check_files(ctx, out, notes);
 	if (r == RES_OK && ctx->errors > 0)
 		r = RES_PERM;
 	if (notes)

@@ -145,6 +145,11 @@ enum result conf_load(const char *path, struct config *out, FILE *errs);
  * are accepted but not implemented yet; returns the exit code (0, 78). */
 int conf_check(const char *path, FILE *out);
 
+/* conf_credential_unchecked - value names a systemd credential (no
+ * '/') and $CREDENTIALS_DIRECTORY is not set: conf_check noted it
+ * instead of reading it, and so should every other check */
+bool conf_credential_unchecked(const char *value);
+
 void conf_free(struct config *cfg);
 
 /* conf_file_for_children - the path a child program should be given

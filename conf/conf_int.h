@@ -109,4 +109,9 @@ void value_prescan(char *s, struct parse_ctx *ctx);
  * through ctx.  RES_PERM when anything is wrong, RES_TEMP out of memory. */
 enum result conf_build(cfg_t *cfg, struct parse_ctx *ctx, struct config *out);
 
+/* conf_check_files - --check-config only: the files auth.passwd_file
+ * and auth.sender_map name can be opened (errors through ctx); a
+ * credential name without $CREDENTIALS_DIRECTORY gets a note */
+void conf_check_files(struct parse_ctx *ctx, const struct config *cfg, FILE *notes);
+
 #endif

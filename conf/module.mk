@@ -9,6 +9,7 @@ CONF_GEN := $(OBJ)/conf/default_conf.c
 CONF_SRCS := \
 	conf/conf.c \
 	conf/conf_build.c \
+	conf/conf_files.c \
 	conf/conf_value.c \
 	$(CONF_GEN)
 

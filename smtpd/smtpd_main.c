@@ -58,7 +58,32 @@ usage(void)
 	return EX_USAGE;
 }
 
-/* parse_options - -c and -l anywhere before --explain's own options */
+/* explain_config - -c among --explain's options (from argv[i] on):
+ * "--explain IP -c FILE" means FILE as much as "-c FILE --explain IP".
+ * Options that take a value are stepped over, so "--helo -c" is a
+ * HELO name; --rcpt's values never start with '-'. */
+static void
+explain_config(int argc, char **argv, int i, struct options *o)
+{
+	static const char *const with_value[] = {"--explain", "--helo", "--auth", "--from",
+	                                         "-l",        "--rcpt", NULL};
+	const char *const *w;
+
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			o->config = argv[++i];
+			continue;
+		}
+		for (w = with_value; *w; w++)
+			if (strcmp(argv[i], *w) == 0 && i + 1 < argc) {
+				i++;
+				break;
+			}
+	}
+}
+
+/* parse_options - -c and -l anywhere; after --explain the rest is
+ * explain_main's, but -c there still names the config */
 static int
 parse_options(int argc, char **argv, struct options *o)
 {
@@ -74,11 +99,36 @@ parse_options(int argc, char **argv, struct options *o)
 			o->check_config = true;
 		else if (strcmp(argv[i], "--explain") == 0) {
 			o->explain = true;
-			return 0; /* the rest is explain_main's */
+			explain_config(argc, argv, i, o);
+			return 0;
 		} else
 			return -1;
 	}
 	return 0;
+}
+
+/* check_config - --check-config: the config (conf_check: values, and
+ * whether the auth files can be read), then the auth files' lines.  A
+ * credential that only the service will see was noted by conf_check
+ * and is not read here. */
+static int
+check_config(const char *path)
+{
+	struct config cfg;
+	int rc = conf_check(path, stdout);
+
+	if (rc != EX_OK)
+		return rc;
+	if (conf_load(path, &cfg, stdout) != RES_OK)
+		return EX_CONFIG;
+	if (conf_credential_unchecked(cfg.auth.passwd_file))
+		cfg.auth.passwd_file[0] = '\0';
+	if (conf_credential_unchecked(cfg.auth.sender_map))
+		cfg.auth.sender_map[0] = '\0';
+	if (auth_files_check(&cfg, stdout) > 0)
+		rc = EX_CONFIG;
+	conf_free(&cfg);
+	return rc;
 }
 
 /* std_fds_open - fds 0-2 exist, so no pipe or file lands on them */
@@ -151,7 +201,7 @@ main(int argc, char **argv)
 		return usage();
 	path = conf_path(o.config);
 	if (o.check_config)
-		return auth_check_config(path, stdout); /* conf_check, then the auth files */
+		return check_config(path);
 	if (o.explain) {
 		if (conf_load(path, &cfg, stderr) != RES_OK)
 			return EX_CONFIG;
