@@ -13,8 +13,9 @@
 #     mailout-queue (MAILOUT_QUEUE)
 #   - a delivery loop: mailout-deliver every 2 seconds, if it is built
 #     (its bounces go to the built mailout-queue too)
-# and stops all three, by pid, on Ctrl-C or SIGTERM.  Everything stays
-# under run/.
+# and stops all three, by pid, on Ctrl-C or SIGTERM.  When one of them
+# dies on its own, the others are stopped too and the script exits
+# non-zero, naming it.  Everything stays under run/.
 set -u
 
 BUILDDIR=${1:?usage: tests/run-local.sh BUILDDIR}
@@ -158,4 +159,18 @@ INFO
 if [ ! -x "$BIN/mailout-deliver" ]; then
 	echo "run-local: $BIN/mailout-deliver is not built yet: mail stays in the spool"
 fi
-wait "${pids[@]}"
+# Until one of the three ends (none should): then stop the others and
+# say which one died.  -p (bash 5.1) names it; only our pids count, not
+# the receiver's log filter.
+died=
+wait -n -p died "${pids[@]}"
+rc=$?
+case $died in
+"${pids[0]}") what="the gateway (log: $RUN/log/gateway.log)" ;;
+"${pids[1]}") what="the receiver (systemd-socket-activate; its log is above)" ;;
+"${pids[2]}") what="the delivery loop (log: $RUN/log/deliver.log)" ;;
+*) what="pid ${died:-?}" ;;
+esac
+echo "run-local: $what exited with status $rc" >&2
+[ "$rc" -ne 0 ] || rc=1 # none of them may end on its own
+cleanup "$rc"
