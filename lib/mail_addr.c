@@ -10,7 +10,9 @@
  * What it must never do: accept a byte the grammar does not allow (CR,
  * LF, NUL, controls, spaces outside quotes, ill-formed UTF-8), write
  * past the fixed fields of struct mail_addr, or hide a relay trick.
- * It decides syntax only; whether an address may be used is policy's.
+ * It decides syntax only; whether an address may be used is policy's,
+ * and whether the spool can carry it is mail_spool.c's
+ * (addr_fits_envelope asks it).
  */
 #include "mail_addr.h"
 
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "mail_spool.h"
 
 /* scan - a cursor over untrusted input; why holds the first error */
 struct scan {
@@ -63,9 +66,21 @@ eq_case(const char *a, const char *b, size_t n)
 	return true;
 }
 
+/* layout_char - a character that breaks or reorders the text around
+ * it: U+2028 LINE and U+2029 PARAGRAPH SEPARATOR (a new line in a log
+ * viewer), the bidi embeddings, overrides and isolates (U+202A..U+202E,
+ * U+2066..U+2069: a log line that reads differently from what it holds).
+ * No address needs them; every reply and log line echoes addresses. */
+static bool
+layout_char(unsigned long cp)
+{
+	return (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 /* utf8_len - length of the well-formed UTF-8 sequence at s (RFC 3629:
  * no overlong forms, no surrogates, nothing past U+10FFFF), 0 if
- * ill-formed.  C1 controls (U+0080..U+009F) are refused too. */
+ * ill-formed.  C1 controls (U+0080..U+009F) and layout_char()s are
+ * refused too. */
 static size_t
 utf8_len(const unsigned char *s, size_t n)
 {
@@ -88,7 +103,7 @@ utf8_len(const unsigned char *s, size_t n)
 			return 0;
 		cp = (cp << 6) | (s[i] & 0x3fU);
 	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || layout_char(cp))
 		return 0;
 	return need + 1;
 }
@@ -482,6 +497,17 @@ enum result
 addr_parse_mailbox(const char *s, size_t len, struct mail_addr *out, struct reply *err)
 {
 	return addr_parse_mailbox_opt(s, len, 0, out, err);
+}
+
+bool
+addr_fits_envelope(const struct mail_addr *a)
+{
+	char text[ADDR_PATH_MAX + 1];
+
+	if (a->null)
+		return true;
+	return addr_format(a, text, sizeof(text)) == 0 &&
+	       envelope_addr_ok(text, strlen(text)) == QQ_OK;
 }
 
 int

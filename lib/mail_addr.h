@@ -46,6 +46,13 @@ enum result addr_parse_mailbox(const char *s, size_t len, struct mail_addr *out,
  * injection where "root" is later qualified by the rewrite rules */
 enum result addr_parse_mailbox_opt(const char *s, size_t len, unsigned opts, struct mail_addr *out,
                                    struct reply *err);
+/* addr_fits_envelope - can the address travel to mailout-queue and
+ * into the spool?  RFC 5321 allows quoted local parts that the spool's
+ * line format cannot carry ("a>b"@example.org); this is the spool's
+ * own check (envelope_addr_ok, lib/mail_spool.h), asked where the
+ * address is given, so that it is refused there (553) and not at the
+ * end of every DATA (451). */
+bool addr_fits_envelope(const struct mail_addr *a);
 /* addr_format - "local@domain" or "" for null */
 int addr_format(const struct mail_addr *a, char *out, size_t outsize);
 /* domain_matches - whole-label match: "a.example.org" matches

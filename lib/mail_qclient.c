@@ -11,17 +11,20 @@
  * What it must never do: open the spool, send an envelope after a
  * message that was cut short (no envelope: mailout-queue queues
  * nothing), report success unless the queue said 0 (which it does only
- * after fsync and rename), die of SIGPIPE, or let a reply line that is
- * not a well-formed 5xx reply reach a client.
+ * after fsync and rename), die of SIGPIPE, let a reply line that is
+ * not a well-formed 5xx reply reach a client, or wait without a
+ * deadline (a hung queue program is killed: the caller says 451).
  */
 #include "mail_qclient.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -38,10 +41,54 @@
 
 extern char **environ;
 
+/* now_ms - monotonic milliseconds */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* deadline - now plus the client's timeout */
+static long long
+deadline(const struct qclient *q)
+{
+	return now_ms() + (long long)(q->timeout ? q->timeout : QCLIENT_TIMEOUT_DEFAULT) * 1000;
+}
+
+/* wait_fd - poll fd for events until the deadline: 0 ready, -1 with
+ * errno (ETIMEDOUT when it passed) */
+static int
+wait_fd(int fd, short events, long long until)
+{
+	struct pollfd p;
+	long long left;
+	int rc;
+
+	for (;;) {
+		if ((left = until - now_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		p.fd = fd;
+		p.events = events;
+		p.revents = 0;
+		rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 void
 qclient_init(struct qclient *q)
 {
 	q->pid = 0;
+	q->timeout = 0;
 	q->sock = q->msg_fd = q->env_fd = q->reply_fd = -1;
 	q->failed = false;
 	q->exit = -1;
@@ -263,6 +310,7 @@ qclient_open(struct qclient *q, const struct qclient_opts *o, struct reply *r)
 	int mp[2] = {-1, -1}, ep[2] = {-1, -1}, rc;
 
 	qclient_init(q);
+	q->timeout = o->timeout;
 	if (o->id && bounded_copy(q->id, sizeof(q->id), o->id) < 0) {
 		log_warn("bad queue ID for the hand-off");
 		reply_set(r, 451, ESC_SYSTEM, "Local error in processing");
@@ -287,6 +335,9 @@ qclient_open(struct qclient *q, const struct qclient_opts *o, struct reply *r)
 	}
 	q->msg_fd = mp[1];
 	q->env_fd = ep[1];
+	/* writes wait in poll, by a deadline (write_all) */
+	(void)fcntl(q->msg_fd, F_SETFL, fcntl(q->msg_fd, F_GETFL) | O_NONBLOCK);
+	(void)fcntl(q->env_fd, F_SETFL, fcntl(q->env_fd, F_GETFL) | O_NONBLOCK);
 	return RES_OK;
 }
 
@@ -300,10 +351,11 @@ sigpipe_swallow(const sigset_t *set)
 		;
 }
 
-/* write_all - the whole buffer to a pipe; -1 with errno (EPIPE ...).
- * SIGPIPE is held back while writing unless the caller ignores it. */
+/* write_all - the whole buffer to a pipe by the deadline; -1 with
+ * errno (EPIPE, ETIMEDOUT ...).  SIGPIPE is held back while writing
+ * unless the caller ignores it. */
 static int
-write_all(int fd, const char *p, size_t n)
+write_all(int fd, const char *p, size_t n, long long until)
 {
 	struct sigaction sa;
 	sigset_t set, old, pending;
@@ -320,7 +372,8 @@ write_all(int fd, const char *p, size_t n)
 		return -1;
 	while (n > 0) {
 		if ((w = write(fd, p, n)) < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			                       wait_fd(fd, POLLOUT, until) == 0))
 				continue;
 			e = errno;
 			break;
@@ -344,7 +397,7 @@ qclient_write(struct qclient *q, const void *p, size_t n)
 		return -1;
 	if (n == 0)
 		return 0;
-	if (write_all(q->msg_fd, p, n) < 0) {
+	if (write_all(q->msg_fd, p, n, deadline(q)) < 0) {
 		log_warn_errno("%s: writing the message to %s", q->id[0] ? q->id : "NOQUEUE",
 		               q->name);
 		q->failed = true;
@@ -353,19 +406,57 @@ qclient_write(struct qclient *q, const void *p, size_t n)
 	return 0;
 }
 
+/* exited - wait for the program until the deadline: pidfd_open(2)
+ * where the kernel has it, else WNOHANG at growing intervals; past the
+ * deadline it is killed.  waitpid's result. */
+static pid_t
+exited(struct qclient *q, int *status, long long until)
+{
+	struct timespec ts = {0, 1000000};
+	int fd = (int)syscall(SYS_pidfd_open, q->pid, 0);
+	pid_t rc;
+
+	for (;;) {
+		rc = waitpid(q->pid, status, WNOHANG);
+		if (rc != 0 || now_ms() >= until)
+			break;
+		if (fd >= 0) {
+			if (wait_fd(fd, POLLIN, until) < 0 && errno != ETIMEDOUT) {
+				(void)close(fd);
+				fd = -1;
+			}
+		} else {
+			(void)nanosleep(&ts, NULL);
+			if (ts.tv_nsec < 64000000)
+				ts.tv_nsec *= 2;
+		}
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	if (rc != 0)
+		return rc;
+	log_warn("%s: %s gave no verdict within %u seconds: killed", q->id[0] ? q->id : "NOQUEUE",
+	         q->name, q->timeout ? q->timeout : QCLIENT_TIMEOUT_DEFAULT);
+	(void)kill(q->pid, SIGKILL);
+	while ((rc = waitpid(q->pid, status, 0)) < 0 && errno == EINTR)
+		;
+	return rc;
+}
+
 /* reap - the exit code of the program (or the socket's octet); -1 when
- * it died of a signal or said nothing */
+ * it died of a signal, said nothing, or not in time */
 static int
 reap(struct qclient *q)
 {
 	const char *id = q->id[0] ? q->id : "NOQUEUE";
+	long long until = deadline(q);
 	unsigned char code;
 	ssize_t n;
 	int status;
 
 	if (q->sock >= 0) {
 		do
-			n = read(q->sock, &code, 1);
+			n = wait_fd(q->sock, POLLIN, until) < 0 ? -1 : read(q->sock, &code, 1);
 		while (n < 0 && errno == EINTR);
 		if (n < 0)
 			log_warn_errno("%s: reading the verdict of %s", id, q->name);
@@ -376,12 +467,10 @@ reap(struct qclient *q)
 	}
 	if (q->pid <= 0)
 		return -1;
-	while (waitpid(q->pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			log_warn_errno("%s: waitpid", id);
-			q->pid = 0;
-			return -1;
-		}
+	if (exited(q, &status, until) < 0) {
+		log_warn_errno("%s: waitpid", id);
+		q->pid = 0;
+		return -1;
 	}
 	q->pid = 0;
 	if (WIFEXITED(status))
@@ -429,7 +518,7 @@ finish(struct qclient *q, const struct buf *env, struct reply *r)
 		q->failed = true;
 	}
 	/* a message cut short gets no envelope: the queue stores nothing */
-	if (!q->failed && env != NULL && write_all(q->env_fd, env->s, env->len) < 0)
+	if (!q->failed && env != NULL && write_all(q->env_fd, env->s, env->len, deadline(q)) < 0)
 		log_warn_errno("%s: writing the envelope to %s", id, q->name);
 	(void)close_fd(&q->env_fd);
 	q->exit = reap(q);

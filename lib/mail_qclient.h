@@ -48,6 +48,7 @@
 #define QCLIENT_SOCKET_MAGIC "mailout-queue/1" /* queue/queue_main.c: the request line */
 #define QCLIENT_NAME_MAX 256 /* of the program or socket named in log lines */
 #define QCLIENT_REPLY_MAX 512 /* octets read from the reply pipe */
+#define QCLIENT_TIMEOUT_DEFAULT 600 /* seconds: limits.data_timeout's default */
 
 struct qclient_opts {
 	const char *id; /* -i ID (and on the socket's request line); NULL: none */
@@ -57,6 +58,11 @@ struct qclient_opts {
 	bool scan; /* content.block_executables: mailout-scan goes first */
 	bool queue_env; /* honour $MAILOUT_QUEUE */
 	bool reply; /* a reply pipe on the program's fd 3 */
+	/* seconds each write of the message or envelope, and the wait for
+	 * the verdict, may take; 0: QCLIENT_TIMEOUT_DEFAULT.  Past it the
+	 * program is killed (SIGKILL: the queue's commit is crash-safe) and
+	 * the hand-off fails temporarily (451). */
+	unsigned timeout;
 };
 
 struct qclient {
@@ -69,6 +75,7 @@ struct qclient {
 	int exit; /* after commit: its exit code; -1 when it died or said nothing */
 	char id[QUEUE_ID_LEN + 1]; /* "" when none was given */
 	char name[QCLIENT_NAME_MAX]; /* what runs, for log lines */
+	unsigned timeout; /* seconds, from the options */
 };
 
 /* qclient_init - an idle client: nothing runs, nothing to close */

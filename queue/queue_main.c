@@ -75,7 +75,11 @@
  * input for 24h); 55 config unreadable, spool missing or not writable;
  * 71 queue ID in use; 81 internal bug or bad usage (bad -i, unknown
  * option); 91 envelope format error.  11 and 31 are permanent, the rest
- * temporary.  On failure one log line names the queue ID.
+ * temporary.  On failure one log line names the queue ID: a warning,
+ * except for an empty envelope (EOF on fd 1 before any octet), which is
+ * how a caller aborts (its client went away, the message was refused):
+ * still 91, as qmail-queue, but logged as "aborted by the client" at
+ * info level.
  */
 #include "conf.h"
 #include "log.h"
@@ -357,6 +361,16 @@ sock_done(struct sock_req *rq, int rc)
 		(void)close(rq->fds[1]);
 }
 
+/* aborted - the caller closed both pipes without an envelope: its
+ * client went away, or the message was refused (qmail-queue's way to
+ * abort a transaction: exit 91 all the same) */
+static bool
+aborted(const struct qq_job *job, int rc)
+{
+	return rc == QQ_BAD_ENVELOPE && job->env.raw.len == 0 &&
+	       strcmp(job->why, "envelope refused") == 0;
+}
+
 /* report - the one log line of a failure (with the socket client) */
 static void
 report(const struct qq_job *job, int rc, const struct sock_req *rq)
@@ -364,7 +378,10 @@ report(const struct qq_job *job, int rc, const struct sock_req *rq)
 	const char *id = job->id[0] ? job->id : "NOQUEUE";
 	struct log_field f[] = {{"QUEUE_ID", job->id[0] ? job->id : NULL}};
 
-	if (rq != NULL)
+	if (aborted(job, rc))
+		log_fields(LOG_INFO, f, 1, "%s: not queued: aborted by the client (exit %d)", id,
+		           rc);
+	else if (rq != NULL)
 		log_fields(LOG_WARNING, f, 1,
 		           "%s: not queued: %s (exit %d, %s; socket client uid %ld pid %ld)", id,
 		           job->why, rc, qq_exit_text(rc), (long)(int)rq->peer.uid,

@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include "client_state.h"
-#include "mail_rewrite.h"
 #include "log.h"
 #include "smtpd.h"
 
@@ -425,6 +424,22 @@ failed(struct session *s, const char *mech, const char *user, struct reply *r)
 	smtpd_reply(s, r);
 }
 
+/* name_ok - no control character (C0, DEL) and no U+2028/U+2029 in a
+ * user id: no backend has such a user, and the id goes into log lines */
+static bool
+name_ok(const char *n)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)n; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+		if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+			return false;
+	}
+	return true;
+}
+
 /* check - the credentials of a complete exchange, and the answer */
 static void
 check(struct session *s, const char *mech, struct sasl_creds *c)
@@ -433,6 +448,13 @@ check(struct session *s, const char *mech, struct sasl_creds *c)
 	struct reply r;
 	enum result res;
 
+	if (!name_ok(c->user) || !name_ok(c->authzid)) {
+		/* refused before any backend sees it (RFC 4954 4: 501) */
+		sasl_wipe(c);
+		smtpd_reply_code(s, 501, ESC_SYNTAX,
+		                 "Invalid user id: control characters are not allowed");
+		return;
+	}
 	if (c->authzid[0] && strcmp(c->authzid, c->user) != 0) {
 		/* RFC 4616 2: we act for nobody else; 5.7.1: not authorised */
 		smtp_sanitize(c->authzid, strlen(c->authzid), u, sizeof(u));
@@ -455,8 +477,9 @@ check(struct session *s, const char *mech, struct sasl_creds *c)
 	} else {
 		(void)bounded_copy(s->auth_user, sizeof(s->auth_user), c->user);
 		s->pc.auth_user = s->auth_user;
+		smtp_sanitize(c->user, strlen(c->user), u, sizeof(u));
 		smtpd_log(s, NULL, "client=%s[%s], sasl_method=%s, sasl_username=%s", s->pc.name,
-		          s->pc.addr_str, mech, s->auth_user);
+		          s->pc.addr_str, mech, u);
 		smtpd_reply_code(s, 235, ESC_SECURITY, "Authentication successful");
 	}
 	sasl_wipe(c);
@@ -504,28 +527,17 @@ enum result
 auth_from_owned(const struct config *cfg, const char *user, const char *value, size_t len,
                 unsigned count, bool truncated, struct reply *r)
 {
-	struct addrlist_item it;
-	struct mail_addr a;
+	struct from_header fh = {value, len, count, truncated};
+	struct from_mailboxes fm;
 	enum result res;
-	size_t pos = 0;
+	size_t i;
 
-	if (count == 0)
-		return RES_OK;
-	if (count > 1 || truncated) {
-		reply_set(r, 553, ESC_POLICY,
-		          "Message has %s From: header; send one, with your address",
-		          count > 1 ? "more than one" : "an over-long");
-		return RES_PERM;
-	}
-	while (addrlist_next(value, len, &pos, &it) == 1) {
-		if (it.bad || addr_parse_mailbox(it.addr, strlen(it.addr), &a, r) != RES_OK) {
-			reply_set(r, 553, ESC_POLICY,
-			          "From: header holds something that is not an "
-			          "address; send your own address");
-			return RES_PERM;
-		}
-		if ((res = auth_sender_owned(cfg, user, &a, "From: address", r, NULL)) != RES_OK)
+	/* the same reading of the header as the class rules' (smtpd_policy.h) */
+	if ((res = policy_from_mailboxes(&fh, 553, &fm, r)) != RES_OK)
+		return res;
+	for (i = 0; i < fm.n; i++)
+		if ((res = auth_sender_owned(cfg, user, &fm.a[i], "From: address", r, NULL)) !=
+		    RES_OK)
 			return res;
-	}
 	return RES_OK;
 }

@@ -224,13 +224,20 @@ io_put(struct smtp_io *io, const char *s, size_t n)
 	return IO_OK;
 }
 
+/* io_put_reply - RFC 5321 4.2: a reply's text is printable US-ASCII;
+ * anything else that came in with client text (a control character,
+ * a CR or LF that would start a forged reply, U+2028) becomes '?' */
 enum io_status
 io_put_reply(struct smtp_io *io, const struct reply *r)
 {
 	char line[REPLY_TEXT_MAX + 32];
+	char *p;
 
 	if (reply_format(r, line, sizeof(line)) < 0)
 		line[sizeof(line) - 1] = '\0'; /* truncated text is still a reply */
+	for (p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	return io_put_line(io, "%s", line);
 }
 

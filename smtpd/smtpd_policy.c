@@ -639,36 +639,61 @@ policy_rcpt(struct policy_client *c, const struct mail_addr *sender, const struc
 	return res;
 }
 
+/* from_domain_allowed - sender_domains for one From: address */
+static enum result
+from_domain_allowed(struct policy_client *c, const struct mail_addr *a, const char *addr,
+                    struct reply *r)
+{
+	char list[LIST_TEXT_MAX];
+
+	if (!c->class->sender_domains.n || c->auth_user ||
+	    domain_allowed(c->class, a->domain, list, sizeof(list)))
+		return RES_OK;
+	policy_why(c, "From: %s not in sender_domains of class %s (%s)", addr, c->class->name,
+	           list);
+	reply_set(r, 550, ESC_POLICY,
+	          "From: header address <%s> rejected: this network may send only as %s", addr,
+	          list);
+	return RES_PERM;
+}
+
 enum result
-policy_data_end(struct policy_client *c, const char *from_header_value, struct reply *r)
+policy_data_end_from(struct policy_client *c, const struct from_header *fh, struct reply *r)
 {
 	const struct conf_client *cls = c->class;
-	char list[LIST_TEXT_MAX];
-	struct from_addrs fa;
+	struct from_mailboxes fm;
+	char addr[ADDR_PATH_MAX];
 	enum result res;
 	size_t i;
 
 	reply_set(r, 250, ESC_OK, "Ok");
-	if (!cls || !from_header_value || (!cls->verify_sender && cls->sender_domains.n == 0))
+	if (!cls || (!cls->verify_sender && (cls->sender_domains.n == 0 || c->auth_user)))
 		return RES_OK;
-	policy_from_parse(from_header_value, &fa);
-	for (i = 0; i < fa.n; i++) {
-		if (cls->sender_domains.n && !c->auth_user &&
-		    !domain_allowed(cls, fa.domain[i], list, sizeof(list))) {
-			policy_why(c, "From: %s not in sender_domains of class %s (%s)", fa.addr[i],
-			           cls->name, list);
-			reply_set(
-			    r, 550, ESC_POLICY,
-			    "From: header address <%s> rejected: this network may send only as "
-			    "%s",
-			    fa.addr[i], list);
-			return RES_PERM;
-		}
-		if (cls->verify_sender &&
-		    (res = check_reachable(c, "From: header address", fa.addr[i], fa.domain[i],
-		                           r)) != RES_OK)
+	if ((res = policy_from_mailboxes(fh, 550, &fm, r)) != RES_OK) {
+		policy_why(c, "From: header cannot be checked: %s", r->text);
+		return res;
+	}
+	for (i = 0; i < fm.n; i++) {
+		if (addr_format(&fm.a[i], addr, sizeof(addr)) < 0)
+			addr[0] = '\0';
+		if ((res = from_domain_allowed(c, &fm.a[i], addr, r)) != RES_OK)
+			return res;
+		if (cls->verify_sender && (res = check_reachable(c, "From: header address", addr,
+		                                                 fm.a[i].domain, r)) != RES_OK)
 			return res;
 	}
 	reply_set(r, 250, ESC_OK, "Ok");
 	return RES_OK;
+}
+
+enum result
+policy_data_end(struct policy_client *c, const char *from_header_value, struct reply *r)
+{
+	struct from_header fh = {from_header_value, 0, 0, false};
+
+	if (from_header_value) {
+		fh.len = strlen(from_header_value);
+		fh.count = 1;
+	}
+	return policy_data_end_from(c, &fh, r);
 }

@@ -11,6 +11,7 @@
 #define MAILOUT_SMTPD_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -66,12 +67,45 @@ enum result policy_mail(struct policy_client *c, const struct mail_addr *sender,
 enum result policy_rcpt(struct policy_client *c, const struct mail_addr *sender,
                         const struct mail_addr *rcpt, struct reply *r);
 
-/* policy_data_end - end of DATA, before the message is queued: the
- * From: header's addresses (from_header_value: the unfolded value of
- * the first From:, NULL when there is none) must pass the class's
+/* struct from_header - the From: header of a message as the DATA
+ * reader saw it (lib/mail_data.h, struct header_scan) */
+struct from_header {
+	const char *value; /* the first From:'s value, unfolded; NULL: none */
+	size_t len; /* octets of value */
+	unsigned count; /* From: headers seen */
+	bool truncated; /* value was cut short (HEADER_FROM_MAX) */
+};
+
+#define FROM_ADDRS_MAX 8 /* addresses of a From: header that are checked */
+
+/* struct from_mailboxes - the addresses of a From: header, parsed */
+struct from_mailboxes {
+	size_t n;
+	struct mail_addr a[FROM_ADDRS_MAX];
+};
+
+/* policy_from_mailboxes - the From: header's mailboxes, read the one way
+ * every check reads them (the class rules here, the AUTH sender binding
+ * in smtpd_auth.c): split by addrlist_next (lib/mail_rewrite.h), each
+ * address parsed by addr_parse_mailbox.  It fails closed: more than one
+ * From: header, a value cut short, an item that is not a mailbox (a
+ * display name without <>, junk after the <>, an over-long item), or
+ * more than FROM_ADDRS_MAX addresses give RES_PERM with code (550 or
+ * 553) x.7.1 and the reason in r, since what was not read cannot be
+ * checked.  No From: header at all gives n = 0. */
+enum result policy_from_mailboxes(const struct from_header *fh, int code,
+                                  struct from_mailboxes *out, struct reply *r);
+
+/* policy_data_end_from - end of DATA, before the message is queued:
+ * every address of the From: header must pass the class's
  * sender_domains (550 5.7.1) and verify_sender (550 5.1.8, 450 4.1.8),
- * like the envelope sender at MAIL.  On RES_OK the reply is 250 2.0.0
- * (the session sends its own "queued as" text). */
+ * like the envelope sender at MAIL; a header that cannot be checked
+ * whole is refused (550 5.7.1, policy_from_mailboxes).  On RES_OK the
+ * reply is 250 2.0.0 (the session sends its own "queued as" text). */
+enum result policy_data_end_from(struct policy_client *c, const struct from_header *fh,
+                                 struct reply *r);
+/* policy_data_end - the same for one From: header whose value is the
+ * C string from_header_value (NULL: none) */
 enum result policy_data_end(struct policy_client *c, const char *from_header_value,
                             struct reply *r);
 

@@ -6,12 +6,15 @@
  * registered in the campus network database), and the reachability of
  * a sender domain (an MX that is not RFC 7505's null MX, or else an A
  * or AAAA record), for MAIL FROM and the From: header, whose address
- * list is parsed here.  All questions go through lib/dns.c.
+ * list is read here, once, for every check that looks at it (the class
+ * rules and the AUTH sender binding).  All questions go through
+ * lib/dns.c.
  *
  * What it must never do: turn DNS trouble (timeout, SERVFAIL, REFUSED)
  * into a permanent refusal, put an unchecked PTR name into Received:
- * or a log line (only names that pass dns_hostname_ok), or ask more
- * than a bounded number of questions per check.
+ * or a log line (only names that pass dns_hostname_ok), ask more
+ * than a bounded number of questions per check, or pass a From: header
+ * it could not read whole (fail closed).
  */
 #include "smtpd_policy_int.h"
 
@@ -20,6 +23,7 @@
 #include <string.h>
 
 #include "dns.h"
+#include "mail_rewrite.h"
 
 #define PTR_NAMES_MAX 4 /* PTR names whose addresses are looked up */
 
@@ -172,40 +176,51 @@ policy_domain_reachable(struct policy_client *c, const char *domain, char *detai
 	return RES_PERM;
 }
 
-/* struct from_scan - where policy_from_parse is in the value */
-struct from_scan {
-	char word[ADDR_PATH_MAX * 2]; /* the current mailbox, comments dropped */
-	size_t len;
-	bool angle, overflow; /* inside <...>; the mailbox did not fit */
-	size_t angle_at; /* where <...> started in word */
-};
-
-/* from_add - a mailbox from its text (addr-spec or name-addr) */
-static void
-from_add(struct from_addrs *out, struct from_scan *s)
+/* skip_cfws - past blanks and (nested) comments from i; len when a
+ * comment is not closed */
+static size_t
+skip_cfws(const char *s, size_t len, size_t i)
 {
-	char *w = s->word, *at = NULL, *p, *end;
+	unsigned depth = 0;
+
+	for (; i < len; i++) {
+		if (depth && s[i] == '\\' && i + 1 < len)
+			i++;
+		else if (s[i] == '(')
+			depth++;
+		else if (depth && s[i] == ')')
+			depth--;
+		else if (!depth && s[i] != ' ' && s[i] != '\t')
+			return i;
+	}
+	return len;
+}
+
+/* angle_tail_ok - a name-addr ends at its '>': after the addr-spec
+ * that ends at i only comments and blanks, the '>', comments and
+ * blanks, then the end or the list's separator.  "<a@b> evil@c" is
+ * refused, never read as one of the two. */
+static bool
+angle_tail_ok(const char *s, size_t len, size_t i)
+{
+	i = skip_cfws(s, len, i);
+	if (i >= len || s[i] != '>')
+		return false;
+	i = skip_cfws(s, len, i + 1);
+	return i >= len || s[i] == ',' || s[i] == ';';
+}
+
+/* from_add - one addr-spec: the obsolete route goes, the domain is
+ * what follows the last '@' outside quotes, lower-cased */
+static void
+from_add(struct from_addrs *out, const char *addr)
+{
+	const char *w = addr, *at = NULL, *p;
+	char *d;
 	bool q = false;
 
-	s->word[s->len] = '\0';
-	if (s->angle_at || (s->len && s->word[0] == '<'))
-		w = s->word + s->angle_at;
-	while (isspace((unsigned char)*w) || *w == '<')
-		w++;
-	if (*w == '@' && (p = strchr(w, ':')) != NULL) /* obsolete route */
+	if (*w == '@' && (p = strchr(w, ':')) != NULL) /* <@a,@b:u@d> */
 		w = p + 1;
-	for (end = w + strlen(w); end > w && (isspace((unsigned char)end[-1]) || end[-1] == '>');)
-		*--end = '\0';
-	s->len = s->angle_at = 0;
-	s->angle = false;
-	if (*w == '\0' || s->overflow) {
-		s->overflow = false;
-		return;
-	}
-	if (out->n == FROM_ADDRS_MAX) {
-		out->more = true;
-		return;
-	}
 	for (p = w; *p; p++) {
 		if (*p == '"')
 			q = !q;
@@ -215,67 +230,78 @@ from_add(struct from_addrs *out, struct from_scan *s)
 			at = p;
 	}
 	(void)bounded_copy(out->addr[out->n], sizeof(out->addr[0]), w);
-	for (p = at ? at + 1 : end; *p && isspace((unsigned char)*p); p++)
-		;
-	(void)bounded_copy(out->domain[out->n], sizeof(out->domain[0]), p);
-	for (p = out->domain[out->n]; *p && !isspace((unsigned char)*p); p++)
-		*p = (char)tolower((unsigned char)*p);
-	*p = '\0';
-	if (p > out->domain[out->n] && p[-1] == '.')
-		p[-1] = '\0';
+	(void)bounded_copy(out->domain[out->n], sizeof(out->domain[0]), at ? at + 1 : "");
+	for (d = out->domain[out->n]; *d; d++)
+		*d = (char)tolower((unsigned char)*d);
+	if (d > out->domain[out->n] && d[-1] == '.')
+		d[-1] = '\0';
 	out->n++;
 }
 
-/* from_put - one octet of the current mailbox */
-static void
-from_put(struct from_scan *s, char ch)
+void
+policy_from_split(const char *value, size_t len, struct from_addrs *out)
 {
-	if (s->len + 1 >= sizeof(s->word))
-		s->overflow = true;
-	else
-		s->word[s->len++] = ch;
+	struct addrlist_item it;
+	size_t pos = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!value)
+		return;
+	if (len > FROM_HEADER_MAX || memchr(value, '\0', len) != NULL) {
+		out->bad = true; /* what a C string parser would not see */
+		return;
+	}
+	while (addrlist_next(value, len, &pos, &it) == 1) {
+		if (it.bad || (it.angle && !angle_tail_ok(value, len, it.off + it.len))) {
+			out->bad = true;
+		} else if (out->n == FROM_ADDRS_MAX) {
+			out->more = true;
+			return;
+		} else {
+			from_add(out, it.addr);
+		}
+	}
 }
 
 void
 policy_from_parse(const char *value, struct from_addrs *out)
 {
-	struct from_scan s;
-	size_t i, n = value ? strnlen(value, FROM_HEADER_MAX) : 0;
-	int depth = 0;
-	bool q = false;
+	policy_from_split(value, value ? strnlen(value, FROM_HEADER_MAX + 1) : 0, out);
+}
 
-	memset(out, 0, sizeof(*out));
-	memset(&s, 0, sizeof(s));
-	for (i = 0; i < n; i++) {
-		char ch = value[i];
+/* from_refuse - the header cannot be checked whole: fail closed */
+static enum result
+from_refuse(int code, struct reply *r, const char *why)
+{
+	reply_set(r, code, ESC_POLICY,
+	          "Message refused: %s; send one From: header with your own address", why);
+	return RES_PERM;
+}
 
-		if (ch == '\\' && i + 1 < n && (q || depth)) { /* quoted-pair */
-			if (!depth)
-				from_put(&s, ch), from_put(&s, value[i + 1]);
-			i++;
-		} else if (depth) {
-			depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
-		} else if (q) {
-			q = ch != '"';
-			from_put(&s, ch);
-		} else if (ch == '"') {
-			q = true;
-			from_put(&s, ch);
-		} else if (ch == '(') {
-			depth = 1;
-		} else if (ch == '<') {
-			s.angle = true;
-			s.len = s.angle_at = 0; /* the display name goes */
-			from_put(&s, ch);
-		} else if (ch == '>' && s.angle) {
-			s.angle = false;
-		} else if (ch == ':' && !s.angle) {
-			s.len = 0; /* a group's name */
-		} else if ((ch == ',' || ch == ';') && !s.angle) {
-			from_add(out, &s);
-		} else if (!s.angle || ch != '>') {
-			from_put(&s, ch);
-		}
+enum result
+policy_from_mailboxes(const struct from_header *fh, int code, struct from_mailboxes *out,
+                      struct reply *r)
+{
+	struct from_addrs fa;
+	size_t i;
+
+	out->n = 0;
+	if (fh->count == 0 || fh->value == NULL)
+		return RES_OK;
+	if (fh->count > 1)
+		return from_refuse(code, r, "more than one From: header");
+	if (fh->truncated || fh->len > FROM_HEADER_MAX)
+		return from_refuse(code, r, "From: header too long to check");
+	policy_from_split(fh->value, fh->len, &fa);
+	if (fa.bad)
+		return from_refuse(code, r, "From: header holds something that is not an address");
+	if (fa.more)
+		return from_refuse(code, r, "From: header has too many addresses to check");
+	for (i = 0; i < fa.n; i++) {
+		if (addr_parse_mailbox(fa.addr[i], strlen(fa.addr[i]), &out->a[i], NULL) != RES_OK)
+			return from_refuse(code, r,
+			                   "From: header holds something that is not an address");
 	}
-	from_add(out, &s);
+	out->n = fa.n;
+	return RES_OK;
 }

@@ -16,8 +16,6 @@
 
 #include "smtpd_policy.h"
 
-#define FROM_ADDRS_MAX 8 /* addresses of a From: header that are checked */
-
 /* policy_why - note the rule that decided, for --explain; nothing in a
  * session (c->why is NULL there) */
 void policy_why(struct policy_client *c, const char *fmt, ...)
@@ -35,18 +33,24 @@ void policy_fcrdns(struct policy_client *c);
 enum result policy_domain_reachable(struct policy_client *c, const char *domain, char *detail,
                                     size_t detailsize);
 
-/* struct from_addrs - the mailboxes of a From: header value */
+/* struct from_addrs - the mailboxes of a From: header value, as text */
 struct from_addrs {
 	size_t n;
 	char addr[FROM_ADDRS_MAX][ADDR_PATH_MAX + 1]; /* local@domain as written */
 	char domain[FROM_ADDRS_MAX][ADDR_DOMAIN_MAX + 1]; /* lower case; "" none */
 	bool more; /* there were more than FROM_ADDRS_MAX */
+	bool bad; /* an item is not a mailbox, or the value is too long */
 };
 
-/* policy_from_parse - RFC 5322 3.4 address-list: display names and
- * comments dropped, angle brackets and groups opened, obsolete routes
- * (<@a,@b:u@d>) stripped.  Bounded: FROM_HEADER_MAX octets are read. */
+/* policy_from_split - RFC 5322 3.4 address-list through addrlist_next
+ * (lib/mail_rewrite.h): display names and comments dropped, angle
+ * brackets and groups opened, obsolete routes (<@a,@b:u@d>) stripped.
+ * An item that is not a mailbox (addrlist_next's bad, or anything but
+ * comments after the <>), a NUL, or more than FROM_HEADER_MAX octets
+ * set bad: the caller must refuse what it cannot read. */
 #define FROM_HEADER_MAX 4096
+void policy_from_split(const char *value, size_t len, struct from_addrs *out);
+/* policy_from_parse - policy_from_split of a C string (NULL: none) */
 void policy_from_parse(const char *value, struct from_addrs *out);
 
 #endif

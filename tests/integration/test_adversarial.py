@@ -16,19 +16,27 @@ used (VmHWM of the mailout-smtpd process), what the log says.
   Injection    HELO into Received: and into the log
   SpoolReader  a body with a fake envelope block and a smuggled
                end-of-data, through mailout-deliver to a gateway
+  FromHeader   sender_domains on every address of the From: header: a
+               second From:, a ninth address, long display names, an
+               address folded in past 4096 octets, junk after <...>
+  CleanText    control and layout characters of client text never reach
+               a reply or a log line raw; AUTH user ids with them: 501
 
 Known bugs are in test_adversarial_pending.py (expected failures).
 """
 
+import base64
 import glob
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import unittest
 
 import harness
+from test_auth import AuthBase
 
 MB = 1 << 20
 # VmHWM bound of one session under attack.  The sanitizer build runs at
@@ -580,6 +588,118 @@ class SpoolReader(Base):
         self.assertIn(b'RCPT TO:<victim2@evil.net>', data)
         self.assertIn(b'\r\n.\r\n', data, 'the lone dots are content (unstuffed by the gateway)')
         self.assertEqual(self.spool_new(), [])
+
+
+# A class that may send only as example.org (Hochschule Offenburg's
+# rule): the From: header is checked at the end of DATA (550 5.7.1).
+SENDER_DOMAINS = {
+    'campus': {'networks': ['127.0.0.2/32'], 'require_tls': False, 'require_dns': False,
+               'verify_sender': False, 'relay_domains': ['example.org'],
+               'sender_domains': ['example.org']},
+}
+
+
+class FromHeader(Base):
+    """sender_domains holds for every address of the From: header; a
+    header that cannot be read whole is refused (fail closed)."""
+
+    def setUp(self):
+        super().setUp()
+        self.rcv = self.receiver(clients=SENDER_DOMAINS)
+
+    def send_headers(self, headers):
+        """One message with these header lines; returns the final reply."""
+        c = self.in_data(self.rcv)
+        text = '\r\n'.join(list(headers) + ['To: rcpt@example.org', 'Subject: from check', '',
+                                            'body', '.', ''])
+        c.send(text.encode())
+        return c.reply()
+
+    def assert_refused(self, headers, why=None):
+        code, lines = self.send_headers(headers)
+        self.assertEqual(code, 550, 'From: with a foreign address accepted: %r' % lines)
+        self.assertTrue(lines[0].startswith('550 5.7.1 '), lines)
+        if why:
+            self.assertIn(why, lines[0])
+        self.assertEqual(self.spool_new(), [])
+
+    def test_the_check_itself_works(self):
+        self.assert_refused(['From: evil@evil.net'], 'evil@evil.net')
+        code, lines = self.send_headers(['From: Printer <printer@lab.example.org>'])
+        self.assertEqual(code, 250, lines)
+
+    def test_ninth_address(self):
+        addrs = ['a%d@example.org' % i for i in range(8)] + ['evil@evil.net']
+        self.assert_refused(['From: ' + ', '.join(addrs)], 'too many addresses')
+
+    def test_eight_good_addresses_pass(self):
+        code, lines = self.send_headers(['From: ' + ', '.join('a%d@example.org' % i
+                                                               for i in range(8))])
+        self.assertEqual(code, 250, lines)
+
+    def test_long_display_name(self):
+        self.assert_refused(['From: ' + 'A' * 600 + ' <evil@evil.net>'], 'evil@evil.net')
+
+    def test_long_quoted_display_name(self):
+        self.assert_refused(['From: "' + 'A' * 600 + '" <evil@evil.net>'], 'evil@evil.net')
+
+    def test_junk_after_the_angle_address(self):
+        self.assert_refused(['From: <someone@example.org> evil@evil.net'],
+                            'not an address')
+        self.assert_refused(['From: Name evil@evil.net'], 'not an address')
+
+
+class CleanText(AuthBase):
+    """Client text reaches no reply or log line raw: control characters,
+    U+2028/U+2029 and bidi controls from addresses, From: headers and
+    AUTH user ids."""
+
+    BAD = ['\x1b[31m', '\u2028', '\u2029', '\u202e', '\x7f']
+
+    def assert_clean(self, text, what):
+        for b in self.BAD:
+            self.assertNotIn(b, text, '%s carries %r' % (what, b))
+
+    def test_from_header_and_addresses(self):
+        self.config(clients=SENDER_DOMAINS)
+        rcv = self.start_receiver('socket-activate-inetd')
+        c = self.raw(rcv)
+        c.expect(250, 'EHLO client.test.example')
+        for local in ('a\u2028b', 'a\u202eb', '"a\u2029b"'):
+            with self.subTest(local=local):
+                code, lines = c.cmd('MAIL FROM:<%s@example.org> SMTPUTF8' % local)
+                self.assertEqual(code // 100, 5, lines)
+                self.assert_clean(' '.join(lines), 'reply')
+        c.expect(250, 'MAIL FROM:<sender@example.org>')
+        c.expect(250, 'RCPT TO:<rcpt@example.org>')
+        c.expect(354, 'DATA')
+        c.send('From: "x\x1b[31m"@evil.net, a\u2028b@evil.net\r\nSubject: s\r\n\r\nb\r\n.\r\n'
+               .encode())
+        code, lines = c.reply()
+        self.assertEqual(code, 550, lines)
+        self.assert_clean(' '.join(lines), 'reply')
+        c.expect(221, 'QUIT')
+        log = self.smtpd_log(rcv)
+        self.assertIn('reject: END-OF-MESSAGE', log)
+        self.assert_clean(log, 'the log')
+
+    def test_auth_user_with_control_characters(self):
+        self.auth_config()
+        rcv = self.start_receiver(listener='submission')
+        c, _ = self.tls_raw(rcv)
+        for user in ('alice\r\nX-Evil: 1', 'ali\x7fce', 'alice\u2028'):
+            with self.subTest(user=user):
+                tok = base64.b64encode(b'\0' + user.encode() + b'\0secret').decode()
+                got = c.expect(5, 'AUTH PLAIN ' + tok)
+                self.assertTrue(got[0].startswith('501 5.5.2'), got)
+        c.expect(334, 'AUTH LOGIN')
+        c.expect(334, base64.b64encode(b'bo\x01b').decode())
+        got = c.expect(5, base64.b64encode(b'b0bpass').decode())
+        self.assertTrue(got[0].startswith('501 5.5.2'), got)
+        c.expect(235, 'AUTH PLAIN ' + base64.b64encode(b'\0alice\0secret').decode())
+        log = self.smtpd_log(rcv)
+        self.assertNotIn('authentication failed', log)
+        self.assert_clean(log, 'the log')
 
 
 if __name__ == '__main__':
