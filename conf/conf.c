@@ -48,10 +48,7 @@ static const char *const not_implemented[] = {
     NULL,
 };
 
-/* conf_not_implemented - the table --check-config reads; the unit
- * tests point it at one of their own to exercise the notes.  No
- * program needs it, so it is declared here and not in a header. */
-extern const char *const *conf_not_implemented;
+/* conf_not_implemented - the table in use (conf_int.h) */
 const char *const *conf_not_implemented = not_implemented;
 
 /* The schema.  Defaults are the ones SPEC.md promises; conf_build.c

@@ -109,6 +109,12 @@ void value_prescan(char *s, struct parse_ctx *ctx);
  * through ctx.  RES_PERM when anything is wrong, RES_TEMP out of memory. */
 enum result conf_build(cfg_t *cfg, struct parse_ctx *ctx, struct config *out);
 
+/* conf_not_implemented - the keys accepted before their feature
+ * exists (conf.c's table, NULL-terminated), which --check-config
+ * notes; the unit tests point it at one of their own to exercise the
+ * notes.  No program needs it, so it lives here and not in conf.h. */
+extern const char *const *conf_not_implemented;
+
 /* conf_check_files - --check-config only: the files auth.passwd_file
  * and auth.sender_map name can be opened (errors through ctx); a
  * credential name without $CREDENTIALS_DIRECTORY gets a note */

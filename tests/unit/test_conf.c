@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "conf_int.h" /* conf_not_implemented */
 
 /* temp_conf - write text to a new temporary file; its path into path */
 static void
@@ -478,9 +479,6 @@ test_all_errors_reported(void **state)
 	}
 	free(out);
 }
-
-/* conf.c's table of keys accepted before their feature exists */
-extern const char *const *conf_not_implemented;
 
 static const char notes_text[] = "spool = \"/var/spool/mailout\"\n"
                                  "content {\n"
