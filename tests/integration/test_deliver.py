@@ -8,6 +8,8 @@ Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_deliver
 (from tests/integration).
 """
 
+import email.policy
+import email.utils
 import json
 import os
 import random
@@ -17,7 +19,6 @@ import subprocess
 import time
 import unittest
 
-import harness
 from deliver_util import DeliverCase, parse_dsn
 from harness import bin, free_port
 
@@ -71,9 +72,12 @@ class TestDeliver(DeliverCase):
         port, gw = self.gateway('--reply-rcpt', 'bad@example.org=550 5.1.1 no such user')
         self.setup_conf(['[127.0.0.1]:%d' % port])
         qid = self.queue('root@example.org', ['good@example.org', 'bad@example.org'], MSG)
+        queued_at = time.time()
         self.deliver()
         got = self.received(gw)
         self.assertEqual([m['rcpt_tos'] for m, _ in got], [['good@example.org']])
+        self.assertIn('to=<bad@example.org>, relay=127.0.0.1[127.0.0.1]:%d, ' % port,
+                      self.last_log)
         self.assertIn('status=bounced (550 5.1.1 no such user)', self.last_log)
         # the bounce is queued as a new message from <> to the sender
         dsn_id = self.spool_new()[0]
@@ -84,23 +88,40 @@ class TestDeliver(DeliverCase):
         got = self.received(gw)
         self.assertEqual(len(got), 2)
         meta, data = got[1]
+        self.assertEqual(meta['mail_from'], '<>')  # the null envelope sender (aiosmtpd's form)
         self.assertEqual(meta['rcpt_tos'], ['root@example.org'])
+        self.assert_dsn_5xx(data, queued_at)
+        self.assert_spool_drained()
+
+    def assert_dsn_5xx(self, data, queued_at):
+        """Every field of the RFC 3464 report on bad@example.org's 550."""
         msg, groups = parse_dsn(data)
         self.assertEqual(msg.get_content_type(), 'multipart/report')
         self.assertEqual(msg.get_param('report-type'), 'delivery-status')
         self.assertEqual(msg['Auto-Submitted'], 'auto-replied')
-        self.assertTrue(msg['From'].startswith('Mail Delivery System <MAILER-DAEMON@'))
+        self.assertEqual(msg['From'].addresses[0].addr_spec, 'MAILER-DAEMON@relay.test.example')
+        self.assertEqual(msg['From'].addresses[0].display_name, 'Mail Delivery System')
+        self.assertEqual(msg['To'].addresses[0].addr_spec, 'root@example.org')
+        parts = list(msg.iter_parts())
+        self.assertEqual([p.get_content_type() for p in parts],
+                         ['text/plain', 'message/delivery-status', 'text/rfc822-headers'])
+        # per-message fields, then one group for the failed recipient only
+        self.assertEqual(len(groups), 2, groups)
         self.assertEqual(groups[0]['reporting-mta'], 'dns; relay.test.example')
-        self.assertIn('arrival-date', groups[0])
-        self.assertEqual(groups[1]['final-recipient'], 'rfc822; bad@example.org')
-        self.assertEqual(groups[1]['action'], 'failed')
-        self.assertEqual(groups[1]['status'], '5.1.1')
-        self.assertEqual(groups[1]['diagnostic-code'], 'smtp; 550 5.1.1 no such user')
-        parts = [p.get_content_type() for p in msg.iter_parts()]
-        self.assertEqual(parts, ['text/plain', 'message/delivery-status', 'text/rfc822-headers'])
-        self.assertIn(b'Subject: hello', data)
-        self.assertNotIn(b'Hi.', data)  # never the body
-        self.assert_spool_drained()
+        arrival = email.utils.parsedate_to_datetime(groups[0]['arrival-date'])
+        self.assertLess(abs(arrival.timestamp() - queued_at), 120, groups[0]['arrival-date'])
+        g = groups[1]
+        self.assertEqual(g['final-recipient'], 'rfc822; bad@example.org')
+        self.assertEqual(g['action'], 'failed')
+        self.assertEqual(g['status'], '5.1.1')
+        self.assertEqual(g['remote-mta'], 'dns; 127.0.0.1')
+        self.assertEqual(g['diagnostic-code'], 'smtp; 550 5.1.1 no such user')
+        # the original headers, never the body
+        headers = parts[2].get_payload(decode=True) or parts[2].get_content().encode()
+        orig = email.message_from_bytes(headers, policy=email.policy.default)
+        self.assertEqual(orig['Subject'], 'hello')
+        self.assertEqual(orig['Message-ID'], '<1@x>')
+        self.assertNotIn(b'Hi.', data)
 
     def test_4xx_deferred_then_flush(self):
         port, gw = self.gateway('--reply-data', '451 4.3.0 try later')
@@ -224,17 +245,44 @@ class TestDeliver(DeliverCase):
         (dsn_id,) = self.spool_new()
         self.assertEqual(self.read_spool(dsn_id)['to'], ['root@example.org'])
 
+    def queue_many(self, n, subject, parallel=8):
+        """n messages through the real mailout-queue, parallel at a time
+        (as many receivers would); subject % i names message i."""
+        env = b'Froot@example.org\0Ta@example.org\0\0'
+        todo, running = list(range(n)), []
+        deadline = time.monotonic() + 120
+        while todo or running:
+            self.assertLess(time.monotonic(), deadline, 'queueing took too long')
+            while todo and len(running) < parallel:
+                i = todo.pop(0)
+                r, w = os.pipe()
+                os.write(w, env)
+                os.close(w)
+                p = subprocess.Popen([bin('mailout-queue')], stdin=subprocess.PIPE, stdout=r,
+                                     stderr=subprocess.PIPE, env=self.env())
+                os.close(r)
+                p.stdin.write(b'Subject: ' + subject % i + b'\n\nbody\n')
+                p.stdin.close()
+                running.append(p)
+            p = running.pop(0)
+            err = p.stderr.read()
+            p.stderr.close()
+            self.assertEqual(p.wait(timeout=30), 0, err)
+        self.assertEqual(len(self.spool_new()), n)
+
     def test_many_messages_two_concurrent_runs_exactly_once(self):
+        # 500 messages, two mailout-deliver at once: each arrives once
         port, gw = self.gateway()
         self.setup_conf(['[127.0.0.1]:%d' % port], gateway={'connections': 3})
-        n = 300
-        for i in range(n):
-            self.queue('root@example.org', ['a@example.org'], b'Subject: m%d\n\nbody\n' % i)
+        n = 500
+        self.queue_many(n, b'm%d')
         argv = [bin('mailout-deliver'), '-c', self.conf]
         runs = [subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  env=self.env()) for _ in range(2)]
         for r in runs:
             self.assertEqual(r.wait(timeout=300), 0)
+        got = self.received(gw)
+        self.assertEqual(len(got), n, 'a message arrived twice or not at all')
         subjects = sorted(d.split(b'\r\n', 1)[0] for _, d in self.received(gw))
         self.assertEqual(subjects, sorted(b'Subject: m%d' % i for i in range(n)))
         self.assert_spool_drained()

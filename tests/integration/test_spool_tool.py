@@ -154,11 +154,13 @@ class SpoolToolTest(harness.TestCase):
         self.assertEqual(code, EX_OK, err)
         self.assertEqual(self.where(qid), ['hold'])
         self.assertEqual(self.listing()[qid]['state'], 'held')
-        if harness.have_bin('mailout-deliver'):  # a held message is not attempted
-            subprocess.run([harness.bin('mailout-deliver')], capture_output=True,
+        # a held message is not attempted, not even by --flush
+        self.assertTrue(harness.have_bin('mailout-deliver'), 'mailout-deliver is not built')
+        p = subprocess.run([harness.bin('mailout-deliver'), '--flush'], capture_output=True,
                            timeout=TIMEOUT, env=self.env())
-            self.assertEqual(self.where(qid), ['hold'])
-            self.assertEqual(self.listing()[qid]['attempts'], 0)
+        self.assertEqual(p.returncode, EX_OK, p.stderr.decode('utf-8', 'replace'))
+        self.assertEqual(self.where(qid), ['hold'])
+        self.assertEqual(self.listing()[qid]['attempts'], 0)
         code, out, err = self.spool_tool('release', qid)
         self.assertEqual(code, EX_OK, err)
         self.assertEqual(self.where(qid), ['deferred'])
@@ -216,10 +218,36 @@ class SpoolToolTest(harness.TestCase):
         self.assertIn('Envelope-To: <alice@example.org>', out)
         self.assertTrue(out.endswith('Subject: shown\n\nthe body\n'), out)
 
+    USAGE_ERRORS = ([], ['--help'], ['-h'], ['-x', 'list'], ['--frob', 'list'], ['-c'],
+                    ['list', '--xml'], ['list', '--json', 'x'], ['list', '--prometheus'],
+                    ['frobnicate'], ['hold'], ['retry', '--all'], ['delete', 'x', '-f'],
+                    ['show'], ['show', 'a', 'b'], ['show', '--raw', 'a'],
+                    ['stats', '--csv'], ['stats', '--json', '--prometheus'])
+
     def test_usage(self):
-        for args in ([], ['list', '--xml'], ['frobnicate'], ['hold'], ['stats', '--csv']):
+        for args in self.USAGE_ERRORS:
             code, out, err = self.spool_tool(*args)
             self.assertEqual(code, EX_USAGE, args)
+            self.assertIn('usage: mailout-spool', err, args)
+            self.assertEqual(out, '', args)
+
+    def test_usage_before_the_spool_is_opened(self):
+        """A bad command line is a usage error (64) even where the spool is
+        missing: the arguments are checked before the spool is opened."""
+        conf = self.write_config(self.render_config(
+            spool=os.path.join(self.tmp, 'no-such-spool'), tls=False), name='nospool.conf')
+        for args in self.USAGE_ERRORS:
+            code, out, err = self.spool_tool('-c', conf, *args)
+            self.assertEqual(code, EX_USAGE, args)
+            self.assertIn('usage: mailout-spool', err, args)
+            self.assertNotIn('no-such-spool', err, args)
+        # a good command line meets the missing spool: temporary (75)
+        for args in (['list'], ['-c%s' % conf, 'stats', '--json'], ['hold', 'x']):
+            if not args[0].startswith('-c'):
+                args = ['-c', conf] + args
+            code, out, err = self.spool_tool(*args)
+            self.assertEqual(code, EX_TEMPFAIL, args)
+            self.assertIn('no-such-spool', err, args)
 
     # -- stats -----------------------------------------------------------
 
