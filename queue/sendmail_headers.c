@@ -113,24 +113,15 @@ sm_format_from(const struct sm_origin *o, const struct rewrite *rw, struct buf *
 	return buf_printf(out, " <%s>", o->sender);
 }
 
-/* put_field - one field as read, or with its addresses rewritten */
+/* put_field - one field as read, or with its addresses rewritten:
+ * the table of fields and modes is mail_rewrite's, so mailout-smtpd
+ * (rewrite = true) and this program rewrite the same fields alike */
 static int
 put_field(const struct rewrite *rw, const struct sm_message *m, size_t i, struct buf *out)
 {
 	const struct sm_field *f = &m->f[i];
-	const char *s = m->hdr.s + f->off;
-	size_t head = f->name_len + 1;
-	enum rewrite_mode mode;
 
-	if (sm_field_is(m, i, "From"))
-		mode = REWRITE_SENDER;
-	else if (sm_field_is(m, i, "To") || sm_field_is(m, i, "Cc"))
-		mode = REWRITE_RECIPIENT;
-	else
-		return buf_append(out, s, f->len);
-	if (buf_append(out, s, head) < 0)
-		return -1;
-	return rewrite_header_value(rw, mode, s + head, f->len - head, out) < 0 ? -1 : 0;
+	return rewrite_header_field(rw, m->hdr.s + f->off, f->len, out) < 0 ? -1 : 0;
 }
 
 int

@@ -340,6 +340,47 @@ test_no_header_section(void **state)
 	buf_free(&rest);
 }
 
+/* test_same_fields_as_receiver - mailout-sendmail rewrites the very
+ * fields mailout-smtpd does (rewrite = true): field by field, the
+ * composed section is rewrite_header_field's output */
+static void
+test_same_fields_as_receiver(void **state)
+{
+	static const char *const fields[] = {
+	    "FROM: (cron daemon) root\n",
+	    "cc: www-data,\n\tTeam: a@relay.test.example, \"b c\"@host.local;\n",
+	    "Reply-To: root\n",
+	    "Resent-From: root\n",
+	    "Date: Tue, 1 Jan 2030 00:00:00 +0000\n",
+	    "Message-ID: <x@y>\n",
+	    "To: Bob <bob@example.net>, root@localhost\n",
+	};
+	struct sm_rcpts r = {NULL, 0};
+	struct buf in = BUF_INIT(0), want = BUF_INIT(0), out = BUF_INIT(0), rest = BUF_INIT(0);
+	struct rewrite rw;
+	size_t i;
+
+	(void)state;
+	setup_rw(&rw);
+	assert_int_equal(buf_appends(&want, RECEIVED), 0);
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		assert_int_equal(buf_appends(&in, fields[i]), 0);
+		assert_true(rewrite_header_field(&rw, fields[i], strlen(fields[i]), &want) >= 0);
+	}
+	assert_int_equal(buf_appends(&in, "\nbody\n"), 0);
+	assert_int_equal(buf_appendc(&want, '\n'), 0);
+	assert_int_equal(compose(buf_cstr(&in), false, NULL, &r, &out, &rest), RES_OK);
+	assert_string_equal(buf_cstr(&out), buf_cstr(&want));
+	assert_non_null(strstr(buf_cstr(&out), "FROM: (cron daemon) root@example.org\n"));
+	assert_non_null(strstr(buf_cstr(&out), "\"b c\"@example.org;\n"));
+	assert_non_null(strstr(buf_cstr(&out), "Reply-To: root\nResent-From: root\n"));
+	rewrite_free(&rw);
+	buf_free(&in);
+	buf_free(&want);
+	buf_free(&out);
+	buf_free(&rest);
+}
+
 static void
 test_bad_recipient_header(void **state)
 {
@@ -446,6 +487,7 @@ main(void)
 	    cmocka_unit_test(test_cron_message),
 	    cmocka_unit_test(test_existing_headers),
 	    cmocka_unit_test(test_no_header_section),
+	    cmocka_unit_test(test_same_fields_as_receiver),
 	    cmocka_unit_test(test_bad_recipient_header),
 	    cmocka_unit_test(test_format_from),
 	    cmocka_unit_test(test_recipients),
