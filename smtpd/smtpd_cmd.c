@@ -9,8 +9,9 @@
  * MAIL also takes an unqualified sender ("<root>") and masquerades it
  * (lib/mail_rewrite.h) before the policy sees it.
  * What it must never do: accept a sender or recipient the policy
- * refused, keep more recipients than limits.recipients, or keep any
- * plain-text input once TLS has been asked for (CVE-2011-0411).
+ * refused or the spool cannot carry, keep more recipients than
+ * limits.recipients, or keep any plain-text input once TLS has been
+ * asked for (CVE-2011-0411).
  */
 #include "smtpd.h"
 
@@ -23,6 +24,15 @@
 
 /* lines of map problems logged per session */
 #define REWRITE_NOTES_MAX 20
+
+/* Recipients past limits.recipients get 452 4.5.3 (RFC 5321
+ * 4.5.3.1.10) and count as no error; this many more in one transaction
+ * end the session (Postfix smtpd_recipient_overshoot_limit). */
+#define RCPT_OVERSHOOT_MAX 1000
+
+/* 452s of this transaction.  XXX: one session per process, so a file
+ * scope counter; it belongs in struct smtpd_tx. */
+static unsigned rcpt_overshoot;
 
 /* log_reject - "NOQUEUE: reject: RCPT from name[addr]: 550 5.7.1 text;
  * from=<a> to=<b> proto=ESMTP helo=<h>" */
@@ -185,6 +195,12 @@ mail_check(struct session *s, const struct smtp_cmd *c, struct mail_addr *from,
 	if ((res = smtp_parse_mail_opt(c->arg, c->arg_len, rewriting(s) ? ADDR_OPT_UNQUALIFIED : 0,
 	                               from, p, r)) != RES_OK)
 		return res;
+	if (!addr_fits_envelope(from)) {
+		reply_set(r, 553, ESC_BAD_SENDER_SYNTAX,
+		          "Sender address not accepted: a local part with < or > cannot be "
+		          "queued here; use another address");
+		return RES_PERM;
+	}
 	if (p->size_set && p->size > s->cfg->limits.message_size) {
 		/* RFC 1870 6.1 */
 		reply_set(r, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed limit");
@@ -215,6 +231,7 @@ smtpd_cmd_mail(struct session *s, const struct smtp_cmd *c)
 	s->tx.params = p;
 	s->tx.mail = true;
 	s->tx.rewrite = rewriting(s);
+	rcpt_overshoot = 0;
 	smtpd_reply_code(s, 250, ESC_OK_ADDR, "Ok");
 }
 
@@ -242,8 +259,20 @@ rcpt_check(struct session *s, const struct smtp_cmd *c, struct mail_addr *to, st
 		reply_set(r, 553, ESC_UTF8_REQUIRED, "Non-ASCII address needs SMTPUTF8");
 		return RES_PERM;
 	}
+	if (!addr_fits_envelope(to)) {
+		reply_set(r, 553, ESC_BAD_DEST_SYNTAX,
+		          "Recipient address not accepted: a local part with < or > cannot be "
+		          "queued here");
+		return RES_PERM;
+	}
 	if (s->tx.nrcpt >= s->cfg->limits.recipients) {
-		/* RFC 5321 4.5.3.1.8: a temporary refusal */
+		/* RFC 5321 4.5.3.1.8: a temporary refusal; the client sends
+		 * the rest in another transaction (smtpd_reply counts no error) */
+		if (++rcpt_overshoot > RCPT_OVERSHOOT_MAX) {
+			smtpd_log(s, NULL, "too many recipients from %s[%s]", s->pc.name,
+			          s->pc.addr_str);
+			smtpd_drop(s, ESC_SECURITY, "Error: too many recipients");
+		}
 		reply_set(r, 452, ESC_TOO_MANY_RCPT, "Error: too many recipients");
 		return RES_TEMP;
 	}

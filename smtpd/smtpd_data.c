@@ -33,6 +33,14 @@
 /* rewritten header fields: each address may grow by a domain */
 #define FIELDS_OUT_MAX (HOLD_MAX + 64 * 1024)
 #define FROM_MASQ_MAX (4 * HEADER_FROM_MAX) /* From: for the policy, rewritten */
+/* Postfix smtpd_min_data_rate: each octet within limits.message_size
+ * buys a DATA or BDAT transfer this much more time, in octets/second */
+#define DATA_MIN_RATE 500
+
+/* When the BDAT transfer of this transaction began (monotonic ms).
+ * XXX: one session per process, so file scope; it belongs in struct
+ * smtpd_tx. */
+static long long bdat_start;
 
 int
 smtpd_rfc5322_date(char *out, size_t outsize)
@@ -415,6 +423,7 @@ tx_policy(struct session *s)
 	struct buf masq = BUF_INIT(FROM_MASQ_MAX);
 	size_t from_len = 0;
 	const char *from;
+	struct from_header fh;
 	struct reply r;
 
 	if (tx->reader.line_too_long)
@@ -422,13 +431,14 @@ tx_policy(struct session *s)
 		      "Line too long: RFC 5321 allows 1000 octets per line; wrap the lines or send "
 		      "the content base64 or quoted-printable encoded");
 	from = from_checked(s, &masq, &from_len);
+	fh = (struct from_header){from, from_len, tx->hs.from_count, tx->hs.from_truncated};
 	if (tx->error.code != 0)
 		; /* refused already */
 	else if (s->pc.auth_user &&
 	         auth_from_owned(s->cfg, s->pc.auth_user, from ? from : "", from_len,
 	                         from ? tx->hs.from_count : 0, tx->hs.from_truncated, &r) != RES_OK)
 		tx->error = r;
-	else if (policy_data_end(&s->pc, from, &r) != RES_OK)
+	else if (policy_data_end_from(&s->pc, &fh, &r) != RES_OK)
 		tx->error = r;
 	buf_free(&masq);
 }
@@ -458,6 +468,34 @@ tx_finish(struct session *s)
 	smtpd_tx_reset(s);
 }
 
+/* content_deadline - one deadline for the whole content of a message,
+ * not per read (Postfix smtpd_per_request_deadline): limits.data_timeout
+ * from start (DATA's 354, the first BDAT), plus a second for every
+ * DATA_MIN_RATE octets received within limits.message_size, so that a
+ * large message on a slow link arrives and a trickle does not last */
+static long long
+content_deadline(const struct session *s, long long start)
+{
+	uint64_t credit = s->tx.reader.size, max = s->cfg->limits.message_size;
+
+	if (credit > max)
+		credit = max;
+	return start + (long long)s->cfg->limits.data_timeout * 1000 +
+	       (long long)(credit * 1000 / DATA_MIN_RATE);
+}
+
+/* content_fill - more content by the deadline (whole seconds, rounded
+ * up); IO_TIMEOUT once it has passed */
+static enum io_status
+content_fill(struct session *s, long long start)
+{
+	long long left = content_deadline(s, start) - io_now_ms();
+
+	if (left <= 0)
+		return IO_TIMEOUT;
+	return io_fill(&s->io, (unsigned)((left + 999) / 1000));
+}
+
 /* lost - the client went away or fell silent inside DATA/BDAT */
 static void
 lost(struct session *s, enum io_status st, const char *where)
@@ -475,6 +513,7 @@ smtpd_data(struct session *s)
 {
 	struct smtpd_tx *tx = &s->tx;
 	enum io_status st;
+	long long start;
 	size_t used;
 
 	tx_open(s);
@@ -485,9 +524,9 @@ smtpd_data(struct session *s)
 		return 0;
 	}
 	smtpd_reply_code(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	start = io_now_ms();
 	while (!tx->reader.done) {
-		if (s->io.in.len == 0 &&
-		    (st = io_fill(&s->io, s->cfg->limits.data_timeout)) != IO_OK)
+		if (s->io.in.len == 0 && (st = content_fill(s, start)) != IO_OK)
 			lost(s, st, "DATA");
 		buf_reset(&tx->canon);
 		used = data_feed(&tx->reader, s->io.in.s, s->io.in.len, &tx->canon);
@@ -502,17 +541,19 @@ smtpd_data(struct session *s)
 	return 0;
 }
 
-/* bdat_chunk - read exactly size octets, canonicalise and stream them */
+/* bdat_chunk - read exactly size octets, canonicalise and stream them,
+ * by the deadline of the transfer that began at start */
 static void
-bdat_chunk(struct session *s, uint64_t size, bool last, bool discard)
+bdat_chunk(struct session *s, uint64_t size, bool last, bool discard, long long start)
 {
 	struct smtpd_tx *tx = &s->tx;
 	enum io_status st;
 	size_t take;
 
+	if (io_now_ms() >= content_deadline(s, start))
+		lost(s, IO_TIMEOUT, "BDAT");
 	while (size > 0) {
-		if (s->io.in.len == 0 &&
-		    (st = io_fill(&s->io, s->cfg->limits.data_timeout)) != IO_OK)
+		if (s->io.in.len == 0 && (st = content_fill(s, start)) != IO_OK)
 			lost(s, st, "BDAT");
 		take = s->io.in.len < size ? s->io.in.len : (size_t)size;
 		if (!discard) {
@@ -539,7 +580,7 @@ smtpd_bdat(struct session *s, uint64_t size, bool last)
 	char text[64];
 
 	if (!tx->mail || tx->nrcpt == 0) {
-		bdat_chunk(s, size, last, true);
+		bdat_chunk(s, size, last, true, io_now_ms());
 		smtpd_reply_code(s, 503, ESC_BAD_SEQ,
 		                 tx->mail ? "Error: no valid recipients"
 		                          : "Error: need MAIL command");
@@ -548,8 +589,9 @@ smtpd_bdat(struct session *s, uint64_t size, bool last)
 	if (!tx->bdat) {
 		tx_open(s);
 		tx->bdat = true;
+		bdat_start = io_now_ms();
 	}
-	bdat_chunk(s, size, last, false);
+	bdat_chunk(s, size, last, false, bdat_start);
 	if (!last) {
 		if (bounded_format(text, sizeof(text), "%" PRIu64 " octets received", size) < 0)
 			text[0] = '\0';

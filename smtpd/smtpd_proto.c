@@ -26,6 +26,15 @@
 
 typedef void (*cmd_fn)(struct session *s, const struct smtp_cmd *c);
 
+/* NOOP, VRFY, RSET and HELP are free this many times between accepted
+ * MAIL commands; each one more counts as an error (Postfix
+ * smtpd_junk_command_limit), so a flood of them ends the session. */
+#define JUNK_COMMANDS_MAX 100
+
+/* XXX: one session per process, so a file scope counter; it belongs in
+ * struct session. */
+static unsigned junk_commands;
+
 /* the handlers are below the table's users; smtpd_cmd.c has the rest */
 static void cmd_helo(struct session *s, const struct smtp_cmd *c);
 static void cmd_data(struct session *s, const struct smtp_cmd *c);
@@ -112,6 +121,26 @@ smtpd_tx_reset(struct session *s)
 	tx->q.id[0] = '\0';
 }
 
+/* log_clean - client text must not shape a log line: C0 controls and
+ * DEL become '?', and so do U+2028, U+2029 and the bidi controls
+ * U+202A..U+202E, U+2066..U+2069 (a viewer breaks or reorders the
+ * line at them); other UTF-8 stays */
+static void
+log_clean(char *line)
+{
+	unsigned char *u;
+
+	for (u = (unsigned char *)line; *u; u++) {
+		if (*u < 0x20 || *u == 0x7f) {
+			*u = '?';
+		} else if (u[0] == 0xe2 && ((u[1] == 0x80 && u[2] >= 0xa8 && u[2] <= 0xae) ||
+		                            (u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9))) {
+			u[0] = u[1] = u[2] = '?';
+			u += 2;
+		}
+	}
+}
+
 void
 smtpd_log(const struct session *s, const char *id, const char *fmt, ...)
 {
@@ -130,6 +159,7 @@ smtpd_log(const struct session *s, const char *id, const char *fmt, ...)
 	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
 		line[0] = '\0';
 	va_end(ap);
+	log_clean(line);
 	log_fields(LOG_INFO, f, sizeof(f) / sizeof(f[0]), "%s", line);
 }
 
@@ -157,6 +187,26 @@ smtpd_drop(struct session *s, const char *esc, const char *why)
 	finish(s);
 }
 
+/* count_error - Postfix smtpd_hard_error_limit: limits.errors ends it */
+static void
+count_error(struct session *s)
+{
+	if (++s->errors >= s->cfg->limits.errors && s->cfg->limits.errors > 0) {
+		smtpd_log(s, NULL, "too many errors from %s[%s]", s->pc.name, s->pc.addr_str);
+		smtpd_drop(s, ESC_SECURITY, "Error: too many errors");
+	}
+}
+
+/* is_error - every 4xx/5xx, except 452 4.5.3: past limits.recipients
+ * the client is asked to send the rest in another transaction (RFC 5321
+ * 4.5.3.1.10), which is no error (smtpd_cmd.c caps the overshoot) */
+static bool
+is_error(const struct reply *r)
+{
+	return r->code >= 400 &&
+	       !(r->code == 452 && r->esc && strcmp(r->esc, ESC_TOO_MANY_RCPT) == 0);
+}
+
 void
 smtpd_reply(struct session *s, const struct reply *r)
 {
@@ -164,11 +214,8 @@ smtpd_reply(struct session *s, const struct reply *r)
 		smtpd_log(s, NULL, "lost connection from %s[%s]", s->pc.name, s->pc.addr_str);
 		finish(s);
 	}
-	/* Postfix smtpd_hard_error_limit: every 4xx/5xx counts */
-	if (r->code >= 400 && ++s->errors >= s->cfg->limits.errors && s->cfg->limits.errors > 0) {
-		smtpd_log(s, NULL, "too many errors from %s[%s]", s->pc.name, s->pc.addr_str);
-		smtpd_drop(s, ESC_SECURITY, "Error: too many errors");
-	}
+	if (is_error(r))
+		count_error(s);
 }
 
 void
@@ -297,11 +344,19 @@ cmd_other(struct session *s, const struct smtp_cmd *c)
 		smtpd_reply_code(s, 500, ESC_UNKNOWN_CMD, "Error: command not recognized");
 }
 
+/* is_junk - a command that moves no mail forward */
+static bool
+is_junk(enum smtp_verb v)
+{
+	return v == V_NOOP || v == V_VRFY || v == V_RSET || v == V_HELP;
+}
+
 /* dispatch - one command line */
 static void
 dispatch(struct session *s, const char *line, size_t len)
 {
 	struct smtp_cmd c;
+	bool had_mail;
 	size_t i;
 
 	smtp_cmd_parse(line, len, &c);
@@ -316,16 +371,37 @@ dispatch(struct session *s, const char *line, size_t len)
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].verb == c.verb) {
+			had_mail = s->tx.mail;
 			commands[i].fn(s, &c);
+			if (!had_mail && s->tx.mail)
+				junk_commands = 0;
+			else if (is_junk(c.verb) && ++junk_commands > JUNK_COMMANDS_MAX)
+				count_error(s);
 			return;
 		}
 	}
 	cmd_other(s, &c);
 }
 
+/* fill_by - io_fill with what is left until deadline (monotonic ms),
+ * in whole seconds rounded up; IO_TIMEOUT once it has passed */
+static enum io_status
+fill_by(struct session *s, long long deadline)
+{
+	long long left = deadline - io_now_ms();
+
+	if (left <= 0)
+		return IO_TIMEOUT;
+	return io_fill(&s->io, (unsigned)((left + 999) / 1000));
+}
+
+/* smtpd_next_line - one deadline for the whole line (Postfix
+ * smtpd_per_request_deadline): a client that trickles a line one octet
+ * at a time cannot hold the session past limits.command_timeout */
 size_t
 smtpd_next_line(struct session *s, char *line, size_t max, bool *too_long)
 {
+	long long deadline = io_now_ms() + (long long)s->cfg->limits.command_timeout * 1000;
 	enum line_status ls;
 	enum io_status st;
 	size_t len, used;
@@ -344,7 +420,7 @@ smtpd_next_line(struct session *s, char *line, size_t max, bool *too_long)
 		}
 		if (used > 0 && s->io.in.len > 0)
 			continue;
-		st = io_fill(&s->io, s->cfg->limits.command_timeout);
+		st = fill_by(s, deadline);
 		if (st == IO_TIMEOUT)
 			smtpd_drop(s, ESC_TIMEOUT, "Error: timeout exceeded");
 		if (st != IO_OK) {

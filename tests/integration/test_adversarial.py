@@ -19,10 +19,13 @@ used (VmHWM of the mailout-smtpd process), what the log says.
   FromHeader   sender_domains on every address of the From: header: a
                second From:, a ninth address, long display names, an
                address folded in past 4096 octets, junk after <...>
+  Unqueueable  quoted local parts the spool cannot carry ("a>b"@...)
+               are refused at MAIL/RCPT, not with 451 at every DATA
+  Overshoot    recipients past limits.recipients (452, no error), the
+               overshoot cap, NOOP/RSET floods
+  Slowloris    command lines, DATA and BDAT trickled an octet at a time
   CleanText    control and layout characters of client text never reach
                a reply or a log line raw; AUTH user ids with them: 501
-
-Known bugs are in test_adversarial_pending.py (expected failures).
 """
 
 import base64
@@ -628,6 +631,10 @@ class FromHeader(Base):
         code, lines = self.send_headers(['From: Printer <printer@lab.example.org>'])
         self.assertEqual(code, 250, lines)
 
+    def test_second_from_header(self):
+        self.assert_refused(['From: someone@example.org', 'From: evil@evil.net'],
+                            'more than one From: header')
+
     def test_ninth_address(self):
         addrs = ['a%d@example.org' % i for i in range(8)] + ['evil@evil.net']
         self.assert_refused(['From: ' + ', '.join(addrs)], 'too many addresses')
@@ -643,10 +650,209 @@ class FromHeader(Base):
     def test_long_quoted_display_name(self):
         self.assert_refused(['From: "' + 'A' * 600 + '" <evil@evil.net>'], 'evil@evil.net')
 
+    def test_folded_past_4096_octets(self):
+        lines = ['From: someone@example.org,'] + [' (%s)' % ('c' * 900)] * 5 + [' evil@evil.net']
+        self.assert_refused(lines, 'too long to check')
+
     def test_junk_after_the_angle_address(self):
         self.assert_refused(['From: <someone@example.org> evil@evil.net'],
                             'not an address')
         self.assert_refused(['From: Name evil@evil.net'], 'not an address')
+
+
+class Unqueueable(Base):
+    """An address the spool cannot hold is refused where it is given,
+    not accepted with 250 and then answered 451 at the end of every
+    attempt (the client would retry for days)."""
+
+    def test_recipient_with_angle_in_quotes(self):
+        rcv = self.receiver()
+        c = self.ehlo(rcv)
+        c.expect(250, 'MAIL FROM:<sender@example.org>')
+        for rcpt in ('"a>b"@example.org', '"a<b"@example.org', '"a\\>b"@example.org'):
+            with self.subTest(rcpt=rcpt):
+                code, lines = c.cmd('RCPT TO:<%s>' % rcpt)
+                self.assertEqual(code, 553, lines)
+                self.assertTrue(lines[0].startswith('553 5.1.3 '), lines)
+        c.expect(250, 'RCPT TO:<rcpt@example.org>')
+        c.expect(354, 'DATA')
+        c.send(harness.message('angles') + b'.\r\n')
+        text = ' '.join(c.expect(250))
+        self.assert_queued(text, 'sender@example.org', ['rcpt@example.org'])
+
+    def test_sender_with_angle_in_quotes(self):
+        rcv = self.receiver()
+        c = self.ehlo(rcv)
+        for sender in ('"x<y"@example.org', '"x\\<y"@example.org'):
+            with self.subTest(sender=sender):
+                code, lines = c.cmd('MAIL FROM:<%s>' % sender)
+                self.assertEqual(code, 553, lines)
+                self.assertTrue(lines[0].startswith('553 5.1.7 '), lines)
+        c.expect(250, 'MAIL FROM:<"x y"@example.org>')
+        c.expect(250, 'RCPT TO:<rcpt@example.org>')
+        c.expect(354, 'DATA')
+        c.send(harness.message('quoted') + b'.\r\n')
+        code, lines = c.reply()
+        self.assertEqual(code, 250, lines)
+
+
+class Overshoot(Base):
+    """RFC 5321 4.5.3.1.10: past the recipient limit the server answers
+    452 and the client sends the rest in a later transaction; the
+    recipients accepted so far still get the message."""
+
+    def test_excess_recipients_do_not_end_the_session(self):
+        rcv = self.receiver(limits={'recipients': 5, 'errors': 10})
+        c = self.ehlo(rcv)
+        rcpts = ['r%d@example.org' % i for i in range(20)]
+        c.send(b'MAIL FROM:<sender@example.org>\r\n' +
+               b''.join(b'RCPT TO:<%s>\r\n' % r.encode() for r in rcpts) + b'DATA\r\n')
+        codes = []
+        try:
+            for _ in range(22):
+                codes.append(c.reply()[0])
+        except (EOFError, ConnectionError, socket.timeout):
+            pass
+        self.assertEqual(codes, [250] * 6 + [452] * 15 + [354], codes)
+        c.send(harness.message('many') + b'.\r\n')
+        text = ' '.join(c.expect(250))
+        self.assert_queued(text, 'sender@example.org', rcpts[:5])
+
+    def test_overshoot_is_capped(self):
+        rcv = self.receiver(limits={'recipients': 1, 'errors': 10})
+        c = self.ehlo(rcv, timeout=30)
+        c.expect(250, 'MAIL FROM:<sender@example.org>')
+        c.send(b''.join(b'RCPT TO:<r%d@example.org>\r\n' % i for i in range(1100)))
+        codes = []
+        try:
+            for _ in range(1100):
+                codes.append(c.reply(10)[0])
+        except (EOFError, ConnectionError, socket.timeout):
+            pass
+        self.assertEqual(codes[:1001], [250] + [452] * 1000, codes[:3])
+        self.assertEqual(codes[1001:], [421], codes[1001:])
+        self.assertTrue(c.closed(5))
+        self.assert_nothing_queued()
+
+    def test_junk_command_flood_ends(self):
+        rcv = self.receiver(limits={'errors': 5})
+        c = self.ehlo(rcv, timeout=30)
+        try:
+            c.send(b'NOOP\r\n' * 300)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        codes = []
+        try:
+            for _ in range(300):
+                codes.append(c.reply(10)[0])
+        except (EOFError, ConnectionError, socket.timeout):
+            pass
+        # the first 100 are free, each one after them counts as an error
+        self.assertEqual(codes, [250] * 105 + [421], (len(codes), codes[-3:]))
+        self.assertTrue(c.closed(5))
+
+    def test_junk_count_starts_again_with_each_message(self):
+        rcv = self.receiver(limits={'errors': 5})
+        c = self.ehlo(rcv, timeout=30)
+        for _ in range(3):
+            c.send(b'RSET\r\n' * 90 + b'MAIL FROM:<sender@example.org>\r\n')
+            for _ in range(90):
+                c.expect(250)
+            c.expect(250)
+        c.expect(250, 'RCPT TO:<rcpt@example.org>')
+
+
+class Slowloris(Base):
+    """A command line, DATA or BDAT trickled in one octet at a time
+    must not hold a session past its deadline (Postfix
+    smtpd_per_request_deadline)."""
+
+    def trickle(self, c, data, step=0.5):
+        for b in data:
+            c.send(bytes([b]))
+            time.sleep(step)
+
+    def assert_dropped(self, c, start, bound):
+        code = None
+        try:
+            code = c.reply(10)[0]
+        except (EOFError, ConnectionError):
+            pass
+        self.assertIn(code, (421, None))
+        self.assertTrue(c.closed(5))
+        self.assertLess(time.monotonic() - start, bound)
+
+    def test_trickled_line_ends_at_command_timeout(self):
+        rcv = self.receiver(limits={'command_timeout': '2'})
+        c = self.ehlo(rcv)
+        start = time.monotonic()
+        answered = None
+        try:
+            self.trickle(c, b'NOOP trickled')   # 13 octets over ~6.5 s
+            c.send(b'\r\n')
+            answered = c.reply(5)[0]
+        except (EOFError, ConnectionError):
+            pass
+        self.assertNotEqual(answered, 250, 'a line trickled over %.1fs was answered' %
+                            (time.monotonic() - start))
+
+    def test_trickled_data_ends_at_data_timeout(self):
+        rcv = self.receiver(limits={'command_timeout': '30', 'data_timeout': '2'})
+        c = self.in_data(rcv)
+        start = time.monotonic()
+        try:
+            self.trickle(c, b'Subject: slow\r\n\r\nslowly, slowly')
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.assert_dropped(c, start, 10)
+        self.assert_nothing_queued()
+
+    def test_trickled_bdat_ends_at_data_timeout(self):
+        rcv = self.receiver(limits={'command_timeout': '30', 'data_timeout': '2'})
+        c = self.ehlo(rcv)
+        c.expect(250, 'MAIL FROM:<sender@example.org>')
+        c.expect(250, 'RCPT TO:<rcpt@example.org>')
+        start = time.monotonic()
+        try:
+            c.send(b'BDAT 30 LAST\r\n')
+            self.trickle(c, b'Subject: slow\r\n\r\nslowly, slowly')
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.assert_dropped(c, start, 10)
+        self.assert_nothing_queued()
+
+    def test_bdat_chunks_share_one_deadline(self):
+        rcv = self.receiver(limits={'command_timeout': '30', 'data_timeout': '2'})
+        c = self.ehlo(rcv)
+        c.expect(250, 'MAIL FROM:<sender@example.org>')
+        c.expect(250, 'RCPT TO:<rcpt@example.org>')
+        start = time.monotonic()
+        codes = []
+        try:
+            for _ in range(10):                 # one octet a second, each in time
+                c.send(b'BDAT 1\r\nx')
+                codes.append(c.reply(5)[0])
+                time.sleep(1)
+        except (EOFError, ConnectionError):
+            pass
+        self.assertLess(len(codes), 6, codes)
+        self.assertIn(codes[-1] if codes else 421, (250, 421))
+        self.assertTrue(c.closed(5))
+        self.assertLess(time.monotonic() - start, 12)
+        self.assert_nothing_queued()
+
+    def test_slow_but_steady_data_arrives(self):
+        # 12 kB at ~3 kB/s takes 4 s: longer than data_timeout, but each
+        # octet within the size limit buys time (Postfix smtpd_min_data_rate)
+        rcv = self.receiver(limits={'data_timeout': '2'})
+        c = self.in_data(rcv)
+        body = b'Subject: steady\r\n\r\n' + (b'y' * 78 + b'\r\n') * 150
+        for i in range(0, len(body), 1000):
+            c.send(body[i:i + 1000])
+            time.sleep(0.33)
+        c.send(b'.\r\n')
+        text = ' '.join(c.expect(250))
+        self.assert_queued(text, 'sender@example.org', ['rcpt@example.org'])
 
 
 class CleanText(AuthBase):
