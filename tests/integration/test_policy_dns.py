@@ -9,6 +9,10 @@ Records (dnsmasq): client.test.example <-> 127.0.0.2 (A and PTR),
 127.0.0.3 -> liar.test.example -> 127.0.0.9 (does not resolve back),
 127.0.0.4 has no PTR; example.org has an MX, aonly.test.example only an
 A, nullmx.test.example the null MX "0 .", nope.test.example is NXDOMAIN.
+DNS trouble: slow.example is forwarded to a port that never answers;
+a validating dnsmasq (DNSSEC) in front of an unsigned one answers
+SERVFAIL for every name it forwards (broken.example, the PTR of
+127.0.0.2).
 """
 
 import os
@@ -192,6 +196,99 @@ class SenderDomain(PolicyCase):
         self.assertIn('test.example', lines[-1])
         c, code, lines = self.session(rcv, '127.0.0.2', sender='a@aonly.test.example')
         self.assertReply(code, lines, 250, '2.1.0')
+
+
+class SenderDomainTrouble(PolicyCase):
+    """DNS trouble with the sender's domain is temporary (450 4.1.8),
+    in MAIL and for the From: header at the end of DATA; a domain that
+    does not exist is permanent there too (550 5.1.8)."""
+
+    # the root zone's key: answers from an unsigned upstream are bogus
+    ROOT_ANCHOR = ('--trust-anchor=.,20326,8,2,'
+                   'E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D')
+
+    def silent_dns(self):
+        """dnsmasq with the usual records that forwards slow.example to a
+        port that reads nothing and answers nothing."""
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(silent.close)
+        silent.bind(('127.0.0.1', 0))
+        port = self.start_dns(*DNS_RECORDS,
+                              '--server=/slow.example/127.0.0.1#%d' % silent.getsockname()[1],
+                              local=LOCAL)
+        return '127.0.0.1:%d' % port
+
+    def servfail_dns(self):
+        """A validating dnsmasq (DNSSEC, the root's trust anchor) in front
+        of a dnsmasq with unsigned records: every name it has to forward
+        fails validation, and the answer is SERVFAIL (RCODE 2)."""
+        upstream = self.start_dns('--host-record=client.test.example,127.0.0.2',
+                                  '--mx-host=broken.example,mx.broken.example,10',
+                                  '--host-record=mx.broken.example,127.0.0.10',
+                                  local=('broken.example', 'test.example', 'in-addr.arpa'))
+        port = self.start_dns('--server=127.0.0.1#%d' % upstream, '--dnssec', self.ROOT_ANCHOR,
+                              *DNS_RECORDS[3:5], local=('example.org',))
+        return '127.0.0.1:%d' % port
+
+    def data_end(self, c, from_header):
+        c.expect(250, 'RCPT TO:<rcpt@example.org>')
+        c.expect(354, 'DATA')
+        return c.cmd('From: %s\r\nSubject: t\r\n\r\nhi\r\n.' % from_header, timeout=30)
+
+    def test_silent_dns_for_the_sender_domain_is_450_4_1_8(self):
+        rcv = self.receiver(self.silent_dns(), verify_sender=True)
+        start = time.monotonic()
+        c, code, lines = self.session(rcv, '127.0.0.2', sender='a@slow.example')
+        self.assertReply(code, lines, 450, '4.1.8')
+        self.assertLess(time.monotonic() - start, 15)
+        # another domain of the same server still answers
+        c, code, lines = self.session(rcv, '127.0.0.2', sender='a@example.org')
+        self.assertReply(code, lines, 250, '2.1.0')
+        rc, out = self.explain('127.0.0.2', sender='a@slow.example')
+        self.assertEqual(rc, 75, out)
+        self.assertRegex(out, r'(?m)^mail .*-> 450 4\.1\.8')
+        self.assert_spool_empty()
+
+    def test_servfail_for_the_sender_domain_is_450_4_1_8(self):
+        rcv = self.receiver(self.servfail_dns(), verify_sender=True)
+        c, code, lines = self.session(rcv, '127.0.0.2', sender='a@broken.example')
+        self.assertReply(code, lines, 450, '4.1.8')
+        c, code, lines = self.session(rcv, '127.0.0.2', sender='a@example.org')
+        self.assertReply(code, lines, 250, '2.1.0')
+        rc, out = self.explain('127.0.0.2', sender='a@broken.example')
+        self.assertEqual(rc, 75, out)
+        # XXX the text says "timeout": glibc's res_nsend() reports a
+        # SERVFAIL from the last server as ETIMEDOUT (lib/dns.c)
+        self.assertRegex(out, r'(?m)^mail .*broken\.example.*-> 450 4\.1\.8')
+        self.assert_spool_empty()
+
+    def test_servfail_for_the_client_name_is_450_4_7_25(self):
+        rcv = self.receiver(self.servfail_dns(), require_dns=True)
+        c, code, lines = self.session(rcv, '127.0.0.2')
+        self.assertReply(code, lines, 450, '4.7.25')
+        self.assert_spool_empty()
+
+    def test_from_header_domain_that_does_not_exist_is_550_5_1_8(self):
+        rcv = self.receiver(self.dns(), verify_sender=True)
+        c, code, lines = self.session(rcv, '127.0.0.2', sender='a@example.org')
+        self.assertReply(code, lines, 250, '2.1.0')
+        code, lines = self.data_end(c, 'Boss <boss@nope.test.example>')
+        self.assertReply(code, lines, 550, '5.1.8')
+        self.assertIn('nope.test.example', ' '.join(lines))
+        self.assert_spool_empty()
+        # the session goes on, and a From: that resolves is queued
+        c.expect(250, 'MAIL FROM:<a@example.org>')
+        code, lines = self.data_end(c, 'Printer <a@aonly.test.example>')
+        self.assertReply(code, lines, 250, '2.0.0')
+        self.assert_queued(' '.join(lines), 'a@example.org', ['rcpt@example.org'])
+
+    def test_from_header_domain_on_a_silent_server_is_450_4_1_8(self):
+        rcv = self.receiver(self.silent_dns(), verify_sender=True)
+        c, code, lines = self.session(rcv, '127.0.0.2', sender='a@example.org')
+        self.assertReply(code, lines, 250, '2.1.0')
+        code, lines = self.data_end(c, 'a@slow.example')
+        self.assertReply(code, lines, 450, '4.1.8')
+        self.assert_spool_empty()
 
 
 class Blocklist(PolicyCase):
