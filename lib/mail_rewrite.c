@@ -87,6 +87,21 @@ rewrite_add_local(struct rewrite *rw, const char *name)
 	return 0;
 }
 
+int
+rewrite_add_host(struct rewrite *rw, const char *name)
+{
+	char shortname[ADDR_DOMAIN_MAX + 1];
+	size_t n = name ? strcspn(name, ".") : 0;
+
+	if (rewrite_add_local(rw, name) < 0)
+		return -1;
+	if (name[n] != '.' || n == 0 || n >= sizeof(shortname))
+		return 0;
+	memcpy(shortname, name, n);
+	shortname[n] = '\0';
+	return rewrite_add_local(rw, shortname);
+}
+
 /* has_suffix - domain ends in the label sequence suffix (".local") */
 static bool
 has_suffix(const char *d, size_t n, const char *suffix)

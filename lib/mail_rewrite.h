@@ -56,6 +56,10 @@ void rewrite_free(struct rewrite *rw);
 int rewrite_set_domain(struct rewrite *rw, const char *domain);
 /* rewrite_add_local - a name of this host (hostname, FQDN); -1 if full */
 int rewrite_add_local(struct rewrite *rw, const char *name);
+/* rewrite_add_host - a host name and its first label ("relay" of
+ * "relay.example.org"), as both programs count this host's names;
+ * -1 if full */
+int rewrite_add_host(struct rewrite *rw, const char *name);
 
 /* rewrite_map_parse - add the lines of a map; bad lines are reported
  * to errs (may be NULL) as "NAME:LINE: message" and skipped.  Returns

@@ -288,6 +288,73 @@ test_header_value(void **state)
 	rewrite_free(&rw);
 }
 
+/* the one table of fields both programs rewrite (rewrite_field_mode) */
+static const struct {
+	const char *in, *out;
+	int changed;
+} FIELDS[] = {
+    {"From: root\n", "From: admin@example.org\n", 1},
+    {"FROM : root (cron)\n", "FROM : admin@example.org (cron)\n", 1},
+    {"from:\n\tDaemon <daemon>\n", "from:\n\tDaemon <daemon@example.org>\n", 1},
+    {"To: root, www-data@localhost\n", "To: root@example.org, www-data@example.org\n", 2},
+    {"cc:Team: root;\r\n", "cc:Team: root@example.org;\r\n", 1},
+    {"Bcc: root\n", "Bcc: root\n", 0},
+    {"Reply-To: root\n", "Reply-To: root\n", 0},
+    {"Resent-From: root\n", "Resent-From: root\n", 0},
+    {"Sender: root\n", "Sender: root\n", 0},
+    {"Fromage: root\n", "Fromage: root\n", 0},
+    {"Subject: From: root\n", "Subject: From: root\n", 0},
+    {"no colon at all\n", "no colon at all\n", 0},
+    {"From: admin@example.org\n", "From: admin@example.org\n", 0},
+};
+
+static void
+test_header_field(void **state)
+{
+	struct rewrite rw;
+	struct buf out = BUF_INIT(0), again = BUF_INIT(0);
+	int bad, r;
+	size_t i;
+
+	(void)state;
+	setup_rw(&rw, &bad);
+	for (i = 0; i < sizeof(FIELDS) / sizeof(FIELDS[0]); i++) {
+		buf_reset(&out);
+		buf_reset(&again);
+		r = rewrite_header_field(&rw, FIELDS[i].in, strlen(FIELDS[i].in), &out);
+		if (r != FIELDS[i].changed || strcmp(buf_cstr(&out), FIELDS[i].out) != 0)
+			fail_msg("\"%s\": got %d \"%s\"", FIELDS[i].in, r, buf_cstr(&out));
+		/* what was rewritten stays as it is */
+		assert_int_equal(rewrite_header_field(&rw, out.s, out.len, &again), 0);
+		assert_string_equal(buf_cstr(&again), buf_cstr(&out));
+	}
+	buf_free(&out);
+	buf_free(&again);
+	rewrite_free(&rw);
+}
+
+static void
+test_host_names(void **state)
+{
+	struct rewrite rw;
+	size_t i;
+
+	(void)state;
+	rewrite_init(&rw);
+	assert_int_equal(rewrite_add_host(&rw, "mx1.campus.example"), 0);
+	assert_int_equal(rewrite_add_host(&rw, "plainhost"), 0);
+	assert_int_equal(rewrite_add_host(&rw, ".odd"), 0);
+	assert_int_equal(rewrite_add_host(&rw, NULL), -1);
+	assert_true(rewrite_domain_is_local(&rw, "MX1.campus.example"));
+	assert_true(rewrite_domain_is_local(&rw, "mx1"));
+	assert_true(rewrite_domain_is_local(&rw, "plainhost"));
+	assert_false(rewrite_domain_is_local(&rw, "campus.example"));
+	for (i = rw.n_locals; i < REWRITE_LOCALS_MAX; i++)
+		assert_int_equal(rewrite_add_local(&rw, "x.example"), 0);
+	assert_int_equal(rewrite_add_host(&rw, "full.example"), -1);
+	rewrite_free(&rw);
+}
+
 int
 main(void)
 {
@@ -295,7 +362,8 @@ main(void)
 	    cmocka_unit_test(test_map_parse),       cmocka_unit_test(test_map_errors_reported),
 	    cmocka_unit_test(test_map_load),        cmocka_unit_test(test_domain_is_local),
 	    cmocka_unit_test(test_rewrite_address), cmocka_unit_test(test_addrlist),
-	    cmocka_unit_test(test_header_value),
+	    cmocka_unit_test(test_header_value),    cmocka_unit_test(test_header_field),
+	    cmocka_unit_test(test_host_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
