@@ -26,6 +26,8 @@ used (VmHWM of the mailout-smtpd process), what the log says.
   Slowloris    command lines, DATA and BDAT trickled an octet at a time
   CleanText    control and layout characters of client text never reach
                a reply or a log line raw; AUTH user ids with them: 501
+  Aborted      a transaction that ends without a message is logged by
+               mailout-queue as aborted (info), not as an envelope error
 """
 
 import base64
@@ -906,6 +908,41 @@ class CleanText(AuthBase):
         log = self.smtpd_log(rcv)
         self.assertNotIn('authentication failed', log)
         self.assert_clean(log, 'the log')
+
+
+class Aborted(Base):
+    """A transaction that ends without a message (the client goes away,
+    552, RSET after BDAT) reaches mailout-queue as an empty envelope:
+    exit 91 as qmail-queue, logged quietly, never as a format error."""
+
+    def receiver_direct(self, limits=None):
+        self.config(limits=limits)
+        return self.start_receiver(env={'MAILOUT_QUEUE': harness.bin('mailout-queue')})
+
+    def assert_quiet(self, rcv, n):
+        harness.wait_for(lambda: self.smtpd_log(rcv).count('aborted by the client') >= n,
+                         what='%d aborted transactions in the log' % n)
+        log = self.smtpd_log(rcv)
+        self.assertNotIn('envelope format error', log)
+        self.assertNotRegex(log, r'mailout-queue: warning')
+        self.assert_nothing_queued()
+
+    def test_client_gone_too_big_and_rset(self):
+        rcv = self.receiver_direct(limits={'message_size': '1k'})
+        c = self.in_data(rcv)
+        c.send(b'Subject: half\r\n\r\nhalf a mess')
+        c.close()
+        c = self.in_data(rcv)
+        c.send(b'Subject: big\r\n\r\n' + (b'x' * 70 + b'\r\n') * 40 + b'.\r\n')
+        code, lines = c.reply()
+        self.assertEqual(code, 552, lines)
+        c.expect(250, 'MAIL FROM:<sender@example.org>')
+        c.expect(250, 'RCPT TO:<rcpt@example.org>')
+        c.send(b'BDAT 5\r\nhello')
+        c.expect(250)
+        c.expect(250, 'RSET')
+        c.expect(221, 'QUIT')
+        self.assert_quiet(rcv, 3)
 
 
 if __name__ == '__main__':
