@@ -11,15 +11,19 @@
  * What it must never do: send or queue mail, open a network connection,
  * or decide anything itself that a session decides elsewhere; the few
  * session rules it mirrors (AUTH only inside TLS, the recipient limit)
- * are named as such in its output.
+ * are named as such in its output.  Sender rewriting (rewrite = true)
+ * is smtpd_cmd.c's, mirrored over lib/mail_rewrite.h: the same rules,
+ * read the same way, before the policy sees the sender.
  */
 #include "smtpd_explain.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "buf.h"
+#include "mail_rewrite.h"
 #include "smtpd_passwd.h"
 #include "smtpd_policy.h"
 
@@ -156,14 +160,22 @@ report(struct explain *e, const char *step, const char *subject, const struct re
 	buf_reset(&e->why);
 }
 
-/* parse_addr - "<a@b>", "a@b", "<>" or "" (null) as given on the line */
+/* parse_addr - "<a@b>", "a@b", "<>" or "" (null) as given on the line;
+ * with ADDR_OPT_UNQUALIFIED also "root" and "<root>", as MAIL takes
+ * them from a class with rewrite = true (smtpd_parse.c) */
 static enum result
-parse_addr(const char *s, struct mail_addr *a, struct reply *r)
+parse_addr(const char *s, unsigned opts, struct mail_addr *a, struct reply *r)
 {
 	size_t end = 0, len = strlen(s);
 
 	if (len == 0)
 		return addr_parse_path("<>", 2, a, NULL, r);
+	if ((opts & ADDR_OPT_UNQUALIFIED) && strchr(s, '@') == NULL) {
+		if (s[0] == '<' && len > 2 && s[len - 1] == '>')
+			return addr_parse_mailbox_opt(s + 1, len - 2, opts, a, r);
+		if (s[0] != '<')
+			return addr_parse_mailbox_opt(s, len, opts, a, r);
+	}
 	if (s[0] != '<')
 		return addr_parse_mailbox(s, len, a, r);
 	if (addr_parse_path(s, len, a, &end, r) != RES_OK)
@@ -245,13 +257,117 @@ explain_rcpts(struct explain *e, const struct explain_args *a, const struct mail
 			(void)buf_printf(&e->why, "more than limits.recipients = %u (session rule)",
 			                 limit);
 			reply_set(&r, 452, ESC_TOO_MANY_RCPT, "Too many recipients");
-		} else if (parse_addr(a->rcpts[i], &to, &r) == RES_OK) {
+		} else if (parse_addr(a->rcpts[i], 0, &to, &r) == RES_OK) {
 			(void)policy_rcpt(&e->c, from, &to, &r);
 		} else {
 			(void)buf_appends(&e->why, "address syntax");
 		}
 		report(e, "rcpt", subject, &r);
 	}
+}
+
+/* rewrite_rules - the rewrite section as a session reads it at its
+ * first MAIL (smtpd_cmd.c): the domain (default: the hostname), this
+ * host's names, the map; the map's problems are printed */
+static enum result
+rewrite_rules(struct explain *e, struct rewrite *rw)
+{
+	const struct config *cfg = e->c.cfg;
+	const char *domain = cfg->rewrite.domain;
+	char host[ADDR_DOMAIN_MAX + 1], sys[ADDR_DOMAIN_MAX + 1];
+
+	if (cfg->hostname && cfg->hostname[0])
+		(void)bounded_copy(host, sizeof(host), cfg->hostname);
+	else if (gethostname(host, sizeof(host) - 1) < 0)
+		(void)bounded_copy(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	rewrite_init(rw);
+	if (rewrite_set_domain(rw, domain && domain[0] ? domain : host) < 0) {
+		(void)buf_appends(&e->why, "rewrite: no usable masquerade domain");
+		return RES_TEMP;
+	}
+	(void)rewrite_add_host(rw, host);
+	if (gethostname(sys, sizeof(sys) - 1) == 0) {
+		sys[sizeof(sys) - 1] = '\0';
+		(void)rewrite_add_host(rw, sys);
+	}
+	if (rewrite_map_load(rw, cfg->rewrite.map, e->out) == RES_OK)
+		return RES_OK;
+	(void)buf_printf(&e->why, "rewrite.map %s cannot be read", cfg->rewrite.map);
+	return RES_TEMP;
+}
+
+/* rewrite_step - print "rewrite <orig> -> <new> (rule)": the rule is
+ * the domain when new is orig's local part at it, else the map */
+static void
+rewrite_step(struct explain *e, const struct rewrite *rw, const char *orig, const char *new)
+{
+	const char *at = strrchr(orig, '@');
+	int ln = at ? (int)(at - orig) : (int)strlen(orig);
+	char masq[ADDR_PATH_MAX + 1];
+
+	if (bounded_format(masq, sizeof(masq), "%.*s@%s", ln, orig, rw->domain) == 0 &&
+	    strcmp(masq, new) == 0)
+		fprintf(e->out, "%-9s <%s> -> <%s> (rewrite.domain)\n", "rewrite", orig, new);
+	else
+		fprintf(e->out, "%-9s <%s> -> <%s> (rewrite.map %s)\n", "rewrite", orig, new,
+		        e->c.cfg->rewrite.map);
+}
+
+/* explain_rewrite - masquerade the sender as the session does before
+ * the policy sees it (smtpd_cmd.c mail_rewrite), with its replies */
+static enum result
+explain_rewrite(struct explain *e, struct mail_addr *from, struct reply *r)
+{
+	char orig[ADDR_PATH_MAX + 1], new[ADDR_PATH_MAX + 1];
+	struct rewrite rw;
+	struct mail_addr q;
+	enum result res = RES_OK;
+	int rc;
+
+	if (rewrite_rules(e, &rw) != RES_OK) {
+		reply_set(r, 451, ESC_CONFIG, "Error: sender rewriting is not available");
+		res = RES_TEMP;
+	} else if (addr_format(from, orig, sizeof(orig)) < 0 ||
+	           (rc = rewrite_address(&rw, REWRITE_SENDER, orig, new, sizeof(new))) < 0) {
+		reply_set(r, 553, ESC_BAD_SENDER_SYNTAX, "Sender address too long once qualified");
+		(void)buf_appends(&e->why, "rewrite: too long once qualified");
+		res = RES_PERM;
+	} else if (rc > 0 && addr_parse_mailbox(new, strlen(new), &q, NULL) != RES_OK) {
+		reply_set(r, 451, ESC_CONFIG, "Error: sender rewriting failed");
+		(void)buf_printf(&e->why, "rewrite: <%s> would become <%s>, not an address", orig,
+		                 new);
+		res = RES_TEMP;
+	} else if (rc > 0) {
+		rewrite_step(e, &rw, orig, new);
+		*from = q;
+	}
+	rewrite_free(&rw);
+	return res;
+}
+
+/* explain_mail - MAIL: the sender as the session takes it (rewritten
+ * for a class with rewrite = true), then the policy */
+static void
+explain_mail(struct explain *e, const struct explain_args *a, struct mail_addr *from,
+             struct reply *r)
+{
+	bool rewriting = e->c.class != NULL && e->c.class->rewrite;
+	char subject[ADDR_PATH_MAX + 3], addr[ADDR_PATH_MAX + 1];
+
+	(void)bounded_format(subject, sizeof(subject), "<%s>", a->from);
+	if (a->from[0] == '<')
+		(void)bounded_copy(subject, sizeof(subject), a->from);
+	if (parse_addr(a->from, rewriting ? ADDR_OPT_UNQUALIFIED : 0, from, r) != RES_OK) {
+		r->esc = ESC_BAD_SENDER_SYNTAX;
+		(void)buf_appends(&e->why, "address syntax");
+	} else if (!rewriting || from->null || explain_rewrite(e, from, r) == RES_OK) {
+		/* the policy sees the address as it leaves the host */
+		if (!from->null && addr_format(from, addr, sizeof(addr)) == 0)
+			(void)bounded_format(subject, sizeof(subject), "<%s>", addr);
+		(void)policy_mail(&e->c, from, r);
+	}
+	report(e, "mail", subject, r);
 }
 
 /* explain_session - connect, AUTH, MAIL, RCPT... as a session goes */
@@ -270,17 +386,8 @@ explain_session(struct explain *e, const struct explain_args *a)
 		return;
 	}
 	explain_auth(e, a);
-	(void)bounded_format(subject, sizeof(subject), "<%s>", a->from);
-	if (a->from[0] == '<')
-		(void)bounded_copy(subject, sizeof(subject), a->from);
 	memset(&r, 0, sizeof(r));
-	if (parse_addr(a->from, &from, &r) == RES_OK) {
-		(void)policy_mail(&e->c, &from, &r);
-	} else {
-		r.esc = ESC_BAD_SENDER_SYNTAX;
-		(void)buf_appends(&e->why, "address syntax");
-	}
-	report(e, "mail", subject, &r);
+	explain_mail(e, a, &from, &r);
 	if (reply_result(&r) != RES_OK) {
 		fprintf(e->out, "(a session refuses every RCPT after a refused MAIL)\n");
 		return;
