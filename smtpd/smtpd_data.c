@@ -356,22 +356,29 @@ static void
 log_accepted(const struct session *s)
 {
 	const struct smtpd_tx *tx = &s->tx;
-	char from[ADDR_PATH_MAX + 1], addr[ADDR_PATH_MAX + 1];
+	char from[ADDR_PATH_MAX + 1], addr[ADDR_PATH_MAX + 1], user[AUTH_USER_MAX + 1];
 	const char *tls = s->io.ssl ? s->tls_version : "none";
+	bool auth = s->pc.auth_user != NULL;
 	struct log_field f[] = {
 	    {"QUEUE_ID", tx->q.id},
 	    {"CLIENT_ADDR", s->pc.addr_str},
 	    {"CLIENT_NAME", s->pc.name},
+	    {"TLS", tls},
 	    {"TLS_VERSION", s->io.ssl ? s->tls_version : NULL},
 	    {"TLS_CIPHER", s->io.ssl ? s->tls_cipher : NULL},
+	    {"SASL_USERNAME", auth ? user : NULL},
 	};
 
 	if (addr_format(&tx->sender, addr, sizeof(addr)) < 0)
 		addr[0] = '\0';
 	smtp_sanitize(addr, strlen(addr), from, sizeof(from));
+	if (auth)
+		smtp_sanitize(s->pc.auth_user, strlen(s->pc.auth_user), user, sizeof(user));
+	/* Postfix names the SASL user on its smtpd line: sasl_username= */
 	log_fields(LOG_INFO, f, sizeof(f) / sizeof(f[0]),
-	           "%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu, client=%s[%s], tls=%s", tx->q.id,
-	           from, tx->reader.size, tx->nrcpt, s->pc.name, s->pc.addr_str, tls);
+	           "%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu, client=%s[%s], tls=%s%s%s",
+	           tx->q.id, from, tx->reader.size, tx->nrcpt, s->pc.name, s->pc.addr_str, tls,
+	           auth ? ", sasl_username=" : "", auth ? user : "");
 }
 
 /* log_reject_eom - a refused message, in Postfix's words */
