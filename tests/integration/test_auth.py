@@ -140,6 +140,10 @@ class Submission(AuthBase):
         self.assertIn('ESMTPSA', received[1])
         self.assertIn('authenticated as alice', received[1])
         self.assertIn('sasl_username=alice', self.log(rcv))
+        # the accept line names the user too, as Postfix's smtpd line does
+        self.assertRegex(self.log(rcv), r'(?m)^mailout-smtpd: %s: from=<alice@example\.org>, '
+                         r'size=\d+, nrcpt=1, client=\S+\[127\.0\.0\.3\], '
+                         r'tls=TLSv1\.[23], sasl_username=alice$' % re.escape(q['id']))
 
     def test_swaks_login_starttls_pattern_address(self):
         self.auth_config()

@@ -18,9 +18,11 @@ be made (not root, no CAP_SYS_ADMIN) or journald is not installed.
 import json
 import os
 import re
+import ssl
 import subprocess
 import unittest
 
+import certs
 import deliver_util
 import harness
 from harness import CLIENT, ID_PATTERN, QUEUE_ID_RE, bin
@@ -180,7 +182,9 @@ class Journal(deliver_util.DeliverCase):
         self.assertEqual(e.get('CLIENT_ADDR'), CLIENT)
         self.assertEqual(e.get('CLIENT_NAME'), 'unknown')
         self.assertEqual(e.get('PRIORITY'), '6')
+        self.assertEqual(e.get('TLS'), 'none')
         self.assertNotIn('TLS_VERSION', e, 'no TLS in this session')
+        self.assertNotIn('SASL_USERNAME', e, 'no AUTH in this session')
         # Nothing of the receiver reached the journal as plain stderr text.
         self.assertEqual(self.journal('-t', 'mailout-activator'), [])
 
@@ -198,6 +202,40 @@ class Journal(deliver_util.DeliverCase):
         self.assertRegex(e['MESSAGE'], r'^%s: to=<admin@example\.org>, relay=127\.0\.0\.1'
                          r'\[127\.0\.0\.1\]:%d, delay=\d+, status=sent \(250' % (qid, port))
         self.assertEqual(self.journal('-t', 'mailout-deliver-stderr'), [])
+
+    def test_starttls_session_has_tls_field(self):
+        self.setup_conf(['[127.0.0.1]:%d' % harness.free_port()])
+        rcv_port = harness.free_port()
+        argv = self.journal_argv('mailout-activator', [
+            'tcpserver', '-q', '-R', '-H', '127.0.0.1', str(rcv_port),
+            bin('mailout-smtpd'), '-c', self.conf, '-l', 'smtp'])
+        p = self.start(argv, name='tcpserver-journal')
+        harness.wait_listening(rcv_port, proc=p)
+        s = self.smtp(harness.Receiver(p, '127.0.0.1', rcv_port, 'tcpserver'))
+        s.ehlo()
+        ctx = ssl.create_default_context(cafile=certs.ca()[0])
+        self.assertEqual(s.starttls(context=ctx)[0], 220)
+        version, cipher = s.sock.version(), s.sock.cipher()[0]
+        s.ehlo()
+        self.assertEqual(s.mail('printer@example.org')[0], 250)
+        self.assertEqual(s.rcpt('admin@example.org')[0], 250)
+        code, text = s.data(harness.message('journal over tls'))
+        self.assertEqual(code, 250, text)
+        s.quit()
+        qid = QUEUE_ID_RE.search(text.decode()).group(1)
+        # the admin's query by field: every TLS 1.3 message of the day
+        entries = harness.wait_for(
+            lambda: self.journal('-t', 'mailout-smtpd', 'QUEUE_ID=' + qid, 'TLS=' + version),
+            what='the accept line of %s with TLS=%s' % (qid, version))
+        self.assertEqual(len(entries), 1, entries)
+        e = entries[0]
+        self.assertRegex(e['MESSAGE'], r'^%s: from=<printer@example\.org>, size=\d+, nrcpt=1, '
+                         r'client=unknown\[%s\], tls=%s$' % (qid, re.escape(CLIENT),
+                                                            re.escape(version)))
+        self.assertEqual(e.get('TLS'), version)
+        self.assertEqual(e.get('TLS_VERSION'), version)
+        self.assertEqual(e.get('TLS_CIPHER'), cipher)
+        self.assertNotIn('SASL_USERNAME', e)
 
 
 if __name__ == '__main__':
