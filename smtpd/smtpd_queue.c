@@ -39,6 +39,7 @@ queue_open(struct queue_job *q, const struct config *cfg, const char *config_pat
 	    .scan = cfg->content.block_executables,
 	    .queue_env = true,
 	    .reply = true,
+	    .timeout = cfg->limits.data_timeout,
 	};
 
 	qclient_init(&q->qc);

@@ -521,7 +521,7 @@ static const struct from_case from_cases[] = {
     {"root", 1, "root", "", NULL},
     {"a@example.org.", 1, "a@example.org.", "example.org", NULL},
     {"", 0, NULL, NULL, NULL},
-    {"<a@b.example> trailing", 1, "a@b.example trailing", "b.example", NULL},
+    {"<a@b.example> trailing", 0, NULL, NULL, NULL}, /* junk after <...>: refused */
 };
 
 static void
