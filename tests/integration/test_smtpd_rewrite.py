@@ -281,5 +281,81 @@ class Rewrite(harness.TestCase):
         self.assertIn(b'\r\nTo: ops@example.org\r\n', data)
         self.assertNotIn(b'From: root\r\n', data)
 
+class Explain(harness.TestCase):
+    """--explain applies the session's sender rewriting before the policy."""
+
+    def setUp(self):
+        super().setUp()
+        self.map = os.path.join(self.tmp, 'senders')
+        with open(self.map, 'w') as f:
+            f.write(MAP)
+        os.chmod(self.map, 0o644)
+        rewrite = harness.render_section('rewrite', {'domain': 'example.org', 'map': self.map})
+        self.config(clients=CLIENTS, tls=False, extra=rewrite)
+
+    def explain(self, client, sender, conf=None):
+        p = subprocess.run([harness.bin('mailout-smtpd'), '-c', conf or self.conf,
+                            '--explain', client, '--from', sender, '--rcpt', 'rcpt@example.org'],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30, env=self.env())
+        return p.returncode, p.stdout.decode('utf-8', 'replace')
+
+    def line(self, out, step):
+        """The report line of step ('rewrite', 'mail'), or None."""
+        got = [l for l in out.splitlines() if l.split(' ', 1)[0] == step]
+        self.assertLessEqual(len(got), 1, out)
+        return got[0] if got else None
+
+    def test_unqualified_sender_masqueraded_by_domain(self):
+        rc, out = self.explain(SERVERS, 'daemon')
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(self.line(out, 'rewrite'),
+                         r'^rewrite +<daemon> -> <daemon@example\.org> \(rewrite\.domain\)$')
+        self.assertRegex(self.line(out, 'mail'), r'^mail +<daemon@example\.org>: .* -> 250 ')
+        self.assertNotIn('syntax', out)
+
+    def test_map_wins_and_is_named(self):
+        for sender in ('root', '<root>', 'root@localhost', '<root@relay.test.example>'):
+            with self.subTest(sender=sender):
+                rc, out = self.explain(SERVERS, sender)
+                self.assertEqual(rc, 0, out)
+                self.assertIn('-> <admin@example.org> (rewrite.map %s)' % self.map,
+                              self.line(out, 'rewrite'))
+                self.assertRegex(self.line(out, 'mail'),
+                                 r'^mail +<admin@example\.org>: .* -> 250 ')
+
+    def test_qualified_and_null_senders_untouched(self):
+        for sender, shown in (('alice@example.org', '<alice@example.org>'), ('<>', '<>')):
+            with self.subTest(sender=sender):
+                rc, out = self.explain(SERVERS, sender)
+                self.assertEqual(rc, 0, out)
+                self.assertIsNone(self.line(out, 'rewrite'), out)
+                self.assertTrue(self.line(out, 'mail').startswith('mail      %s: ' % shown), out)
+
+    def test_sender_domains_checks_rewritten_sender(self):
+        rc, out = self.explain(STRICT, 'root')
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(self.line(out, 'mail'), r'^mail +<admin@example\.org>: .* -> 250 ')
+        rc, out = self.explain(STRICT, 'someone@elsewhere.test')
+        self.assertEqual(rc, 69, out)
+        self.assertIsNone(self.line(out, 'rewrite'), out)
+        self.assertRegex(self.line(out, 'mail'), r' -> 5\d\d ')
+
+    def test_without_rewrite_root_is_a_syntax_error(self):
+        rc, out = self.explain(PRINTERS, 'root')
+        self.assertEqual(rc, 69, out)
+        self.assertIsNone(self.line(out, 'rewrite'), out)
+        self.assertRegex(self.line(out, 'mail'), r'^mail +<root>: address syntax -> 501 5\.1\.7 ')
+
+    def test_unreadable_map_is_temporary(self):
+        rewrite = harness.render_section('rewrite', {'domain': 'example.org', 'map': self.tmp})
+        conf = self.write_config(self.render_config(clients=CLIENTS, tls=False, extra=rewrite),
+                                 name='dirmap.conf')
+        rc, out = self.explain(SERVERS, 'root', conf=conf)
+        self.assertEqual(rc, 75, out)
+        self.assertRegex(self.line(out, 'mail'), r'cannot be read -> 451 4\.3\.5 ')
+        self.assertNotIn('rcpt ', out)
+
+
 if __name__ == '__main__':
     unittest.main()
