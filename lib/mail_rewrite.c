@@ -471,11 +471,13 @@ skip_angle(const char *s, size_t len, size_t i, bool *bad)
 	return len;
 }
 
-/* addr_put - append n bytes to the item's address */
+/* addr_put - append n bytes to the item's address; a NUL (which a
+ * header may carry) would cut the C string short, and the rewrite
+ * would then replace more than the address it looked at: bad */
 static void
 addr_put(struct addrlist_item *it, size_t *an, const char *p, size_t n)
 {
-	if (*an + n >= sizeof(it->addr)) {
+	if (*an + n >= sizeof(it->addr) || memchr(p, '\0', n) != NULL) {
 		it->bad = true;
 		return;
 	}

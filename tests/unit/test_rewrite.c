@@ -311,6 +311,7 @@ static const struct {
 static void
 test_header_field(void **state)
 {
+	static const char nul[] = "From: \"x\0y\"@localhost\n";
 	struct rewrite rw;
 	struct buf out = BUF_INIT(0), again = BUF_INIT(0);
 	int bad, r;
@@ -328,6 +329,11 @@ test_header_field(void **state)
 		assert_int_equal(rewrite_header_field(&rw, out.s, out.len, &again), 0);
 		assert_string_equal(buf_cstr(&again), buf_cstr(&out));
 	}
+	/* a NUL inside an address: left alone, not cut short and rewritten */
+	buf_reset(&out);
+	assert_int_equal(rewrite_header_field(&rw, nul, sizeof(nul) - 1, &out), 0);
+	assert_int_equal(out.len, sizeof(nul) - 1);
+	assert_memory_equal(out.s, nul, sizeof(nul) - 1);
 	buf_free(&out);
 	buf_free(&again);
 	rewrite_free(&rw);
