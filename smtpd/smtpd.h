@@ -119,6 +119,12 @@ struct smtpd_tx {
 	 * header section goes out one whole field at a time */
 	bool rewrite;
 	struct field_cut cut;
+	/* 452s past limits.recipients in this transaction; more than
+	 * RCPT_OVERSHOOT_MAX end the session */
+	unsigned rcpt_overshoot;
+	/* when the BDAT transfer of this transaction began (monotonic ms):
+	 * limits.data_timeout bounds all its chunks */
+	long long bdat_start;
 };
 
 struct session {
@@ -135,6 +141,9 @@ struct session {
 	bool quit;
 	char auth_user[AUTH_USER_MAX + 1]; /* pc.auth_user points here */
 	unsigned auth_failures; /* failed AUTH commands in this session */
+	/* NOOP, VRFY, RSET, HELP since the last accepted MAIL; more than
+	 * JUNK_COMMANDS_MAX count as errors */
+	unsigned junk_commands;
 	struct line_state ls;
 	struct smtpd_tx tx;
 	/* masquerading for a class with rewrite = true: the rewrite

@@ -30,10 +30,6 @@
  * end the session (Postfix smtpd_recipient_overshoot_limit). */
 #define RCPT_OVERSHOOT_MAX 1000
 
-/* 452s of this transaction.  XXX: one session per process, so a file
- * scope counter; it belongs in struct smtpd_tx. */
-static unsigned rcpt_overshoot;
-
 /* log_reject - "NOQUEUE: reject: RCPT from name[addr]: 550 5.7.1 text;
  * from=<a> to=<b> proto=ESMTP helo=<h>" */
 static void
@@ -231,7 +227,7 @@ smtpd_cmd_mail(struct session *s, const struct smtp_cmd *c)
 	s->tx.params = p;
 	s->tx.mail = true;
 	s->tx.rewrite = rewriting(s);
-	rcpt_overshoot = 0;
+	s->tx.rcpt_overshoot = 0;
 	smtpd_reply_code(s, 250, ESC_OK_ADDR, "Ok");
 }
 
@@ -268,7 +264,7 @@ rcpt_check(struct session *s, const struct smtp_cmd *c, struct mail_addr *to, st
 	if (s->tx.nrcpt >= s->cfg->limits.recipients) {
 		/* RFC 5321 4.5.3.1.8: a temporary refusal; the client sends
 		 * the rest in another transaction (smtpd_reply counts no error) */
-		if (++rcpt_overshoot > RCPT_OVERSHOOT_MAX) {
+		if (++s->tx.rcpt_overshoot > RCPT_OVERSHOOT_MAX) {
 			smtpd_log(s, NULL, "too many recipients from %s[%s]", s->pc.name,
 			          s->pc.addr_str);
 			smtpd_drop(s, ESC_SECURITY, "Error: too many recipients");

@@ -31,10 +31,6 @@ typedef void (*cmd_fn)(struct session *s, const struct smtp_cmd *c);
  * smtpd_junk_command_limit), so a flood of them ends the session. */
 #define JUNK_COMMANDS_MAX 100
 
-/* XXX: one session per process, so a file scope counter; it belongs in
- * struct session. */
-static unsigned junk_commands;
-
 /* the handlers are below the table's users; smtpd_cmd.c has the rest */
 static void cmd_helo(struct session *s, const struct smtp_cmd *c);
 static void cmd_data(struct session *s, const struct smtp_cmd *c);
@@ -116,6 +112,8 @@ smtpd_tx_reset(struct session *s)
 	}
 	tx->mail = tx->open = tx->bdat = tx->rewrite = false;
 	tx->nrcpt = 0;
+	tx->rcpt_overshoot = 0;
+	tx->bdat_start = 0;
 	buf_reset(&tx->rcpts);
 	tx->error.code = 0;
 	tx->q.id[0] = '\0';
@@ -374,8 +372,8 @@ dispatch(struct session *s, const char *line, size_t len)
 			had_mail = s->tx.mail;
 			commands[i].fn(s, &c);
 			if (!had_mail && s->tx.mail)
-				junk_commands = 0;
-			else if (is_junk(c.verb) && ++junk_commands > JUNK_COMMANDS_MAX)
+				s->junk_commands = 0;
+			else if (is_junk(c.verb) && ++s->junk_commands > JUNK_COMMANDS_MAX)
 				count_error(s);
 			return;
 		}
