@@ -11,6 +11,7 @@ SMTPD_SRCS := \
 	smtpd/smtpd_data.c \
 	smtpd/smtpd_queue.c \
 	smtpd/smtpd_policy.c \
+	smtpd/smtpd_policy_from.c \
 	smtpd/smtpd_policy_dns.c \
 	smtpd/smtpd_block.c \
 	smtpd/smtpd_explain.c \

@@ -31,12 +31,6 @@
 #include "smtpd_block.h"
 #include "smtpd_passwd.h"
 
-#define LIST_TEXT_MAX 160 /* relay_domains as shown in a reply */
-
-/* check - one rule; rcpt is NULL at connect and MAIL, sender at connect */
-typedef enum result (*policy_check)(struct policy_client *c, const struct mail_addr *sender,
-                                    const struct mail_addr *rcpt, struct reply *r);
-
 void
 policy_why(struct policy_client *c, const char *fmt, ...)
 {
@@ -54,9 +48,9 @@ policy_why(struct policy_client *c, const char *fmt, ...)
 	(void)rc;
 }
 
-/* where - "campus (mailout.conf:12)": a class and where it is written */
-static void
-where(const struct policy_client *c, const struct conf_client *cls, char *out, size_t outsize)
+void
+policy_where(const struct policy_client *c, const struct conf_client *cls, char *out,
+             size_t outsize)
 {
 	const char *file = c->cfg && c->cfg->file ? c->cfg->file : "config";
 
@@ -64,9 +58,8 @@ where(const struct policy_client *c, const struct conf_client *cls, char *out, s
 		(void)bounded_copy(out, outsize, cls->name);
 }
 
-/* join_list - "a, b, c" into out, cut with "..." when it does not fit */
-static void
-join_list(const struct conf_list *l, char *out, size_t outsize)
+void
+policy_join_list(const struct conf_list *l, char *out, size_t outsize)
 {
 	size_t i, used = 0;
 	int n;
@@ -141,7 +134,7 @@ connect_class(struct policy_client *c, const struct mail_addr *sender, const str
 	(void)sender, (void)rcpt;
 	find_class(c);
 	if (c->class) {
-		where(c, c->class, cls, sizeof(cls));
+		policy_where(c, c->class, cls, sizeof(cls));
 		cidr_format(c->matched, net, sizeof(net));
 		policy_why(c, "class %s, network %s", cls, net);
 		return RES_OK;
@@ -171,7 +164,7 @@ mail_tls(struct policy_client *c, const struct mail_addr *sender, const struct m
 	(void)sender, (void)rcpt;
 	if (!c->class)
 		return RES_OK;
-	where(c, c->class, cls, sizeof(cls));
+	policy_where(c, c->class, cls, sizeof(cls));
 	if (!c->class->require_tls) {
 		policy_why(c, "TLS not required by class %s", cls);
 		return RES_OK;
@@ -343,7 +336,7 @@ rcpt_relay(struct policy_client *c, const struct mail_addr *sender, const struct
 		reply_set(r, 550, ESC_POLICY, "Relay access denied: authenticate first");
 		return RES_PERM;
 	}
-	where(c, c->class, cls, sizeof(cls));
+	policy_where(c, c->class, cls, sizeof(cls));
 	l = &c->class->relay_domains;
 	for (i = 0; i < l->n; i++) {
 		if (domain_matches(rcpt->domain, l->items[i])) {
@@ -352,7 +345,7 @@ rcpt_relay(struct policy_client *c, const struct mail_addr *sender, const struct
 			return RES_OK;
 		}
 	}
-	join_list(l, list, sizeof(list));
+	policy_join_list(l, list, sizeof(list));
 	policy_why(c, "%s not in relay_domains of class %s (%s)", rcpt->domain, cls, list);
 	reply_set(r, 550, ESC_POLICY,
 	          "Relay access denied: %s@%s is outside the domains this client may send to (%s); "
@@ -425,7 +418,7 @@ mail_dns(struct policy_client *c, const struct mail_addr *sender, const struct m
 	(void)sender, (void)rcpt;
 	if (!c->class || !c->class->require_dns)
 		return RES_OK;
-	where(c, c->class, cls, sizeof(cls));
+	policy_where(c, c->class, cls, sizeof(cls));
 	if (c->auth_user) {
 		policy_why(c, "require_dns of class %s: not applied, authenticated", cls);
 		return RES_OK;
@@ -447,82 +440,6 @@ mail_dns(struct policy_client *c, const struct mail_addr *sender, const struct m
 	          "device in DNS (PTR and A/AAAA) or ask the mail admin",
 	          c->addr_str, c->fcrdns_text);
 	return RES_PERM;
-}
-
-/* domain_allowed - sender_domains: "" when the domain may send, else
- * the list (for the reply) in list */
-static bool
-domain_allowed(const struct conf_client *cls, const char *domain, char *list, size_t listsize)
-{
-	size_t i;
-
-	for (i = 0; i < cls->sender_domains.n; i++)
-		if (domain_matches(domain, cls->sender_domains.items[i]))
-			return true;
-	join_list(&cls->sender_domains, list, listsize);
-	return false;
-}
-
-/* mail_sender_domains - a class may send only for its own domains
- * (Hochschule Offenburg: the university's sender addresses only
- * through its own server, and only those) */
-static enum result
-mail_sender_domains(struct policy_client *c, const struct mail_addr *sender,
-                    const struct mail_addr *rcpt, struct reply *r)
-{
-	char cls[200], list[LIST_TEXT_MAX];
-
-	(void)rcpt;
-	if (sender->null || !c->class || c->class->sender_domains.n == 0 || c->auth_user)
-		return RES_OK;
-	where(c, c->class, cls, sizeof(cls));
-	if (domain_allowed(c->class, sender->domain, list, sizeof(list))) {
-		policy_why(c, "%s in sender_domains of class %s", sender->domain, cls);
-		return RES_OK;
-	}
-	policy_why(c, "%s not in sender_domains of class %s (%s)", sender->domain, cls, list);
-	reply_set(r, 553, ESC_POLICY,
-	          "Sender address <%s@%s> rejected: this network may send only as %s; configure "
-	          "the device with such a sender address",
-	          sender->local, sender->domain, list);
-	return RES_PERM;
-}
-
-/* check_reachable - verify_sender for one domain; what is the reply */
-static enum result
-check_reachable(struct policy_client *c, const char *what, const char *addr, const char *domain,
-                struct reply *r)
-{
-	char detail[300];
-	enum result res = policy_domain_reachable(c, domain, detail, sizeof(detail));
-
-	policy_why(c, "verify_sender: %s", detail);
-	if (res == RES_TEMP)
-		reply_set(r, 450, ESC_BAD_SENDER_DOMAIN,
-		          "%s <%s>: cannot verify the domain for now (%s); try again later", what,
-		          addr, detail);
-	else if (res == RES_PERM)
-		reply_set(r, 550, ESC_BAD_SENDER_DOMAIN,
-		          "%s <%s> rejected: domain not found (%s); use a sender address that can "
-		          "receive replies and bounces",
-		          what, addr, detail);
-	return res;
-}
-
-/* mail_verify_sender - the sender domain must be reachable, or its
- * bounces clog the gateway (TU Darmstadt rule 5) */
-static enum result
-mail_verify_sender(struct policy_client *c, const struct mail_addr *sender,
-                   const struct mail_addr *rcpt, struct reply *r)
-{
-	char addr[ADDR_PATH_MAX];
-
-	(void)rcpt;
-	if (sender->null || !c->class || !c->class->verify_sender)
-		return RES_OK;
-	if (addr_format(sender, addr, sizeof(addr)) < 0)
-		addr[0] = '\0';
-	return check_reachable(c, "Sender address", addr, sender->domain, r);
 }
 
 /* rate_text - "600/3600s" as the admin wrote it, roughly */
@@ -600,9 +517,15 @@ run(const policy_check *checks, size_t n, struct policy_client *c, const struct 
 
 static const policy_check connect_checks[] = {connect_block, connect_class, connect_dns};
 
-static const policy_check mail_checks[] = {
-    mail_tls,         mail_auth,           mail_class,         mail_dns, mail_sender,
-    mail_auth_sender, mail_sender_domains, mail_verify_sender, mail_rate};
+static const policy_check mail_checks[] = {mail_tls,
+                                           mail_auth,
+                                           mail_class,
+                                           mail_dns,
+                                           mail_sender,
+                                           mail_auth_sender,
+                                           policy_mail_sender_domains,
+                                           policy_mail_verify_sender,
+                                           mail_rate};
 
 static const policy_check rcpt_checks[] = {rcpt_syntax, rcpt_tricks, rcpt_relay};
 
@@ -637,63 +560,4 @@ policy_rcpt(struct policy_client *c, const struct mail_addr *sender, const struc
 	if (res == RES_OK)
 		reply_set(r, 250, ESC_OK_RCPT, "Ok");
 	return res;
-}
-
-/* from_domain_allowed - sender_domains for one From: address */
-static enum result
-from_domain_allowed(struct policy_client *c, const struct mail_addr *a, const char *addr,
-                    struct reply *r)
-{
-	char list[LIST_TEXT_MAX];
-
-	if (!c->class->sender_domains.n || c->auth_user ||
-	    domain_allowed(c->class, a->domain, list, sizeof(list)))
-		return RES_OK;
-	policy_why(c, "From: %s not in sender_domains of class %s (%s)", addr, c->class->name,
-	           list);
-	reply_set(r, 550, ESC_POLICY,
-	          "From: header address <%s> rejected: this network may send only as %s", addr,
-	          list);
-	return RES_PERM;
-}
-
-enum result
-policy_data_end_from(struct policy_client *c, const struct from_header *fh, struct reply *r)
-{
-	const struct conf_client *cls = c->class;
-	struct from_mailboxes fm;
-	char addr[ADDR_PATH_MAX];
-	enum result res;
-	size_t i;
-
-	reply_set(r, 250, ESC_OK, "Ok");
-	if (!cls || (!cls->verify_sender && (cls->sender_domains.n == 0 || c->auth_user)))
-		return RES_OK;
-	if ((res = policy_from_mailboxes(fh, 550, &fm, r)) != RES_OK) {
-		policy_why(c, "From: header cannot be checked: %s", r->text);
-		return res;
-	}
-	for (i = 0; i < fm.n; i++) {
-		if (addr_format(&fm.a[i], addr, sizeof(addr)) < 0)
-			addr[0] = '\0';
-		if ((res = from_domain_allowed(c, &fm.a[i], addr, r)) != RES_OK)
-			return res;
-		if (cls->verify_sender && (res = check_reachable(c, "From: header address", addr,
-		                                                 fm.a[i].domain, r)) != RES_OK)
-			return res;
-	}
-	reply_set(r, 250, ESC_OK, "Ok");
-	return RES_OK;
-}
-
-enum result
-policy_data_end(struct policy_client *c, const char *from_header_value, struct reply *r)
-{
-	struct from_header fh = {from_header_value, 0, 0, false};
-
-	if (from_header_value) {
-		fh.len = strlen(from_header_value);
-		fh.count = 1;
-	}
-	return policy_data_end_from(c, &fh, r);
 }

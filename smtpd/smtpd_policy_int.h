@@ -2,7 +2,9 @@
  * smtpd_policy_int.h - what the policy modules share (private)
  *
  *   smtpd_policy.c      the check tables: class, blocklist, TLS, AUTH,
- *                       relay, sender domains, rate; policy_data_end
+ *                       relay, rate
+ *   smtpd_policy_from.c sender_domains and verify_sender, for MAIL FROM
+ *                       and the From: header; policy_data_end
  *   smtpd_policy_dns.c  the checks that ask DNS: forward-confirmed
  *                       reverse DNS, sender domain reachability, and
  *                       the From: header's addresses
@@ -15,6 +17,28 @@
 #include <stddef.h>
 
 #include "smtpd_policy.h"
+
+#define LIST_TEXT_MAX 160 /* a domain list as shown in a reply */
+
+/* policy_check - one rule; rcpt is NULL at connect and MAIL, sender at
+ * connect */
+typedef enum result (*policy_check)(struct policy_client *c, const struct mail_addr *sender,
+                                    const struct mail_addr *rcpt, struct reply *r);
+
+/* policy_where - "campus (mailout.conf:12)": a class and where it is
+ * written */
+void policy_where(const struct policy_client *c, const struct conf_client *cls, char *out,
+                  size_t outsize);
+/* policy_join_list - "a, b, c" into out, cut with "..." when it does
+ * not fit; "none" for an empty list */
+void policy_join_list(const struct conf_list *l, char *out, size_t outsize);
+
+/* smtpd_policy_from.c - MAIL checks of the table in smtpd_policy.c:
+ * sender_domains (553 5.7.1) and verify_sender (550/450 5.1.8) */
+enum result policy_mail_sender_domains(struct policy_client *c, const struct mail_addr *sender,
+                                       const struct mail_addr *rcpt, struct reply *r);
+enum result policy_mail_verify_sender(struct policy_client *c, const struct mail_addr *sender,
+                                      const struct mail_addr *rcpt, struct reply *r);
 
 /* policy_why - note the rule that decided, for --explain; nothing in a
  * session (c->why is NULL there) */
