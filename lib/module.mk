@@ -25,6 +25,7 @@ LIB_SRCS += lib/mail_mime.c
 
 # mail_qclient: the queue hand-off (mailout-smtpd, -sendmail, -scan, -deliver)
 LIB_SRCS += lib/mail_qclient.c
+LIB_SRCS += lib/mail_qclient_start.c
 
 # ticket_keys: TLS session ticket keys shared by the receiver's processes (state_dir)
 LIB_SRCS += lib/ticket_keys.c
