@@ -45,6 +45,7 @@ settle_sender(const struct sm_context *c, char *out, size_t outsize)
 	const char *s = c->opts->sender;
 	struct addrlist_item it;
 	size_t pos = 0;
+	int rc;
 
 	if (s == NULL) {
 		if (c->user[0] == '\0')
@@ -56,8 +57,11 @@ settle_sender(const struct sm_context *c, char *out, size_t outsize)
 		return EX_OK;
 	}
 	if (it.bad || rewrite_address(&c->rw, REWRITE_SENDER, it.addr, out, outsize) < 0 ||
-	    sm_check_address(out) < 0)
+	    (rc = sm_check_address(out)) == -1)
 		return fail(EX_DATAERR, "bad sender address");
+	if (rc < 0)
+		return fail(EX_DATAERR, "sender address not accepted (a local part with < or > "
+		                        "cannot be queued)");
 	return EX_OK;
 }
 

@@ -5,8 +5,9 @@
  * To:/Cc:/Bcc: headers (-t) into a checked, qualified, duplicate-free
  * recipient list.  Like Postfix, each argument is parsed as an address
  * list, since some programs pass "a@x, b@y" or "Name <a@x>".
- * What it must never do: pass an address mail_addr does not accept to
- * the queue, or leave a Bcc: header in a message sent with -t.
+ * What it must never do: pass an address mail_addr does not accept, or
+ * one the spool cannot carry (addr_fits_envelope), to the queue, or
+ * leave a Bcc: header in a message sent with -t.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ sm_rcpts_free(struct sm_rcpts *r)
 	r->n = 0;
 }
 
+/* sm_check_address - -1: not a qualified address; -2: an address, but
+ * the spool cannot carry it (addr_fits_envelope: a quoted local part
+ * with < or >), which mailout-queue would refuse only at the end */
 int
 sm_check_address(const char *addr)
 {
@@ -34,7 +38,9 @@ sm_check_address(const char *addr)
 
 	if (addr_parse_mailbox(addr, strlen(addr), &a, &err) != RES_OK)
 		return -1;
-	return a.null || a.domain[0] == '\0' ? -1 : 0;
+	if (a.null || a.domain[0] == '\0')
+		return -1;
+	return addr_fits_envelope(&a) ? 0 : -2;
 }
 
 /* rcpt_add - append unless already there (domains are case-insensitive,
@@ -69,12 +75,17 @@ sm_add_recipients(const struct rewrite *rw, const char *list, size_t len, struct
 	char q[ADDR_PATH_MAX + 1];
 	size_t pos = 0;
 	enum result res;
+	int rc = 0;
 
 	while (addrlist_next(list, len, &pos, &it)) {
 		if (it.bad || rewrite_address(rw, REWRITE_RECIPIENT, it.addr, q, sizeof(q)) < 0 ||
-		    sm_check_address(q) < 0) {
-			(void)bounded_format(err, errsize, "bad recipient address: %.*s",
-			                     (int)(it.len > 200 ? 200 : it.len), list + it.off);
+		    (rc = sm_check_address(q)) < 0) {
+			(void)bounded_format(
+			    err, errsize, "%s: %.*s",
+			    rc == -2 ? "recipient address not accepted (a local part with < or > "
+			               "cannot be queued)"
+			             : "bad recipient address",
+			    (int)(it.len > 200 ? 200 : it.len), list + it.off);
 			return RES_PERM;
 		}
 		if ((res = rcpt_add(r, q, err, errsize)) != RES_OK)

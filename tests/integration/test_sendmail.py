@@ -162,6 +162,27 @@ class SendmailTest(harness.TestCase):
         self.assertEqual(self.spool_new(), [])
         self.assertEqual(self.spool_list('tmp'), [])
 
+    def test_unqueueable_addresses(self):
+        # RFC 5321 allows these quoted local parts; the spool's line format
+        # cannot carry them, so mailout-sendmail refuses them up front
+        code, err, _ = self.sendmail(['"a>b"@example.org'], b'Subject: x\n\nx\n')
+        self.assertEqual(code, EX_DATAERR, err)
+        self.assertIn('cannot be queued', err)
+        self.assertIn('"a>b"@example.org', err)
+        code, err, _ = self.sendmail(['-t'], b'To: ok@example.org, "<c"@example.org\n\nx\n')
+        self.assertEqual(code, EX_DATAERR, err)
+        self.assertIn('cannot be queued', err)
+        code, err, _ = self.sendmail(['-f', '"x<y"@example.org', 'ok@example.org'],
+                                     b'Subject: x\n\nx\n')
+        self.assertEqual(code, EX_DATAERR, err)
+        self.assertIn('sender address not accepted', err)
+        self.assertEqual(self.spool_new(), [])
+        self.assertEqual(self.spool_list('tmp'), [])
+        # a quoted local part the spool can carry still goes through
+        code, err, _ = self.sendmail(['"a b"@example.org'], b'Subject: x\n\nx\n')
+        self.assertEqual(code, EX_OK, err)
+        self.assertEqual(self.only_message()['to'], ['"a b"@example.org'])
+
     def test_size_limit(self):
         self.setup_config(limits={'message_size': '4k'})
         code, err, _ = self.sendmail(['a@example.org'], b'Subject: big\n\n' + b'x' * 80 + b'\n'

@@ -453,6 +453,31 @@ test_recipients(void **state)
 	rewrite_free(&rw);
 }
 
+/* addresses mail_addr accepts but the spool cannot carry: refused here
+ * (the caller exits EX_DATAERR), never handed to the queue */
+static void
+test_unqueueable(void **state)
+{
+	struct sm_rcpts r = {NULL, 0};
+	struct rewrite rw;
+	char err[256];
+	const char *gt = "\"a>b\"@example.org", *lt = "x@example.org, \"<c\"@example.org";
+
+	(void)state;
+	assert_int_equal(sm_check_address("a@example.org"), 0);
+	assert_int_equal(sm_check_address("\"a b\"@example.org"), 0);
+	assert_int_equal(sm_check_address("a b"), -1);
+	assert_int_equal(sm_check_address(gt), -2);
+	setup_rw(&rw);
+	assert_int_equal(sm_add_recipients(&rw, gt, strlen(gt), &r, err, sizeof(err)), RES_PERM);
+	assert_non_null(strstr(err, "cannot be queued"));
+	assert_int_equal(r.n, 0);
+	assert_int_equal(sm_add_recipients(&rw, lt, strlen(lt), &r, err, sizeof(err)), RES_PERM);
+	assert_non_null(strstr(err, "cannot be queued"));
+	sm_rcpts_free(&r);
+	rewrite_free(&rw);
+}
+
 static const struct {
 	int qmail, sysexit;
 } CODES[] = {
@@ -491,6 +516,7 @@ main(void)
 	    cmocka_unit_test(test_bad_recipient_header),
 	    cmocka_unit_test(test_format_from),
 	    cmocka_unit_test(test_recipients),
+	    cmocka_unit_test(test_unqueueable),
 	    cmocka_unit_test(test_exit_codes),
 	};
 
