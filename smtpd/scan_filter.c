@@ -100,6 +100,19 @@ inspect_and_act(const struct config *cfg, const char *cfile, const char *id, con
 	}
 }
 
+/* report_envelope - an envelope mailout-queue would refuse as well: an
+ * empty one (EOF on fd 1 before any octet) is how the caller aborts
+ * (its client went away, or the message was refused), logged quietly as
+ * mailout-queue does; exit 91 all the same */
+static void
+report_envelope(const char *qid, int rc, size_t len)
+{
+	if (rc == QQ_BAD_ENVELOPE && len == 0)
+		log_info("%s: not queued: aborted by the client (exit %d)", qid, rc);
+	else
+		log_warn("%s: bad envelope", qid);
+}
+
 int
 scan_filter(const struct config *cfg, const char *cfile, const char *id, bool inspect)
 {
@@ -119,7 +132,7 @@ scan_filter(const struct config *cfg, const char *cfile, const char *id, bool in
 		goto out;
 	alarm(0);
 	if ((rc = envelope_parse(&env, raw.s ? raw.s : "", raw.len)) != QQ_OK) {
-		log_warn("%s: bad envelope", qid);
+		report_envelope(qid, rc, raw.len);
 		goto out;
 	}
 	if (inspect)

@@ -30,7 +30,8 @@
  * inspected within the bounds; a message over limits.message_size);
  * 51 out of memory; 53 write error; 54 read error (or no input for
  * 24h); 55 config unreadable; 71 temporary (the inspection or the
- * queue program could not run); 81 bad usage; 91 bad envelope.
+ * queue program could not run); 81 bad usage; 91 bad envelope (an
+ * empty one, the caller's abort, is logged at info level).
  */
 #include "scan.h"
 
