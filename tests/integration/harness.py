@@ -636,7 +636,7 @@ class TestCase(unittest.TestCase):
         """Start mailout-smtpd per connection on addr:port:
         'socket-activate-inetd'  systemd-socket-activate --accept --inetd (stdin/stdout)
         'socket-activate-fds'    systemd-socket-activate --accept (LISTEN_FDS, fd 3)
-        'tcpserver'              tcpserver -q -R -H (UCSPI, stdin/stdout)"""
+        'tcpserver'              tcpserver -q -R -H -l 0 (UCSPI; no DNS at all)"""
         conf = conf or self.conf or self.config()
         if not have_bin('mailout-smtpd'):
             self.fail('%s is not built' % bin('mailout-smtpd'))
@@ -665,7 +665,7 @@ class TestCase(unittest.TestCase):
                     argv += ['-E', '%s=%s' % (k, penv[k])]
             argv += smtpd
         elif mode == 'tcpserver':
-            argv = ['tcpserver', '-q', '-R', '-H', '-c', '200', addr, str(port)] + smtpd
+            argv = ['tcpserver', '-q', '-R', '-H', '-l', '0', '-c', '200', addr, str(port)] + smtpd
         else:
             raise ValueError('unknown receiver mode %r' % mode)
         p = self.start(argv, name='receiver-' + mode, env=penv)

@@ -155,7 +155,7 @@ class Journal(deliver_util.DeliverCase):
         self.setup_conf(['[127.0.0.1]:%d' % port])
         rcv_port = harness.free_port()
         argv = self.journal_argv('mailout-activator', [
-            'tcpserver', '-q', '-R', '-H', '127.0.0.1', str(rcv_port),
+            'tcpserver', '-q', '-R', '-H', '-l', '0', '127.0.0.1', str(rcv_port),
             bin('mailout-smtpd'), '-c', self.conf, '-l', 'smtp'])
         p = self.start(argv, name='tcpserver-journal')
         harness.wait_listening(rcv_port, proc=p)
@@ -207,7 +207,7 @@ class Journal(deliver_util.DeliverCase):
         self.setup_conf(['[127.0.0.1]:%d' % harness.free_port()])
         rcv_port = harness.free_port()
         argv = self.journal_argv('mailout-activator', [
-            'tcpserver', '-q', '-R', '-H', '127.0.0.1', str(rcv_port),
+            'tcpserver', '-q', '-R', '-H', '-l', '0', '127.0.0.1', str(rcv_port),
             bin('mailout-smtpd'), '-c', self.conf, '-l', 'smtp'])
         p = self.start(argv, name='tcpserver-journal')
         harness.wait_listening(rcv_port, proc=p)
