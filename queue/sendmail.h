@@ -63,7 +63,8 @@ void sm_rcpts_free(struct sm_rcpts *r);
  * for a bad address or too many recipients, RES_TEMP when out of memory. */
 enum result sm_add_recipients(const struct rewrite *rw, const char *list, size_t len,
                               struct sm_rcpts *r, char *err, size_t errsize);
-/* sm_check_address - syntax of a qualified address; -1 if bad */
+/* sm_check_address - 0 good; -1 not a qualified address; -2 the spool
+ * cannot carry it (see addr_fits_envelope) */
 int sm_check_address(const char *addr);
 
 /* The input: stdin, canonicalised (CRLF and bare CR become LF). */

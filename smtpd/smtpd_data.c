@@ -37,11 +37,6 @@
  * buys a DATA or BDAT transfer this much more time, in octets/second */
 #define DATA_MIN_RATE 500
 
-/* When the BDAT transfer of this transaction began (monotonic ms).
- * XXX: one session per process, so file scope; it belongs in struct
- * smtpd_tx. */
-static long long bdat_start;
-
 int
 smtpd_rfc5322_date(char *out, size_t outsize)
 {
@@ -596,9 +591,9 @@ smtpd_bdat(struct session *s, uint64_t size, bool last)
 	if (!tx->bdat) {
 		tx_open(s);
 		tx->bdat = true;
-		bdat_start = io_now_ms();
+		tx->bdat_start = io_now_ms();
 	}
-	bdat_chunk(s, size, last, false, bdat_start);
+	bdat_chunk(s, size, last, false, tx->bdat_start);
 	if (!last) {
 		if (bounded_format(text, sizeof(text), "%" PRIu64 " octets received", size) < 0)
 			text[0] = '\0';
