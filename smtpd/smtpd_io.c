@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -49,6 +51,19 @@ io_nonblock(int fd)
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* io_nodelay - replies leave as whole, already-batched writes (flushed
+ * only when the client's input is drained), so Nagle's algorithm can only
+ * add a delayed-ACK round trip (~40 ms) after each; turn it off.  A pipe
+ * or a Unix socket refuses the option, which is fine. */
+static void
+io_nodelay(int fd)
+{
+	int on = 1;
+
+	/* a failure only leaves the session slower: nothing to report */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
 void
 io_init(struct smtp_io *io, int rfd, int wfd)
 {
@@ -60,6 +75,7 @@ io_init(struct smtp_io *io, int rfd, int wfd)
 	io->write_timeout = 300;
 	io_nonblock(rfd);
 	io_nonblock(wfd);
+	io_nodelay(wfd);
 }
 
 void
