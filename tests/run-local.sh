@@ -65,7 +65,8 @@ for port in 2525 10025; do
 done
 
 mkdir -p "$SPOOL"/tmp "$SPOOL"/new "$SPOOL"/deferred "$SPOOL"/hold "$SPOOL"/state \
-	"$RUN/gateway" "$RUN/etc" "$RUN/run" "$RUN/tls" "$RUN/log" || exit 1
+	"$RUN/gateway" "$RUN/etc" "$RUN/run/mailout" "$RUN/tls" "$RUN/log" || exit 1
+chmod 0700 "$RUN/run/mailout" || exit 1 # state_dir: rates, AUTH failures, TLS ticket keys
 
 if [ ! -s "$RUN/tls/gateway.pem" ]; then
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
