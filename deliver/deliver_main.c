@@ -30,6 +30,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "log.h"
+#include "log_journal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,6 +138,7 @@ main(int argc, char **argv)
 	int c, rc;
 
 	log_init(argv[0]);
+	log_journal_enable();
 	memset(&ctx, 0, sizeof(ctx));
 	while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		if (c == 'c')

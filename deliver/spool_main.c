@@ -27,6 +27,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "log_journal.h"
 #include "spool.h"
 
 /* usage - exit 64 */
@@ -320,6 +321,7 @@ main(int argc, char **argv)
 	int code;
 
 	log_init("mailout-spool");
+	log_journal_enable();
 	if (parse_args(argc, argv, &cl) < 0)
 		return usage();
 	if ((r = conf_load(conf_path(cl.conf), &cfg, stderr)) != RES_OK)

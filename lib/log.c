@@ -1,11 +1,16 @@
 /*
- * log.c - logging to the journal (structured) or to stderr
+ * log.c - logging to stderr, syslog or (structured) the journal
  *
- * What it is for: one line per event, in the shape admins know.
+ * What it is for: one line per event, in the shape admins know.  The
+ * structured journal sink lives in log_journal.c and is linked only
+ * into the programs that call log_journal_enable(): the others keep
+ * libsystemd (and its chain of libraries) out of their start-up, and
+ * their plain lines on stderr still reach the journal as its stream.
  * What it must never do: log a password, or fail the caller when the
  * log itself cannot be written.
  */
 #include "log.h"
+#include "log_journal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +21,6 @@
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
-#include <systemd/sd-journal.h>
 #include <sysexits.h>
 
 #define LOG_LINE_MAX 2048
@@ -25,6 +29,7 @@
 static const char *progname = "mailout";
 static int journal_mode = -1;
 static int use_syslog;
+static log_journal_sink journal_sink; /* NULL: plain lines only */
 
 /* stderr_is_client - inetd hands the connection over as fds 0, 1 and 2:
  * a log line on fd 2 would reach the client before the banner.  Then log
@@ -76,6 +81,12 @@ log_use_journal(int mode)
 	journal_mode = mode;
 }
 
+void
+log_set_journal_sink(log_journal_sink sink)
+{
+	journal_sink = sink;
+}
+
 /* stderr_is_journal - JOURNAL_STREAM names the device:inode of fd 2 */
 static int
 stderr_is_journal(void)
@@ -123,7 +134,7 @@ emit(int priority, const struct log_field *fields, size_t nfields, const char *t
 		syslog(priority, "%s%s", level_word(priority), text);
 		return;
 	}
-	if (!stderr_is_journal()) {
+	if (journal_sink == NULL || !stderr_is_journal()) {
 		fprintf(stderr, "%s: %s%s\n", progname, level_word(priority), text);
 		return;
 	}
@@ -139,7 +150,7 @@ emit(int priority, const struct log_field *fields, size_t nfields, const char *t
 		iov[i].iov_base = items[i];
 		iov[i].iov_len = strlen(items[i]);
 	}
-	if (sd_journal_sendv(iov, (int)n) < 0)
+	if (journal_sink(iov, (int)n) < 0)
 		fprintf(stderr, "%s: %s%s\n", progname, level_word(priority), text);
 }
 

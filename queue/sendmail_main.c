@@ -24,6 +24,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "log_journal.h"
 #include "sendmail.h"
 
 /* std_fds - fds 0-2 open, so no pipe ends up as stdin by accident */
@@ -84,6 +85,7 @@ main(int argc, char **argv)
 	char err[256];
 
 	log_init(argc > 0 ? argv[0] : "mailout-sendmail");
+	log_journal_enable();
 	if (std_fds() < 0 || drop_setid() < 0)
 		return EX_OSERR;
 	(void)umask(022);

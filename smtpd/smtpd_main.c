@@ -37,6 +37,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "log_journal.h"
 #include "smtpd_explain.h"
 #include "smtpd_passwd.h"
 
@@ -192,6 +193,7 @@ main(int argc, char **argv)
 	int rfd, wfd;
 
 	log_init(argv[0]);
+	log_journal_enable();
 	std_fds_open();
 	(void)signal(SIGPIPE, SIG_IGN); /* EPIPE is an error like any other */
 	/* an inherited SIG_IGN would reap mailout-queue before we read its
