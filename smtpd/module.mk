@@ -16,10 +16,12 @@ SMTPD_SRCS := \
 	smtpd/smtpd_block.c \
 	smtpd/smtpd_explain.c \
 	smtpd/smtpd_auth.c \
+	smtpd/smtpd_pam.c \
 	smtpd/smtpd_passwd.c
 
-# AUTH: PAM for the campus directory, libxcrypt for the passwd file
-SMTPD_LIBS := -lpam -lcrypt
+# AUTH: libxcrypt for the passwd file; libpam (the campus directory) is
+# dlopen'ed on first use (smtpd/smtpd_pam.c), not linked
+SMTPD_LIBS := -lcrypt
 
 $(BIN)/mailout-smtpd: $(call objs,smtpd/smtpd_main.c $(SMTPD_SRCS)) $(LIBMAILOUT)
 	@mkdir -p $(dir $@)

@@ -4,7 +4,8 @@
  * What it is for: the AUTH command: where it may be given (inside TLS,
  * after EHLO, once, outside a transaction), the SASL exchange with its
  * base64 (OpenSSL's EVP_DecodeBlock behind a strict check), PAM's
- * conversation (the rest of the credential check is smtpd_passwd.c's),
+ * conversation (the rest of the credential check is smtpd_passwd.c's;
+ * libpam is loaded on first use, smtpd_pam.c),
  * and the answer to guessing: each failure is answered after a
  * growing delay, the third ends the session, and failures are counted per client address across all
  * sessions (lib/client_state.c) so that an address past
@@ -32,6 +33,7 @@
 #include "client_state.h"
 #include "log.h"
 #include "smtpd.h"
+#include "smtpd_pam.h"
 
 /* b64_char - one of RFC 4648 4's 64 characters? (not isalnum: locale) */
 static int
@@ -193,21 +195,24 @@ auth_pam_check(const char *service, const char *user, const char *pass, const ch
 {
 	struct pam_talk talk = {user, pass};
 	struct pam_conv conv = {pam_conv_fn, &talk};
+	const struct pam_fns *pam = pam_fns_load();
 	pam_handle_t *ph = NULL;
 	int rc;
 
-	rc = pam_start(service, user, &conv, &ph);
+	if (pam == NULL)
+		return RES_TEMP; /* logged: 454 4.7.0, as when the directory is down */
+	rc = pam->start(service, user, &conv, &ph);
 	if (rc == PAM_SUCCESS && rhost)
-		rc = pam_set_item(ph, PAM_RHOST, rhost);
+		rc = pam->set_item(ph, PAM_RHOST, rhost);
 	if (rc == PAM_SUCCESS)
-		rc = pam_authenticate(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+		rc = pam->authenticate(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc == PAM_SUCCESS)
-		rc = pam_acct_mgmt(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+		rc = pam->acct_mgmt(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (pam_result(rc) == RES_TEMP)
 		log_warn("auth: PAM service %s: %s", service,
-		         ph ? pam_strerror(ph, rc) : "cannot start");
+		         ph ? pam->strerror(ph, rc) : "cannot start");
 	if (ph)
-		(void)pam_end(ph, rc);
+		(void)pam->end(ph, rc);
 	return pam_result(rc);
 }
 
