@@ -91,21 +91,6 @@ who(struct sm_context *c)
 	}
 }
 
-/* add_names - the host's names (FQDN and short) count as local */
-static void
-add_names(struct rewrite *rw, const char *name)
-{
-	char shortname[ADDR_DOMAIN_MAX + 1];
-	size_t n = strcspn(name, ".");
-
-	(void)rewrite_add_local(rw, name);
-	if (name[n] == '.' && n > 0 && n < sizeof(shortname)) {
-		memcpy(shortname, name, n);
-		shortname[n] = '\0';
-		(void)rewrite_add_local(rw, shortname);
-	}
-}
-
 /* system_fqdn - gethostname, made canonical through the resolver */
 static void
 system_fqdn(char *out, size_t outsize)
@@ -146,8 +131,8 @@ sm_context_init(struct sm_context *c, const struct sm_opts *o, const struct conf
 	                                   ? cfg->rewrite.domain
 	                                   : c->hostname) < 0)
 		return config_error("rewrite domain too long");
-	add_names(&c->rw, c->hostname);
-	add_names(&c->rw, sys);
+	(void)rewrite_add_host(&c->rw, c->hostname);
+	(void)rewrite_add_host(&c->rw, sys);
 	if (rewrite_map_load(&c->rw, cfg->rewrite.map, stderr) != RES_OK)
 		return EX_TEMPFAIL;
 	c->max_size = cfg->limits.message_size;

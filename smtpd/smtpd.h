@@ -175,6 +175,13 @@ __attribute__((noreturn)) void smtpd_drop(struct session *s, const char *esc, co
 void smtpd_cmd_mail(struct session *s, const struct smtp_cmd *c);
 void smtpd_cmd_rcpt(struct session *s, const struct smtp_cmd *c);
 void smtpd_cmd_starttls(struct session *s, const struct smtp_cmd *c);
+/* smtpd_rewrite_setup - the rewrite section as a session with rewrite
+ * = true reads it at its first MAIL, and --explain with it: rw gets the
+ * masquerade domain (default: host, the name the session greets with)
+ * and this host's names (host and the system's hostname, each with its
+ * first label); the caller loads the map.  RES_TEMP when there is no
+ * usable masquerade domain. */
+enum result smtpd_rewrite_setup(struct rewrite *rw, const struct config *cfg, const char *host);
 
 /* smtpd_auth.c - AUTH PLAIN and LOGIN (RFC 4954) */
 void smtpd_cmd_auth(struct session *s, const struct smtp_cmd *c);

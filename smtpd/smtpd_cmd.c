@@ -61,19 +61,22 @@ rewriting(const struct session *s)
 	return s->pc.class != NULL && s->pc.class->rewrite;
 }
 
-/* add_names - a name of this host and its first label count as local */
-static void
-add_names(struct rewrite *rw, const char *name)
+/* smtpd_rewrite_setup - see smtpd.h */
+enum result
+smtpd_rewrite_setup(struct rewrite *rw, const struct config *cfg, const char *host)
 {
-	char shortname[ADDR_DOMAIN_MAX + 1];
-	size_t n = strcspn(name, ".");
+	const char *domain = cfg->rewrite.domain;
+	char sys[ADDR_DOMAIN_MAX + 1];
 
-	(void)rewrite_add_local(rw, name);
-	if (name[n] == '.' && n > 0 && n < sizeof(shortname)) {
-		memcpy(shortname, name, n);
-		shortname[n] = '\0';
-		(void)rewrite_add_local(rw, shortname);
+	rewrite_init(rw);
+	if (rewrite_set_domain(rw, domain && domain[0] ? domain : host) < 0)
+		return RES_TEMP;
+	(void)rewrite_add_host(rw, host);
+	if (gethostname(sys, sizeof(sys) - 1) == 0) {
+		sys[sizeof(sys) - 1] = '\0';
+		(void)rewrite_add_host(rw, sys);
 	}
+	return RES_OK;
 }
 
 /* log_notes - what the map loader said, line by line, to the log:
@@ -102,23 +105,16 @@ log_notes(const char *text, size_t len)
 static enum result
 rewrite_ready(struct session *s)
 {
-	const char *domain = s->cfg->rewrite.domain;
-	char sys[ADDR_DOMAIN_MAX + 1], *notes = NULL;
+	char *notes = NULL;
 	size_t notes_len = 0;
 	enum result res;
 	FILE *errs;
 
 	if (s->rw_loaded)
 		return RES_OK;
-	rewrite_init(&s->rw);
-	if (rewrite_set_domain(&s->rw, domain && domain[0] ? domain : s->hostname) < 0) {
+	if (smtpd_rewrite_setup(&s->rw, s->cfg, s->hostname) != RES_OK) {
 		log_warn("rewrite: no usable masquerade domain");
 		return RES_TEMP;
-	}
-	add_names(&s->rw, s->hostname);
-	if (gethostname(sys, sizeof(sys) - 1) == 0) {
-		sys[sizeof(sys) - 1] = '\0';
-		add_names(&s->rw, sys);
 	}
 	errs = open_memstream(&notes, &notes_len);
 	res = rewrite_map_load(&s->rw, s->cfg->rewrite.map, errs);

@@ -12,8 +12,8 @@
  * or decide anything itself that a session decides elsewhere; the few
  * session rules it mirrors (AUTH only inside TLS, the recipient limit)
  * are named as such in its output.  Sender rewriting (rewrite = true)
- * is smtpd_cmd.c's, mirrored over lib/mail_rewrite.h: the same rules,
- * read the same way, before the policy sees the sender.
+ * is smtpd_cmd.c's: the rules come from its smtpd_rewrite_setup, and
+ * apply as there, before the policy sees the sender.
  */
 #include "smtpd_explain.h"
 
@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "mail_rewrite.h"
+#include "smtpd.h"
 #include "smtpd_passwd.h"
 #include "smtpd_policy.h"
 
@@ -273,23 +274,16 @@ static enum result
 rewrite_rules(struct explain *e, struct rewrite *rw)
 {
 	const struct config *cfg = e->c.cfg;
-	const char *domain = cfg->rewrite.domain;
-	char host[ADDR_DOMAIN_MAX + 1], sys[ADDR_DOMAIN_MAX + 1];
+	char host[ADDR_DOMAIN_MAX + 1];
 
 	if (cfg->hostname && cfg->hostname[0])
 		(void)bounded_copy(host, sizeof(host), cfg->hostname);
 	else if (gethostname(host, sizeof(host) - 1) < 0)
 		(void)bounded_copy(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
-	rewrite_init(rw);
-	if (rewrite_set_domain(rw, domain && domain[0] ? domain : host) < 0) {
+	if (smtpd_rewrite_setup(rw, cfg, host) != RES_OK) {
 		(void)buf_appends(&e->why, "rewrite: no usable masquerade domain");
 		return RES_TEMP;
-	}
-	(void)rewrite_add_host(rw, host);
-	if (gethostname(sys, sizeof(sys) - 1) == 0) {
-		sys[sizeof(sys) - 1] = '\0';
-		(void)rewrite_add_host(rw, sys);
 	}
 	if (rewrite_map_load(rw, cfg->rewrite.map, e->out) == RES_OK)
 		return RES_OK;
