@@ -121,6 +121,18 @@ take_utf8(struct scan *sc)
 	return 0;
 }
 
+/* next_ascii - take the UTF-8 characters at the cursor (RFC 6531: they
+ * stand wherever letters may) and peek at the octet after them: *c is
+ * -1 at the end.  -1 when the UTF-8 is bad. */
+static int
+next_ascii(struct scan *sc, int *c)
+{
+	while ((*c = peek(sc)) >= 0x80)
+		if (take_utf8(sc) < 0)
+			return -1;
+	return 0;
+}
+
 /* is_atext - RFC 5322 atext, ASCII part */
 static bool
 is_atext(int c)
@@ -169,16 +181,13 @@ scan_quoted(struct scan *sc, bool *relay)
 
 	sc->pos++; /* the opening DQUOTE */
 	for (;;) {
-		if ((c = peek(sc)) < 0)
+		if (next_ascii(sc, &c) < 0)
+			return -1;
+		if (c < 0)
 			return fail(sc, "unterminated quoted local part");
 		if (c == '"') {
 			sc->pos++;
 			return 0;
-		}
-		if (c >= 0x80) {
-			if (take_utf8(sc) < 0)
-				return -1;
-			continue;
 		}
 		if (c == '\\') {
 			/* quoted-pairSMTP = %d92 %d32-126 */
@@ -200,24 +209,17 @@ static int
 scan_dot_string(struct scan *sc, bool *relay)
 {
 	size_t start = sc->pos;
-	int c;
+	int c, rc;
 
-	while ((c = peek(sc)) >= 0) {
-		if (c >= 0x80) {
-			if (take_utf8(sc) < 0)
-				return -1;
-			continue;
-		}
-		if (c == '.') {
-			if (sc->pos == start || sc->s[sc->pos - 1] == '.')
-				return fail(sc, "empty part in local part (leading or double dot)");
-		} else if (!is_atext(c)) {
-			break;
-		}
+	while ((rc = next_ascii(sc, &c)) == 0 && (c == '.' || is_atext(c))) {
+		if (c == '.' && (sc->pos == start || sc->s[sc->pos - 1] == '.'))
+			return fail(sc, "empty part in local part (leading or double dot)");
 		if (c == '%' || c == '!')
 			*relay = true;
 		sc->pos++;
 	}
+	if (rc < 0)
+		return -1;
 	if (sc->pos == start)
 		return fail(sc, peek(sc) == '@' ? "empty local part"
 		                                : bad_char(sc, "empty local part"));
@@ -290,18 +292,12 @@ static int
 scan_domain(struct scan *sc, char *out)
 {
 	size_t start = sc->pos;
-	int c;
+	int c, rc;
 
-	while ((c = peek(sc)) >= 0) {
-		if (c >= 0x80) {
-			if (take_utf8(sc) < 0)
-				return -1;
-		} else if (is_ldh(c) || c == '.') {
-			sc->pos++;
-		} else {
-			break;
-		}
-	}
+	while ((rc = next_ascii(sc, &c)) == 0 && (is_ldh(c) || c == '.'))
+		sc->pos++;
+	if (rc < 0)
+		return -1;
 	if (check_labels(sc, sc->s + start, sc->pos - start) < 0)
 		return -1;
 	copy_lower(out, sc->s + start, sc->pos - start);
