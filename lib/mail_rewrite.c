@@ -587,20 +587,47 @@ rewrite_header_value(const struct rewrite *rw, enum rewrite_mode mode, const cha
 	return changed;
 }
 
+/* The header fields with addresses mailout acts on (RFC 5322 3.6.2,
+ * 3.6.3): one table for the receiver's and mailout-sendmail's
+ * rewriting and for the recipients of sendmail -t.  Bcc: is read for
+ * recipients only: -t drops it, and a receiver leaves it as it is. */
+static const struct {
+	const char *name;
+	enum rewrite_mode mode;
+	unsigned flags;
+} address_fields[] = {
+    {"From", REWRITE_SENDER, REWRITE_FIELD_ADDRS},
+    {"To", REWRITE_RECIPIENT, REWRITE_FIELD_ADDRS | REWRITE_FIELD_RCPT},
+    {"Cc", REWRITE_RECIPIENT, REWRITE_FIELD_ADDRS | REWRITE_FIELD_RCPT},
+    {"Bcc", REWRITE_RECIPIENT, REWRITE_FIELD_RCPT},
+};
+
+unsigned
+rewrite_field_flags(const char *name, size_t n, enum rewrite_mode *mode)
+{
+	size_t i;
+
+	while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	for (i = 0; i < sizeof(address_fields) / sizeof(address_fields[0]); i++) {
+		if (strlen(address_fields[i].name) == n &&
+		    strncasecmp(name, address_fields[i].name, n) == 0) {
+			*mode = address_fields[i].mode;
+			return address_fields[i].flags;
+		}
+	}
+	return 0;
+}
+
 bool
 rewrite_field_mode(const char *name, size_t n, enum rewrite_mode *mode)
 {
-	while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
-		n--;
-	if (n == 4 && strncasecmp(name, "from", 4) == 0) {
-		*mode = REWRITE_SENDER;
-		return true;
-	}
-	if (n == 2 && (strncasecmp(name, "to", 2) == 0 || strncasecmp(name, "cc", 2) == 0)) {
-		*mode = REWRITE_RECIPIENT;
-		return true;
-	}
-	return false;
+	enum rewrite_mode m;
+
+	if ((rewrite_field_flags(name, n, &m) & REWRITE_FIELD_ADDRS) == 0)
+		return false;
+	*mode = m;
+	return true;
 }
 
 int

@@ -99,10 +99,19 @@ int addrlist_next(const char *s, size_t len, size_t *pos, struct addrlist_item *
 int rewrite_header_value(const struct rewrite *rw, enum rewrite_mode mode, const char *value,
                          size_t len, struct buf *out);
 
+/* rewrite_field_flags - what a header field's addresses are to mailout,
+ * from one table: REWRITE_FIELD_ADDRS, they are rewritten (From: as
+ * senders, To: and Cc: as recipients; *mode says how);
+ * REWRITE_FIELD_RCPT, sendmail -t takes them as recipients (To:, Cc:,
+ * Bcc:).  name is the field name (n octets; blanks before the colon
+ * are allowed, RFC 5322 4.5.3).  0: none of these. */
+#define REWRITE_FIELD_ADDRS 1u
+#define REWRITE_FIELD_RCPT 2u
+unsigned rewrite_field_flags(const char *name, size_t n, enum rewrite_mode *mode);
+
 /* rewrite_field_mode - the header fields whose addresses are rewritten
- * and how: From: as senders, To: and Cc: as recipients (what
- * mailout-sendmail does).  name is the field name (n octets; blanks
- * before the colon are allowed, RFC 5322 4.5.3).  false: leave it be. */
+ * and how (REWRITE_FIELD_ADDRS of rewrite_field_flags): From: as
+ * senders, To: and Cc: as recipients.  false: leave it be. */
 bool rewrite_field_mode(const char *name, size_t n, enum rewrite_mode *mode);
 
 /* rewrite_header_field - one whole header field as it stands in a

@@ -98,21 +98,24 @@ enum result
 sm_extract_recipients(const struct rewrite *rw, struct sm_message *m, struct sm_rcpts *r, char *err,
                       size_t errsize)
 {
-	const struct sm_field *f;
+	struct sm_field *f;
+	enum rewrite_mode mode;
 	enum result res;
+	unsigned flags;
 	size_t i;
 
 	for (i = 0; i < m->nf; i++) {
-		if (!sm_field_is(m, i, "To") && !sm_field_is(m, i, "Cc") &&
-		    !sm_field_is(m, i, "Bcc"))
-			continue;
 		f = &m->f[i];
+		flags = rewrite_field_flags(m->hdr.s + f->off, f->name_len, &mode);
+		if ((flags & REWRITE_FIELD_RCPT) == 0)
+			continue;
 		res = sm_add_recipients(rw, m->hdr.s + f->off + f->name_len + 1,
 		                        f->len - f->name_len - 1, r, err, errsize);
 		if (res != RES_OK)
 			return res;
-		if (sm_field_is(m, i, "Bcc"))
-			m->f[i].drop = true;
+		/* Bcc: names recipients the others must not see */
+		if ((flags & REWRITE_FIELD_ADDRS) == 0)
+			f->drop = true;
 	}
 	return RES_OK;
 }
