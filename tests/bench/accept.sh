@@ -11,14 +11,9 @@
 # sanitizers (plain `make`), else you measure ASan.
 #   N=200 tests/bench/accept.sh build
 set -eu
-BUILDDIR=${1:-build}
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-case $BUILDDIR in /*) ;; *) BUILDDIR=$TOP/$BUILDDIR ;; esac
-export MAILOUT_BIN="$BUILDDIR/bin" N="${N:-1000}"
-for p in mailout-smtpd mailout-queue; do
-	[ -x "$MAILOUT_BIN/$p" ] || { echo "accept.sh: $MAILOUT_BIN/$p is not built (make BUILD=...)" >&2; exit 1; }
-done
-cd "$TOP/tests/integration"
+# shellcheck source=tests/bench/common.sh
+. "$(dirname "$0")/common.sh"
+bench_setup 1000 "${1:-build}" mailout-smtpd mailout-queue
 exec /usr/bin/python3 - <<'PY'
 import concurrent.futures, os, shutil, smtplib, sys, tempfile, time
 import harness

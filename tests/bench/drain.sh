@@ -9,14 +9,9 @@
 # limit).  A warm-up run of 20 messages comes first.  Prints messages/second.  Use a build without sanitizers:
 #   make BUILD=build/bench && N=2000 tests/bench/drain.sh build/bench
 set -eu
-BUILDDIR=${1:-build}
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-case $BUILDDIR in /*) ;; *) BUILDDIR=$TOP/$BUILDDIR ;; esac
-export MAILOUT_BIN="$BUILDDIR/bin" N="${N:-5000}"
-for p in mailout-deliver mailout-queue; do
-	[ -x "$MAILOUT_BIN/$p" ] || { echo "drain.sh: $MAILOUT_BIN/$p is not built (make BUILD=...)" >&2; exit 1; }
-done
-cd "$TOP/tests/integration"
+# shellcheck source=tests/bench/common.sh
+. "$(dirname "$0")/common.sh"
+bench_setup 5000 "${1:-build}" mailout-deliver mailout-queue
 exec /usr/bin/python3 - <<'PY'
 import concurrent.futures, os, shutil, subprocess, time
 import harness
