@@ -133,9 +133,9 @@ def wait_for(pred, timeout=WAIT, step=0.02, what='condition'):
         time.sleep(step)
 
 
-def children_of(pid):
-    """Direct children of pid (from /proc/PID/stat)."""
-    kids = []
+def proc_stats():
+    """(pid, fields) of every process: fields are /proc/PID/stat's after
+    the command name, from the state on (state, ppid, pgrp, ...)."""
     for d in os.listdir('/proc'):
         if not d.isdigit():
             continue
@@ -143,11 +143,13 @@ def children_of(pid):
             with open('/proc/%s/stat' % d) as f:
                 stat = f.read()
         except OSError:
-            continue
-        fields = stat[stat.rfind(')') + 2:].split()
-        if int(fields[1]) == pid:
-            kids.append(int(d))
-    return sorted(kids)
+            continue  # gone meanwhile
+        yield int(d), stat[stat.rfind(')') + 2:].split()
+
+
+def children_of(pid):
+    """Direct children of pid (from /proc/PID/stat)."""
+    return sorted(p for p, fields in proc_stats() if int(fields[1]) == pid)
 
 
 def exe_of(pid):
@@ -219,19 +221,8 @@ def _killpg(pgid, sig):
 
 def group_members(pgid):
     """pids of the running (not zombie) processes of group pgid."""
-    pids = []
-    for d in os.listdir('/proc'):
-        if not d.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(')') + 2:].split()
-        if int(fields[2]) == pgid and fields[0] not in ('Z', 'X'):
-            pids.append(int(d))
-    return pids
+    return [p for p, fields in proc_stats()
+            if int(fields[2]) == pgid and fields[0] not in ('Z', 'X')]
 
 
 def group_alive(pgid):
