@@ -39,24 +39,28 @@ JOURNAL_STREAM_SH = ('JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) || exit
                      'export JOURNAL_STREAM; exec "$@"')
 
 
+def send_message(tc, s, msg, rcpts=('admin@example.org',)):
+    """printer@example.org sends msg to rcpts in the open session s, then
+    QUIT; each step must be accepted.  The queue ID of the 250 reply."""
+    tc.assertEqual(s.mail('printer@example.org')[0], 250)
+    for r in rcpts:
+        tc.assertEqual(s.rcpt(r)[0], 250)
+    code, text = s.data(msg)
+    tc.assertEqual(code, 250, text)
+    s.quit()
+    return QUEUE_ID_RE.search(text.decode()).group(1)
+
+
 class Logs(deliver_util.DeliverCase):
 
     def send(self, rcv, tls=False, rcpts=('a@example.org', 'b@example.org')):
         s = self.smtp(rcv)
         s.ehlo()
         if tls:
-            import ssl
-            import certs
             self.assertEqual(s.starttls(context=ssl.create_default_context(
                 cafile=certs.ca()[0]))[0], 220)
             s.ehlo()
-        self.assertEqual(s.mail('printer@example.org')[0], 250)
-        for r in rcpts:
-            self.assertEqual(s.rcpt(r)[0], 250)
-        code, text = s.data(harness.message('log test', 'line one\nline two\n'))
-        self.assertEqual(code, 250, text)
-        s.quit()
-        return QUEUE_ID_RE.search(text.decode()).group(1)
+        return send_message(self, s, harness.message('log test', 'line one\nline two\n'), rcpts)
 
     def accept_line(self, rcv, qid):
         def find():
@@ -150,24 +154,23 @@ class Journal(deliver_util.DeliverCase):
         p = self.in_ns(['journalctl', '--no-pager', '-o', 'json'] + list(match))
         return [json.loads(ln) for ln in p.stdout.decode().splitlines() if ln.strip()]
 
+    def journal_receiver(self):
+        """mailout-smtpd under tcpserver on loopback, all its stderr to the
+        journal as mailout-activator's (the programs log natively)."""
+        port = harness.free_port()
+        argv = self.journal_argv('mailout-activator', [
+            'tcpserver', '-q', '-R', '-H', '-l', '0', '127.0.0.1', str(port),
+            bin('mailout-smtpd'), '-c', self.conf, '-l', 'smtp'])
+        p = self.start(argv, name='tcpserver-journal')
+        harness.wait_listening(port, proc=p)
+        return harness.Receiver(p, '127.0.0.1', port, 'tcpserver')
+
     def test_fields_from_receiver_and_deliverer(self):
         port, gw = self.gateway()
         self.setup_conf(['[127.0.0.1]:%d' % port])
-        rcv_port = harness.free_port()
-        argv = self.journal_argv('mailout-activator', [
-            'tcpserver', '-q', '-R', '-H', '-l', '0', '127.0.0.1', str(rcv_port),
-            bin('mailout-smtpd'), '-c', self.conf, '-l', 'smtp'])
-        p = self.start(argv, name='tcpserver-journal')
-        harness.wait_listening(rcv_port, proc=p)
-        rcv = harness.Receiver(p, '127.0.0.1', rcv_port, 'tcpserver')
-        s = self.smtp(rcv)
+        s = self.smtp(self.journal_receiver())
         s.ehlo()
-        self.assertEqual(s.mail('printer@example.org')[0], 250)
-        self.assertEqual(s.rcpt('admin@example.org')[0], 250)
-        code, text = s.data(harness.message('journal'))
-        self.assertEqual(code, 250, text)
-        s.quit()
-        qid = QUEUE_ID_RE.search(text.decode()).group(1)
+        qid = send_message(self, s, harness.message('journal'))
 
         # The admin's query: journalctl -t mailout-smtpd QUEUE_ID=ID
         entries = harness.wait_for(
@@ -205,24 +208,13 @@ class Journal(deliver_util.DeliverCase):
 
     def test_starttls_session_has_tls_field(self):
         self.setup_conf(['[127.0.0.1]:%d' % harness.free_port()])
-        rcv_port = harness.free_port()
-        argv = self.journal_argv('mailout-activator', [
-            'tcpserver', '-q', '-R', '-H', '-l', '0', '127.0.0.1', str(rcv_port),
-            bin('mailout-smtpd'), '-c', self.conf, '-l', 'smtp'])
-        p = self.start(argv, name='tcpserver-journal')
-        harness.wait_listening(rcv_port, proc=p)
-        s = self.smtp(harness.Receiver(p, '127.0.0.1', rcv_port, 'tcpserver'))
+        s = self.smtp(self.journal_receiver())
         s.ehlo()
         ctx = ssl.create_default_context(cafile=certs.ca()[0])
         self.assertEqual(s.starttls(context=ctx)[0], 220)
         version, cipher = s.sock.version(), s.sock.cipher()[0]
         s.ehlo()
-        self.assertEqual(s.mail('printer@example.org')[0], 250)
-        self.assertEqual(s.rcpt('admin@example.org')[0], 250)
-        code, text = s.data(harness.message('journal over tls'))
-        self.assertEqual(code, 250, text)
-        s.quit()
-        qid = QUEUE_ID_RE.search(text.decode()).group(1)
+        qid = send_message(self, s, harness.message('journal over tls'))
         # the admin's query by field: every TLS 1.3 message of the day
         entries = harness.wait_for(
             lambda: self.journal('-t', 'mailout-smtpd', 'QUEUE_ID=' + qid, 'TLS=' + version),
