@@ -3,7 +3,10 @@
  *
  * What it is for: MAIL, RCPT (pipelined when the gateway offers
  * PIPELINING), DATA and the dot-stuffed message, and a status per
- * recipient: 2xx sent, 4xx deferred, 5xx failed (to be bounced).
+ * recipient: 2xx sent, 4xx deferred, 5xx failed (to be bounced).  An
+ * outcome decided here rather than replied by the gateway (no SMTPUTF8,
+ * over its SIZE, a lost connection) is recorded as "553 5.6.7 mailout:
+ * ..." (DSN_OURS), so its bounce never presents it as the gateway's.
  * What it must never do: send the message unstuffed (a line "." would
  * end it early and the rest would be read as commands), send a message
  * the gateway said it cannot take (SIZE, SMTPUTF8), or report "sent"
@@ -55,8 +58,9 @@ lost(struct gw_session *s, struct rcpt_try *t, size_t n, const bool *open, const
 {
 	char line[STATE_REPLY_MAX];
 
-	(void)bounded_format(line, sizeof(line), "451 4.4.2 lost connection with %s while %s: %s",
-	                     s->relay, stage, s->c.err);
+	(void)bounded_format(line, sizeof(line),
+	                     "451 4.4.2 " DSN_OURS "lost connection with %s while %s: %s", s->relay,
+	                     stage, s->c.err);
 	set_all(t, n, open, RCPT_DEFERRED, line, false);
 	s->up = false;
 	conn_close(&s->c);
@@ -104,15 +108,17 @@ precheck(struct gw_session *s, const struct msg_job *m, struct rcpt_try *t, size
 	char line[STATE_REPLY_MAX];
 
 	if (utf8 && !s->ext.smtputf8) {
-		(void)bounded_format(
-		    line, sizeof(line),
-		    "553 5.6.7 %s does not support SMTPUTF8, needed for this address", s->relay);
+		(void)bounded_format(line, sizeof(line),
+		                     "553 5.6.7 " DSN_OURS
+		                     "%s does not support SMTPUTF8, needed for this address",
+		                     s->relay);
 		set_all(t, n, NULL, RCPT_FAILED, line, false);
 		return false;
 	}
 	if (s->ext.size && wire > s->ext.size) {
 		(void)bounded_format(
-		    line, sizeof(line), "552 5.3.4 message size %llu exceeds the limit %llu of %s",
+		    line, sizeof(line),
+		    "552 5.3.4 " DSN_OURS "message size %llu exceeds the limit %llu of %s",
 		    (unsigned long long)wire, (unsigned long long)s->ext.size, s->relay);
 		set_all(t, n, NULL, RCPT_FAILED, line, false);
 		return false;
@@ -200,8 +206,12 @@ gw_send(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m, 
 	    (gw_cmd(s, "RSET") < 0 || gw_exchange(s, &r, ctx->to.mail) < 0 || r.code / 100 != 2)) {
 		s->up = false; /* no QUIT into a broken session */
 		gw_close(s, ctx);
-		if (gw_open(s, ctx) != RES_OK)
-			return set_all(t, n, NULL, RCPT_DEFERRED, s->why, false);
+		if (gw_open(s, ctx) != RES_OK) {
+			char line[STATE_REPLY_MAX];
+
+			(void)dsn_mark_ours(s->why, line, sizeof(line));
+			return set_all(t, n, NULL, RCPT_DEFERRED, line, false);
+		}
 	}
 	s->sent++;
 	if ((accepted = envelope(s, ctx, m, t, n, open, wire, utf8)) < 0)

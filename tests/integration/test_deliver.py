@@ -167,7 +167,10 @@ class TestDeliver(DeliverCase):
         _, groups = parse_dsn(env['content'])
         self.assertEqual(groups[1]['action'], 'failed')
         self.assertEqual(groups[1]['status'], '5.4.7')
+        # no gateway ever answered: our own words, nobody named as saying them
+        self.assertTrue(groups[1]['diagnostic-code'].startswith('X-mailout; '), groups[1])
         self.assertIn('connect to', groups[1]['diagnostic-code'])
+        self.assertNotIn('remote-mta', groups[1])
 
     def test_null_sender_never_bounced(self):
         port, gw = self.gateway('--reply-rcpt', 'a@example.org=550 5.1.1 gone',
@@ -243,7 +246,19 @@ class TestDeliver(DeliverCase):
         self.assertIn('552 5.3.4', self.last_log)
         self.assertEqual(self.received(gw), [])
         (dsn_id,) = self.spool_new()
-        self.assertEqual(self.read_spool(dsn_id)['to'], ['root@example.org'])
+        env = self.read_spool(dsn_id)
+        self.assertEqual(env['to'], ['root@example.org'])
+        # the gateway only advertised SIZE: mailout refused, so the report
+        # says so in its own words and claims no reply from the gateway
+        msg, groups = parse_dsn(env['content'])
+        self.assertEqual(msg.get_param('report-type'), 'delivery-status')
+        self.assertEqual(len(groups), 2, groups)
+        g = groups[1]
+        self.assertEqual((g['final-recipient'], g['action'], g['status']),
+                         ('rfc822; a@example.org', 'failed', '5.3.4'))
+        self.assertNotIn('remote-mta', g)
+        self.assertRegex(g['diagnostic-code'],
+                         r'^X-mailout; message size \d+ exceeds the limit 200 of ')
 
     def queue_many(self, n, subject, parallel=8):
         """n messages through the real mailout-queue, parallel at a time

@@ -5,13 +5,17 @@ on loopback, which records each transaction's commands per TCP read,
 its MAIL parameters and how many sessions were open at once):
 PIPELINING with a 2xx, a 4xx and a 5xx recipient in one group;
 SMTPUTF8 and BODY=8BITMIME; a UTF-8 address toward a gateway without
-SMTPUTF8 (bounced 553 5.6.7, with the DSN); a gateway on [::1]; up to
+SMTPUTF8 (bounced 553 5.6.7, with the DSN: RFC 6533's global form, our
+own diagnostic "X-mailout;", no Remote-MTA); UTF-8 returned headers
+(message/global-headers); a gateway on [::1]; up to
 gateway.connections sessions in parallel and never more.  Messages
 enter the spool through the real mailout-queue.
 Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_deliver_smtp
 (from tests/integration).
 """
 
+import email.parser
+import email.policy
 import json
 import os
 import socket
@@ -23,6 +27,26 @@ from harness import PYTHON, free_port, wait_listening
 MSG = b'Subject: hello\nFrom: <root@example.org>\nMessage-ID: <1@x>\n\nHi.\n'
 UTF8_RCPT = 'j\u00fcrgen@example.org'
 UTF8_SENDER = 'gr\u00fc\u00dfe@example.org'
+
+
+def parse_global_dsn(data):
+    """An RFC 6533 DSN as an email.message, its parts' content types and
+    its message/global-delivery-status groups as dicts (field names in
+    lower case), each group read with the email package from UTF-8."""
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    types = [p.get_content_type() for p in msg.iter_parts()]
+    (report,) = [p for p in msg.iter_parts()
+                 if p.get_content_type() == 'message/global-delivery-status']
+    raw = report.get_content().decode('utf-8')  # strict: the report is UTF-8
+    parser = email.parser.HeaderParser(policy=email.policy.default)
+    groups = []
+    for block in raw.strip('\n').split('\n\n'):
+        g = parser.parsestr(block + '\n')
+        names = [k.lower() for k in g.keys()]
+        assert len(names) == len(set(names)), block  # no field twice
+        assert not g.defects, (block, g.defects)
+        groups.append({k.lower(): str(v) for k, v in g.items()})
+    return msg, types, groups
 
 
 def have_ipv6_loopback():
@@ -131,19 +155,29 @@ class TestDeliverSMTP(DeliverCase):
                          r'.*status=bounced \(553 5\.6\.7 ' % (UTF8_RCPT, port))
         self.assertNotIn('relay=none', self.last_log)
         self.assertNotIn(qid, self.spool_list('deferred'))
-        env, (msg, groups) = self.bounce_for(qid)
+        (dsn_id,) = [i for i in self.spool_new() if i != qid]
+        env = self.read_spool(dsn_id)
         self.assertEqual((env['from'], env['to']), ('', ['root@example.org']))
+        # RFC 6533: a UTF-8 address makes the report global
+        msg, types, groups = parse_global_dsn(env['content'])
         self.assertEqual(msg.get_content_type(), 'multipart/report')
+        self.assertEqual(msg.get_param('report-type'), 'global-delivery-status')
+        self.assertEqual(types, ['text/plain', 'message/global-delivery-status',
+                                 'text/rfc822-headers'])  # the headers are ASCII
+        self.assertNotIn(b'message/delivery-status', env['content'])
         self.assertEqual(len(groups), 3, groups)
+        self.assertEqual(groups[0]['reporting-mta'], 'dns; relay.test.example')
         for g in groups[1:]:
             self.assertEqual(g['action'], 'failed')
             self.assertEqual(g['status'], '5.6.7')
-            self.assertTrue(g['diagnostic-code'].startswith('smtp; 553 5.6.7 '), g)
-        finals = sorted(g['final-recipient'] for g in groups[1:])
-        self.assertEqual(finals[0], 'rfc822; a@example.org')
-        self.assertIn('j', finals[1])
-        self.assertTrue(finals[1].endswith('rgen@example.org'), finals[1])
-        # the bounce itself is ASCII: this gateway takes it
+            # mailout decided it: the gateway said nothing, so no reply of its own
+            self.assertNotIn('remote-mta', g)
+            self.assertTrue(g['diagnostic-code'].startswith('X-mailout; '), g)
+            self.assertIn('does not support SMTPUTF8', g['diagnostic-code'])
+            self.assertNotIn('553', g['diagnostic-code'])
+        self.assertEqual(sorted(g['final-recipient'] for g in groups[1:]),
+                         ['rfc822; a@example.org', 'utf-8; ' + UTF8_RCPT])
+        # its envelope is ASCII: this gateway takes it
         self.deliver()
         ((meta, _),) = self.received(gw)
         self.assertEqual((meta['mail_from'], meta['rcpt_tos']), ('<>', ['root@example.org']))
@@ -157,9 +191,43 @@ class TestDeliverSMTP(DeliverCase):
         self.assertEqual(self.received(gw), [])
         self.assertRegex(self.last_log, r'to=<a@example\.org>, relay=127\.0\.0\.1\[127\.0\.0\.1\]'
                          r':%d, .*status=bounced \(553 5\.6\.7 ' % port)
-        env, (_, groups) = self.bounce_for(qid)
+        (dsn_id,) = [i for i in self.spool_new() if i != qid]
+        env = self.read_spool(dsn_id)
         self.assertEqual((env['from'], env['to']), ('', [UTF8_SENDER]))
+        # a UTF-8 sender: global; the ASCII recipient keeps "rfc822;"
+        msg, _, groups = parse_global_dsn(env['content'])
+        self.assertEqual(msg.get_param('report-type'), 'global-delivery-status')
+        self.assertIn(('\nTo: <%s>\n' % UTF8_SENDER).encode(), env['content'])
+        self.assertEqual(len(groups), 2, groups)
+        self.assertEqual(groups[1]['final-recipient'], 'rfc822; a@example.org')
         self.assertEqual(groups[1]['status'], '5.6.7')
+        self.assertNotIn('remote-mta', groups[1])
+        self.assertTrue(groups[1]['diagnostic-code'].startswith('X-mailout; '), groups[1])
+
+    def test_utf8_headers_returned_as_global_headers(self):
+        # an ASCII envelope, a gateway's 550, UTF-8 in the headers (RFC 6532)
+        port, gw = self.gateway('--reply-rcpt', 'bad@example.org=550 5.1.1 no such user')
+        self.setup_conf(['[127.0.0.1]:%d' % port])
+        body = ('Subject: Gr\u00fc\u00dfe\nFrom: <root@example.org>\n\nHi.\n').encode()
+        qid = self.queue('root@example.org', ['bad@example.org'], body)
+        self.deliver()
+        (dsn_id,) = [i for i in self.spool_new() if i != qid]
+        env = self.read_spool(dsn_id)
+        msg, types, groups = parse_global_dsn(env['content'])
+        self.assertEqual(msg.get_param('report-type'), 'global-delivery-status')
+        self.assertEqual(types, ['text/plain', 'message/global-delivery-status',
+                                 'message/global-headers'])
+        self.assertEqual(len(groups), 2, groups)
+        # the gateway did reply: it is named, with its reply
+        self.assertEqual(groups[1], {'final-recipient': 'rfc822; bad@example.org',
+                                     'action': 'failed', 'status': '5.1.1',
+                                     'remote-mta': 'dns; 127.0.0.1',
+                                     'diagnostic-code': 'smtp; 550 5.1.1 no such user'})
+        (headers,) = [p for p in msg.iter_parts()
+                      if p.get_content_type() == 'message/global-headers']
+        orig = email.message_from_bytes(headers.get_content(), policy=email.policy.default)
+        self.assertEqual(orig['Subject'], 'Gr\u00fc\u00dfe')
+        self.assertNotIn(b'Hi.', env['content'])
 
     def test_8bit_body_carries_body_8bitmime(self):
         port, gw = self.gateway()

@@ -1,11 +1,18 @@
 /*
- * test_dsn.c - unit tests for the RFC 3464 bounce builder (lib/mail_dsn.c)
+ * test_dsn.c - unit tests for the RFC 3464 / RFC 6533 bounce builder
+ * (lib/mail_dsn.c)
  *
  * Checks the fields a reader of the report relies on, that the body of
- * the original never appears, and the double-bounce marker.  Must
- * never depend on anything outside lib/.
+ * the original never appears, and the double-bounce marker; then both
+ * shapes read strictly, group by group and field by field: an ASCII
+ * report (message/delivery-status, text/rfc822-headers) and RFC 6533's
+ * global one (message/global-delivery-status, "utf-8;" addresses,
+ * message/global-headers), with an outcome of our own that names no
+ * Remote-MTA and no SMTP reply.  Must never depend on anything outside
+ * lib/.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,12 +96,267 @@ test_delayed_and_double(void **unused)
 	assert_false(dsn_is_double_bounce("A: b\n X-Mailout-Bounce: double\n", 31));
 }
 
+/* --- strict reading of the report ------------------------------------ */
+
+#define GROUPS_MAX 8
+#define FIELDS_MAX 12
+
+struct field {
+	char name[32];
+	char value[160];
+};
+
+struct group {
+	size_t n;
+	struct field f[FIELDS_MAX];
+};
+
+/* part_body - the body of the part whose Content-Type line is ctype;
+ * *len up to the next boundary line */
+static const char *
+part_body(const char *msg, const char *ctype, size_t *len)
+{
+	const char *p = strstr(msg, ctype), *body, *end;
+
+	if (!p || !(body = strstr(p, "\n\n")))
+		fail_msg("no part %s in:\n%s", ctype, msg);
+	body += 2;
+	if (!(end = strstr(body, "\n--")))
+		fail_msg("part %s not closed", ctype);
+	*len = (size_t)(end - body) + 1;
+	return body;
+}
+
+/* read_field - one "Name: value" line: a token, ": ", a value without
+ * control characters; no continuation lines in our reports */
+static void
+read_field(const char *line, size_t len, struct field *f)
+{
+	size_t n = strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-");
+
+	if (n == 0 || n >= sizeof(f->name) || len < n + 3 || line[n] != ':' || line[n + 1] != ' ' ||
+	    len - n - 2 >= sizeof(f->value))
+		fail_msg("not a field: %.*s", (int)len, line);
+	memcpy(f->name, line, n);
+	f->name[n] = '\0';
+	memcpy(f->value, line + n + 2, len - n - 2);
+	f->value[len - n - 2] = '\0';
+	for (size_t i = 0; f->value[i]; i++)
+		if ((unsigned char)f->value[i] < 0x20 || f->value[i] == 0x7f)
+			fail_msg("control character in %s", f->name);
+}
+
+/* read_groups - the per-message group, then one per recipient, each
+ * ended by one empty line (RFC 3464 2.1) */
+static size_t
+read_groups(const char *body, size_t len, struct group *g)
+{
+	size_t ng = 0, pos = 0;
+
+	memset(g, 0, GROUPS_MAX * sizeof(*g));
+	while (pos < len) {
+		const char *nl = memchr(body + pos, '\n', len - pos);
+		size_t ll = nl ? (size_t)(nl - (body + pos)) : len - pos;
+
+		assert_true(ng < GROUPS_MAX);
+		if (ll == 0) {
+			assert_true(g[ng].n > 0); /* never two empty lines */
+			ng++;
+		} else {
+			assert_true(g[ng].n < FIELDS_MAX);
+			read_field(body + pos, ll, &g[ng].f[g[ng].n++]);
+		}
+		pos += ll + 1;
+	}
+	assert_int_equal(g[ng].n, 0); /* the last group was closed */
+	return ng;
+}
+
+/* expect_group - exactly these fields, in this order ("Name: value") */
+static void
+expect_group(const struct group *g, const char *const *want, size_t n)
+{
+	assert_int_equal(g->n, n);
+	for (size_t i = 0; i < n; i++) {
+		char line[200];
+
+		assert_true(
+		    bounded_format(line, sizeof(line), "%s: %s", g->f[i].name, g->f[i].value) == 0);
+		assert_string_equal(line, want[i]);
+	}
+}
+
+#define EXPECT(g, ...)                                                                             \
+	do {                                                                                       \
+		static const char *const want_[] = {__VA_ARGS__};                                  \
+		expect_group((g), want_, sizeof(want_) / sizeof(want_[0]));                        \
+	} while (0)
+
+/* build_shape - a DSN_FAILED report on rcpts with the given headers */
+static void
+build_shape(const struct dsn_rcpt *rcpts, size_t n, const char *hdrs, struct buf *out)
+{
+	struct dsn d = {
+	    .kind = DSN_FAILED,
+	    .hostname = "relay.example.org",
+	    .queue_id = "0005F1C2A3B4D5E6.ABCDEFGHIJ23",
+	    .arrival = 1764000000,
+	    .now = 1764003600,
+	    .to = "root@example.org",
+	    .orig_sender = "root@example.org",
+	    .rcpts = rcpts,
+	    .n_rcpts = n,
+	    .headers = hdrs,
+	    .headers_len = strlen(hdrs),
+	};
+
+	buf_init(out, 0);
+	assert_int_equal(dsn_build(&d, out), 0);
+}
+
+static const struct dsn_rcpt mixed[] = {
+    {"bad@example.org", "5.1.1", "550 5.1.1 unknown user", "gw.example.org"},
+    {"big@example.org", "5.3.4",
+     "552 5.3.4 mailout: message size 900 exceeds the limit 200 of gw[192.0.2.1]:25",
+     "gw.example.org"},
+    {"late@example.org", "5.4.7", "451 4.4.1 mailout: connect to gw[192.0.2.1]:25 failed: timeout",
+     NULL},
+};
+
+static void
+test_ascii_shape(void **unused)
+{
+	struct group g[GROUPS_MAX];
+	struct buf out;
+	const char *body;
+	size_t len;
+
+	build_shape(mixed, 3, headers, &out);
+	assert_non_null(strstr(buf_cstr(&out), "multipart/report; report-type=delivery-status;"));
+	assert_null(strstr(buf_cstr(&out), "global"));
+	assert_null(strstr(buf_cstr(&out), "Content-Transfer-Encoding"));
+	body = part_body(buf_cstr(&out), "Content-Type: message/delivery-status\n", &len);
+	assert_int_equal(read_groups(body, len, g), 4);
+	EXPECT(&g[0], "Reporting-MTA: dns; relay.example.org",
+	       "X-Mailout-Queue-ID: 0005F1C2A3B4D5E6.ABCDEFGHIJ23",
+	       "Arrival-Date: Mon, 24 Nov 2025 16:00:00 +0000");
+	/* the gateway said it: its reply, and who it is */
+	EXPECT(&g[1], "Final-Recipient: rfc822; bad@example.org", "Action: failed", "Status: 5.1.1",
+	       "Remote-MTA: dns; gw.example.org", "Diagnostic-Code: smtp; 550 5.1.1 unknown user");
+	/* we decided (connected, though): no Remote-MTA, no SMTP reply */
+	EXPECT(&g[2], "Final-Recipient: rfc822; big@example.org", "Action: failed", "Status: 5.3.4",
+	       "Diagnostic-Code: X-mailout; message size 900 exceeds the limit 200 of "
+	       "gw[192.0.2.1]:25");
+	EXPECT(&g[3], "Final-Recipient: rfc822; late@example.org", "Action: failed",
+	       "Status: 5.4.7",
+	       "Diagnostic-Code: X-mailout; connect to gw[192.0.2.1]:25 failed: timeout");
+	body = part_body(buf_cstr(&out), "Content-Type: text/rfc822-headers\n", &len);
+	assert_int_equal(len, sizeof(headers) - 1);
+	assert_memory_equal(body, headers, len);
+	buf_free(&out);
+}
+
+static void
+test_global_shape(void **unused)
+{
+	static const struct dsn_rcpt rcpts[] = {
+	    {"j\xc3\xbcrgen@example.org", "5.6.7",
+	     "553 5.6.7 mailout: gw[192.0.2.1]:25 does not support SMTPUTF8, needed for this "
+	     "address",
+	     "gw.example.org"},
+	    {"a@example.org", "5.1.1", "550 5.1.1 unknown user", "gw.example.org"},
+	};
+	struct group g[GROUPS_MAX];
+	struct buf out;
+	const char *body, *s;
+	size_t len;
+
+	build_shape(rcpts, 2, headers, &out);
+	s = buf_cstr(&out);
+	assert_non_null(strstr(s, "Content-Type: multipart/report; "
+	                          "report-type=global-delivery-status;\n"));
+	assert_null(strstr(s, "message/delivery-status"));
+	assert_null(strstr(s, "global-headers")); /* the headers are ASCII */
+	body = part_body(s,
+	                 "Content-Type: message/global-delivery-status\n"
+	                 "Content-Transfer-Encoding: 8bit\n",
+	                 &len);
+	assert_int_equal(read_groups(body, len, g), 3);
+	assert_string_equal(g[0].f[0].name, "Reporting-MTA");
+	EXPECT(&g[1], "Final-Recipient: utf-8; j\xc3\xbcrgen@example.org", "Action: failed",
+	       "Status: 5.6.7",
+	       "Diagnostic-Code: X-mailout; gw[192.0.2.1]:25 does not support SMTPUTF8, needed for "
+	       "this address");
+	EXPECT(&g[2], "Final-Recipient: rfc822; a@example.org", "Action: failed", "Status: 5.1.1",
+	       "Remote-MTA: dns; gw.example.org", "Diagnostic-Code: smtp; 550 5.1.1 unknown user");
+	assert_non_null(strstr(s, "Content-Type: text/plain; charset=utf-8\n"
+	                          "Content-Transfer-Encoding: 8bit\n\n"));
+	assert_non_null(part_body(s, "Content-Type: text/rfc822-headers\n", &len));
+	buf_free(&out);
+}
+
+static void
+test_global_headers(void **unused)
+{
+	static const char utf8[] = "Subject: Gr\xc3\xbc\xc3\x9f"
+	                           "e\nFrom: <root@example.org>\n\n";
+	static const char latin1[] = "Subject: Gr\xfc\xdf"
+	                             "e\n\n";
+	struct buf out;
+	const char *body;
+	size_t len;
+
+	/* UTF-8 in the returned headers alone makes the report global */
+	build_shape(mixed, 1, utf8, &out);
+	assert_non_null(strstr(buf_cstr(&out), "report-type=global-delivery-status;"));
+	assert_non_null(
+	    part_body(buf_cstr(&out), "Content-Type: message/global-delivery-status\n", &len));
+	body = part_body(buf_cstr(&out),
+	                 "Content-Type: message/global-headers\nContent-Transfer-Encoding: 8bit\n",
+	                 &len);
+	assert_int_equal(len, sizeof(utf8) - 1);
+	assert_memory_equal(body, utf8, len);
+	buf_free(&out);
+	/* 8-bit octets that are not UTF-8 are no reason to claim RFC 6532 */
+	build_shape(mixed, 1, latin1, &out);
+	assert_null(strstr(buf_cstr(&out), "global"));
+	buf_free(&out);
+}
+
+static void
+test_ours_marker(void **unused)
+{
+	static const struct {
+		const char *in, *marked;
+		bool ours;
+	} t[] = {
+	    {"451 4.4.1 connect failed", "451 4.4.1 mailout: connect failed", false},
+	    {"451 4.4.1 mailout: connect failed", "451 4.4.1 mailout: connect failed", true},
+	    {"553 5.6.7 mailout: x", "553 5.6.7 mailout: x", true},
+	    {"550 no enhanced code", "550 mailout: no enhanced code", false},
+	    {"550 mailout: x", "550 mailout: x", true},
+	    {"550 5.1.1 said mailout: x", "550 5.1.1 mailout: said mailout: x", false},
+	    {"no code at all", "no code at all", false},
+	    {"", "", false},
+	};
+	char out[128];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(dsn_reply_is_ours(t[i].in), t[i].ours);
+		assert_int_equal(dsn_mark_ours(t[i].in, out, sizeof(out)), 0);
+		assert_string_equal(out, t[i].marked);
+	}
+	assert_false(dsn_reply_is_ours(NULL));
+	assert_int_equal(dsn_mark_ours("451 4.4.1 long text", out, 12), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_failed),
-	    cmocka_unit_test(test_delayed_and_double),
+	    cmocka_unit_test(test_failed),         cmocka_unit_test(test_delayed_and_double),
+	    cmocka_unit_test(test_ascii_shape),    cmocka_unit_test(test_global_shape),
+	    cmocka_unit_test(test_global_headers), cmocka_unit_test(test_ours_marker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
