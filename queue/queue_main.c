@@ -319,16 +319,23 @@ sock_parse(struct sock_req *rq, struct qq_job *job)
 	return QQ_OK;
 }
 
+/* sock_req_init - no request, no fds, no peer yet: report() and
+ * sock_done() read it even when the arguments were refused first */
+static void
+sock_req_init(struct sock_req *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->fds[0] = rq->fds[1] = -1;
+	rq->peer.pid = 0;
+	rq->peer.uid = (uid_t)-1;
+}
+
 /* sock_job - --socket: take the request on fd 0; the job reads the pipes */
 static int
 sock_job(struct sock_req *rq, struct qq_job *job)
 {
 	int rc;
 
-	memset(rq, 0, sizeof(*rq));
-	rq->fds[0] = rq->fds[1] = -1;
-	rq->peer.pid = 0;
-	rq->peer.uid = (uid_t)-1;
 	if ((rc = sock_check(0, rq, job)) != QQ_OK)
 		return rc;
 	reply_fd = 0;
@@ -406,6 +413,7 @@ main(int argc, char **argv)
 	log_init(argv[0] ? argv[0] : "mailout-queue");
 	memset(&cfg, 0, sizeof(cfg));
 	qq_job_init(&job);
+	sock_req_init(&rq);
 	rc = parse_args(argc, argv, sock, &cfile, &job);
 	if (rc == QQ_OK && sock)
 		rc = sock_job(&rq, &job);
