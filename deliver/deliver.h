@@ -115,6 +115,7 @@ struct rcpt_try {
 	enum rcpt_status status;
 	char reply[STATE_REPLY_MAX];
 	bool remote; /* the reply came from the gateway */
+	char relay[STATE_RELAY_MAX]; /* the session's gateway; "none" or "": none */
 };
 
 struct msg_job {
@@ -129,7 +130,7 @@ struct msg_job {
 void gw_session_init(struct gw_session *s);
 /* gw_open - connect to the first gateway server that works */
 enum result gw_open(struct gw_session *s, struct deliver_ctx *ctx);
-/* gw_send - one transaction; fills t[i].status and reply */
+/* gw_send - one transaction; fills t[i].status, reply, remote, relay */
 void gw_send(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m,
              struct rcpt_try *t, size_t n);
 /* gw_cmd - queue one command line; gw_exchange - flush, read a reply */

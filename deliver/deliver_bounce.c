@@ -7,9 +7,9 @@
  * queue is $MAILOUT_QUEUE when set, else mailout-queue --socket when
  * queue.socket is set, else SBINDIR/mailout-queue; never the scanner
  * (a DSN carries headers only, and we wrote it ourselves).
- * Who decided each outcome: a reply recorded with DSN_OURS is ours
- * (lib/mail_dsn.h); so is a 4xx that expired while no gateway session
- * was up (DNS, connect, TLS, AUTH trouble: the gateway said nothing).
+ * Who decided each outcome comes with each recipient (dsn_rcpt.origin,
+ * recorded in the state file when the outcome was; lib/mail_dsn.h
+ * judges the lines of older deliverers).
  * What it must never do: write the spool itself, report a bounce as
  * queued unless the queue said 0 (the caller keeps the recipient
  * "failed" and tries again on the next run), or name a gateway as the
@@ -58,30 +58,12 @@ hand_off(const struct deliver_ctx *ctx, const struct buf *msg, const char *to, i
 	return res == RES_OK && q.exit == 0 ? RES_OK : RES_TEMP;
 }
 
-typedef char marked_reply[STATE_REPLY_MAX + sizeof(DSN_OURS)];
-
-/* who_said - copy rcpts into out; a 4xx that expired while no gateway
- * session was up gets its reason marked ours (in marked[i]) */
-static void
-who_said(const struct dsn_rcpt *rcpts, size_t n, struct dsn_rcpt *out, marked_reply *marked)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[i] = rcpts[i];
-		if (rcpts[i].remote_mta || !rcpts[i].diagnostic || rcpts[i].diagnostic[0] != '4')
-			continue;
-		if (dsn_mark_ours(rcpts[i].diagnostic, marked[i], sizeof(marked[i])) == 0)
-			out[i].diagnostic = marked[i];
-	}
-}
-
 /* bounce_queue - build the DSN and queue it; RES_OK only when queued */
 enum result
 bounce_queue(struct deliver_ctx *ctx, const struct msg_job *m, const struct dsn_rcpt *rcpts,
              size_t n, enum dsn_kind kind, const char *to)
 {
 	struct buf msg = BUF_INIT(0);
-	struct dsn_rcpt *mine = calloc(n ? n : 1, sizeof(*mine));
-	marked_reply *marked = calloc(n ? n : 1, sizeof(*marked));
 	struct dsn d = {
 	    .kind = kind,
 	    .hostname = ctx->cfg->hostname,
@@ -91,7 +73,7 @@ bounce_queue(struct deliver_ctx *ctx, const struct msg_job *m, const struct dsn_
 	    .give_up = m->env.queued_at + ctx->cfg->queue.lifetime,
 	    .to = to,
 	    .orig_sender = m->env.sender,
-	    .rcpts = mine,
+	    .rcpts = rcpts,
 	    .n_rcpts = n,
 	    .headers = m->body,
 	    .headers_len = spool_message_headers(m->body, m->body_len),
@@ -99,13 +81,9 @@ bounce_queue(struct deliver_ctx *ctx, const struct msg_job *m, const struct dsn_
 	enum result res = RES_TEMP;
 	int code = -1;
 
-	if (mine && marked)
-		who_said(rcpts, n, mine, marked);
-	if (n > 0 && mine && marked && dsn_build(&d, &msg) == 0)
+	if (n > 0 && dsn_build(&d, &msg) == 0)
 		res = hand_off(ctx, &msg, to, &code);
 	buf_free(&msg);
-	free(mine);
-	free(marked);
 	if (res == RES_OK) {
 		log_info("%s: sender %s notification queued for <%s>", m->id, kind_name(kind), to);
 		return RES_OK;

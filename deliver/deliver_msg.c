@@ -81,7 +81,8 @@ try_rcpts(struct deliver_ctx *ctx, struct gw_session *s, const struct msg_job *m
 		(void)gw_open(s, ctx);
 	/* every outcome of a session names its gateway, also one decided
 	 * here (553 5.6.7 without SMTPUTF8) or a lost connection; gw_send
-	 * sets s->relay to "none" only when it could not reconnect */
+	 * sets s->relay to "none" only when it could not reconnect.  Who
+	 * decided (t[i].remote) is recorded with it, for the bounce. */
 	connected = s->up;
 	if (connected)
 		gw_send(s, ctx, m, t, n);
@@ -91,11 +92,15 @@ try_rcpts(struct deliver_ctx *ctx, struct gw_session *s, const struct msg_job *m
 			(void)bounded_copy(t[i].reply, sizeof(t[i].reply), s->why);
 		}
 	for (size_t i = 0; i < n; i++) {
+		struct state_rcpt *r;
+
 		ctx->tally.delivered += t[i].status == RCPT_SENT;
 		ctx->tally.deferred += t[i].status == RCPT_DEFERRED;
 		if (state_rcpt_set(st, t[i].addr, t[i].status, now, t[i].reply) < 0)
 			return -1;
-		log_outcome(m, connected ? s->relay : "none", state_rcpt_find(st, t[i].addr), now);
+		r = state_rcpt_find(st, t[i].addr);
+		state_rcpt_origin(r, t[i].remote ? ORIGIN_GATEWAY : ORIGIN_LOCAL, t[i].relay);
+		log_outcome(m, r->relay[0] ? r->relay : "none", r, now);
 	}
 	return (int)n;
 }
@@ -133,33 +138,54 @@ dsn_status(const char *reply, bool delayed, char *out, size_t outsize)
 	(void)bounded_copy(out, outsize, delayed ? "4.0.0" : "5.0.0");
 }
 
+/* per-recipient text a DSN points into */
+struct dsn_text {
+	char code[16];
+	char host[STATE_RELAY_MAX];
+};
+
+/* dsn_rcpt_of - the DSN entry of a recorded outcome: who decided it
+ * and the gateway's name come from the state line; a line of unknown
+ * origin (an older deliverer) gets host, this run's gateway if up */
+static struct dsn_rcpt
+dsn_rcpt_of(const struct state_rcpt *sr, enum dsn_kind kind, const char *host, struct dsn_text *txt)
+{
+	const char *mta = host;
+
+	dsn_status(sr->reply, kind == DSN_DELAYED, txt->code, sizeof(txt->code));
+	if (sr->origin != ORIGIN_UNKNOWN) {
+		state_relay_host(sr->relay, txt->host, sizeof(txt->host));
+		mta = sr->origin == ORIGIN_GATEWAY && txt->host[0] ? txt->host : NULL;
+	}
+	return (struct dsn_rcpt){sr->addr, txt->code, sr->reply, mta, sr->origin};
+}
+
 /* notify - one DSN for every recipient in state want; marks them */
 static enum result
 notify(struct deliver_ctx *ctx, const struct msg_job *m, struct mail_state *st,
-       enum rcpt_status want, enum dsn_kind kind, const char *to, const char *relay)
+       enum rcpt_status want, enum dsn_kind kind, const char *to, const char *host)
 {
 	struct dsn_rcpt *d = calloc(st->n_rcpts ? st->n_rcpts : 1, sizeof(*d));
-	char(*codes)[16] = calloc(st->n_rcpts ? st->n_rcpts : 1, sizeof(*codes));
+	struct dsn_text *txt = calloc(st->n_rcpts ? st->n_rcpts : 1, sizeof(*txt));
 	size_t n = 0;
 	enum result r = RES_TEMP;
 
-	if (d && codes) {
+	if (d && txt) {
 		for (size_t i = 0; i < st->n_rcpts; i++) {
-			struct state_rcpt *sr = &st->rcpts[i];
-			if (sr->status != want)
+			if (st->rcpts[i].status != want)
 				continue;
-			dsn_status(sr->reply, kind == DSN_DELAYED, codes[n], sizeof(codes[n]));
-			d[n] = (struct dsn_rcpt){sr->addr, codes[n], sr->reply, relay};
+			d[n] = dsn_rcpt_of(&st->rcpts[i], kind, host, &txt[n]);
 			n++;
 		}
 		r = bounce_queue(ctx, m, d, n, kind, to);
 	}
 	free(d);
-	free(codes);
+	free(txt);
 	return r;
 }
 
-/* bounces - DSNs for failed recipients, a delay warning when due */
+/* bounces - DSNs for failed recipients, a delay warning when due;
+ * relay: this run's gateway host when up (for lines of unknown origin) */
 static void
 bounces(struct deliver_ctx *ctx, const struct msg_job *m, struct mail_state *st, int64_t now,
         const char *relay)

@@ -3,10 +3,12 @@
  *
  * What it is for: MAIL, RCPT (pipelined when the gateway offers
  * PIPELINING), DATA and the dot-stuffed message, and a status per
- * recipient: 2xx sent, 4xx deferred, 5xx failed (to be bounced).  An
- * outcome decided here rather than replied by the gateway (no SMTPUTF8,
- * over its SIZE, a lost connection) is recorded as "553 5.6.7 mailout:
- * ..." (DSN_OURS), so its bounce never presents it as the gateway's.
+ * recipient: 2xx sent, 4xx deferred, 5xx failed (to be bounced), with
+ * who decided it and the relay that session talked to.  An outcome
+ * decided here rather than replied by the gateway (no SMTPUTF8, over
+ * its SIZE, a lost connection) is marked not remote, so the state file
+ * records it as local and its bounce never presents it as the
+ * gateway's.
  * What it must never do: send the message unstuffed (a line "." would
  * end it early and the rest would be read as commands), send a message
  * the gateway said it cannot take (SIZE, SMTPUTF8), or report "sent"
@@ -21,10 +23,11 @@
 
 #define BODY_CHUNK ((size_t)64 * 1024)
 
-/* set_all - give every still-open recipient in t the same outcome */
+/* set_all - give every still-open recipient in t the same outcome,
+ * from s's relay */
 static void
-set_all(struct rcpt_try *t, size_t n, const bool *open, enum rcpt_status st, const char *reply,
-        bool remote)
+set_all(const struct gw_session *s, struct rcpt_try *t, size_t n, const bool *open,
+        enum rcpt_status st, const char *reply, bool remote)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (open && !open[i])
@@ -32,6 +35,7 @@ set_all(struct rcpt_try *t, size_t n, const bool *open, enum rcpt_status st, con
 		t[i].status = st;
 		t[i].remote = remote;
 		(void)bounded_copy(t[i].reply, sizeof(t[i].reply), reply);
+		(void)bounded_copy(t[i].relay, sizeof(t[i].relay), s->relay);
 	}
 }
 
@@ -44,12 +48,13 @@ from_reply(const struct smtp_reply *r)
 
 /* apply - every open recipient gets reply r; the session lives on */
 static void
-apply(struct rcpt_try *t, size_t n, const bool *open, const struct smtp_reply *r)
+apply(const struct gw_session *s, struct rcpt_try *t, size_t n, const bool *open,
+      const struct smtp_reply *r)
 {
 	char line[STATE_REPLY_MAX];
 
 	smtp_reply_oneline(r, line, sizeof(line));
-	set_all(t, n, open, from_reply(r), line, true);
+	set_all(s, t, n, open, from_reply(r), line, true);
 }
 
 /* lost - the connection broke: open recipients deferred, session down */
@@ -58,10 +63,9 @@ lost(struct gw_session *s, struct rcpt_try *t, size_t n, const bool *open, const
 {
 	char line[STATE_REPLY_MAX];
 
-	(void)bounded_format(line, sizeof(line),
-	                     "451 4.4.2 " DSN_OURS "lost connection with %s while %s: %s", s->relay,
-	                     stage, s->c.err);
-	set_all(t, n, open, RCPT_DEFERRED, line, false);
+	(void)bounded_format(line, sizeof(line), "451 4.4.2 lost connection with %s while %s: %s",
+	                     s->relay, stage, s->c.err);
+	set_all(s, t, n, open, RCPT_DEFERRED, line, false);
 	s->up = false;
 	conn_close(&s->c);
 	conn_init(&s->c);
@@ -108,19 +112,17 @@ precheck(struct gw_session *s, const struct msg_job *m, struct rcpt_try *t, size
 	char line[STATE_REPLY_MAX];
 
 	if (utf8 && !s->ext.smtputf8) {
-		(void)bounded_format(line, sizeof(line),
-		                     "553 5.6.7 " DSN_OURS
-		                     "%s does not support SMTPUTF8, needed for this address",
-		                     s->relay);
-		set_all(t, n, NULL, RCPT_FAILED, line, false);
+		(void)bounded_format(
+		    line, sizeof(line),
+		    "553 5.6.7 %s does not support SMTPUTF8, needed for this address", s->relay);
+		set_all(s, t, n, NULL, RCPT_FAILED, line, false);
 		return false;
 	}
 	if (s->ext.size && wire > s->ext.size) {
 		(void)bounded_format(
-		    line, sizeof(line),
-		    "552 5.3.4 " DSN_OURS "message size %llu exceeds the limit %llu of %s",
+		    line, sizeof(line), "552 5.3.4 message size %llu exceeds the limit %llu of %s",
 		    (unsigned long long)wire, (unsigned long long)s->ext.size, s->relay);
-		set_all(t, n, NULL, RCPT_FAILED, line, false);
+		set_all(s, t, n, NULL, RCPT_FAILED, line, false);
 		return false;
 	}
 	return true;
@@ -153,11 +155,11 @@ envelope(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m,
 			return -1;
 		open[i] = mail.code / 100 == 2 && r.code / 100 == 2;
 		if (!open[i])
-			apply(t + i, 1, NULL, mail.code / 100 == 2 ? &r : &mail);
+			apply(s, t + i, 1, NULL, mail.code / 100 == 2 ? &r : &mail);
 		accepted += open[i];
 	}
 	if (mail.code / 100 != 2)
-		apply(t, n, NULL, &mail);
+		apply(s, t, n, NULL, &mail);
 	return accepted;
 }
 
@@ -206,12 +208,8 @@ gw_send(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m, 
 	    (gw_cmd(s, "RSET") < 0 || gw_exchange(s, &r, ctx->to.mail) < 0 || r.code / 100 != 2)) {
 		s->up = false; /* no QUIT into a broken session */
 		gw_close(s, ctx);
-		if (gw_open(s, ctx) != RES_OK) {
-			char line[STATE_REPLY_MAX];
-
-			(void)dsn_mark_ours(s->why, line, sizeof(line));
-			return set_all(t, n, NULL, RCPT_DEFERRED, line, false);
-		}
+		if (gw_open(s, ctx) != RES_OK)
+			return set_all(s, t, n, NULL, RCPT_DEFERRED, s->why, false);
 	}
 	s->sent++;
 	if ((accepted = envelope(s, ctx, m, t, n, open, wire, utf8)) < 0)
@@ -221,8 +219,8 @@ gw_send(struct gw_session *s, struct deliver_ctx *ctx, const struct msg_job *m, 
 	if (gw_cmd(s, "DATA") < 0 || gw_exchange(s, &r, ctx->to.data_init) < 0)
 		return lost(s, t, n, open, "sending DATA");
 	if (r.code != 354)
-		return apply(t, n, open, &r);
+		return apply(s, t, n, open, &r);
 	if (body(s, ctx, m) < 0 || gw_exchange(s, &r, ctx->to.data_done) < 0)
 		return lost(s, t, n, open, "sending the message");
-	apply(t, n, open, &r);
+	apply(s, t, n, open, &r);
 }

@@ -148,6 +148,20 @@ stats(const struct spool_dirs *d, int json)
 	return code;
 }
 
+/* show_rcpt - "Recipient-Status: <a> status reply", then, when known,
+ * "Recipient-Relay: <a> host[addr]:port (gateway|local)" */
+static int
+show_rcpt(struct buf *out, const struct state_rcpt *r)
+{
+	if (buf_printf(out, "Recipient-Status: <%s> %s %s\n", r->addr, state_status_name(r->status),
+	               r->reply) < 0)
+		return -1;
+	if (!r->relay[0] && r->origin == ORIGIN_UNKNOWN)
+		return 0;
+	return buf_printf(out, "Recipient-Relay: <%s> %s (%s)\n", r->addr,
+	                  r->relay[0] ? r->relay : "none", state_origin_name(r->origin));
+}
+
 /* show - state, then the spool file as it is */
 static int
 show(const struct spool_dirs *d, const char *id)
@@ -166,8 +180,7 @@ show(const struct spool_dirs *d, const char *id)
 	               spool_state_name(where), m.st.attempts, (long long)m.st.next_attempt) < 0)
 		code = EX_SOFTWARE;
 	for (i = 0; i < m.st.n_rcpts && code == EX_OK; i++)
-		if (buf_printf(&out, "Recipient-Status: <%s> %s %s\n", m.st.rcpts[i].addr,
-		               state_status_name(m.st.rcpts[i].status), m.st.rcpts[i].reply) < 0)
+		if (show_rcpt(&out, &m.st.rcpts[i]) < 0)
 			code = EX_SOFTWARE;
 	if (emit(&out) < 0 || fflush(stdout) != 0)
 		code = EX_IOERR;

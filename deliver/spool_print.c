@@ -84,7 +84,21 @@ rcpt_state(const struct spool_msg *m, const char *addr)
 	return state_rcpt_find((struct mail_state *)&m->st, addr);
 }
 
-/* json_rcpts - [{"address":..., "status":..., "reply":...}, ...] */
+/* json_relay - , "relay": "host[addr]:port" | null, "origin": "gateway" |
+ * "local" | null (unknown: written by an older deliverer) */
+static int
+json_relay(const struct state_rcpt *r, struct buf *out)
+{
+	if (buf_appends(out, ", \"relay\": ") < 0 ||
+	    (r && r->relay[0] ? json_string(out, r->relay) : buf_appends(out, "null")) < 0)
+		return -1;
+	if (!r || r->origin == ORIGIN_UNKNOWN)
+		return buf_appends(out, ", \"origin\": null");
+	return buf_printf(out, ", \"origin\": \"%s\"", state_origin_name(r->origin));
+}
+
+/* json_rcpts - [{"address":..., "status":..., "reply":..., "relay":...,
+ * "origin":...}, ...] */
 static int
 json_rcpts(const struct spool_msg *m, struct buf *out)
 {
@@ -102,7 +116,7 @@ json_rcpts(const struct spool_msg *m, struct buf *out)
 			return -1;
 		if ((r && r->reply[0] ? json_string(out, r->reply) : buf_appends(out, "null")) <
 		        0 ||
-		    buf_appendc(out, '}') < 0)
+		    json_relay(r, out) < 0 || buf_appendc(out, '}') < 0)
 			return -1;
 	}
 	return buf_appendc(out, ']');

@@ -206,14 +206,15 @@ put_human(const struct dsn *d, const struct shape *sh, struct buf *out)
 	return buf_appends(out, "\n");
 }
 
-int
-dsn_mark_ours(const char *reply, char *out, size_t outsize)
+bool
+dsn_rcpt_is_ours(const struct dsn_rcpt *r)
 {
-	size_t skip = status_skip(reply);
-
-	if (skip == 0 || dsn_reply_is_ours(reply))
-		return bounded_copy(out, outsize, reply);
-	return bounded_format(out, outsize, "%.*s" DSN_OURS "%s", (int)skip, reply, reply + skip);
+	if (r->origin == ORIGIN_GATEWAY)
+		return false;
+	if (r->origin == ORIGIN_LOCAL)
+		return true;
+	return dsn_reply_is_ours(r->diagnostic) ||
+	       (!r->remote_mta && r->diagnostic && r->diagnostic[0] == '4');
 }
 
 /* our_words - the text of an outcome of our own, without its codes */
@@ -230,7 +231,7 @@ our_words(const char *reply)
 static int
 put_rcpt(const struct dsn *d, const struct dsn_rcpt *r, struct buf *out)
 {
-	bool ours = dsn_reply_is_ours(r->diagnostic);
+	bool ours = dsn_rcpt_is_ours(r);
 	const char *type = has_8bit(r->addr, strlen(r->addr)) ? "utf-8" : "rfc822";
 
 	if (buf_printf(out, "\nFinal-Recipient: %s; %s\nAction: %s\nStatus: %s\n", type, r->addr,

@@ -19,13 +19,15 @@
  * message/global-headers when the headers hold UTF-8; the parts with
  * 8-bit text say Content-Transfer-Encoding: 8bit.
  *
- * Diagnostic-Code names who said it.  A reply the gateway sent is
+ * Diagnostic-Code names who said it, as the deliverer recorded it
+ * (dsn_rcpt.origin, from the state file).  A reply the gateway sent is
  * "smtp; 550 5.1.1 text" with "Remote-MTA: dns; host".  An outcome
  * mailout decided itself (no SMTPUTF8 or too small a SIZE at the
  * gateway, a connection or DNS failure that outlived queue.lifetime) is
- * "X-mailout; text" without Remote-MTA: its reply carries DSN_OURS
- * after the codes ("553 5.6.7 mailout: text", the shape the deliverer
- * records such outcomes in; dsn_mark_ours makes it).
+ * "X-mailout; text" without Remote-MTA.  A recipient of unknown origin
+ * (a state line of an older deliverer) is judged as that deliverer
+ * wrote it: a reply carrying DSN_OURS after its codes ("553 5.6.7
+ * mailout: text"), or a 4xx without a Remote-MTA, is mailout's own.
  *
  * Every DSN is From: MAILER-DAEMON@hostname, Auto-Submitted:
  * auto-replied (RFC 3834).  A double bounce (a bounce that could not
@@ -41,9 +43,10 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "mail_state.h"
 
 #define DSN_HEADERS_MAX ((size_t)256 * 1024) /* original headers kept */
-#define DSN_OURS "mailout: " /* after "553 5.6.7 ": mailout's own words */
+#define DSN_OURS "mailout: " /* older state files: after "553 5.6.7 " */
 
 enum dsn_kind { DSN_FAILED, DSN_DELAYED, DSN_DOUBLE };
 
@@ -52,6 +55,7 @@ struct dsn_rcpt {
 	const char *status; /* "5.1.1" */
 	const char *diagnostic; /* "550 5.1.1 unknown user"; NULL: none */
 	const char *remote_mta; /* gateway host name; NULL: not reached */
+	enum rcpt_origin origin; /* who decided; ORIGIN_UNKNOWN: judge the reply */
 };
 
 struct dsn {
@@ -73,13 +77,14 @@ struct dsn {
 int dsn_build(const struct dsn *d, struct buf *out);
 
 /* dsn_reply_is_ours - does reply ("553 5.6.7 mailout: ...") carry
- * DSN_OURS, i.e. record an outcome mailout decided itself? */
+ * DSN_OURS, i.e. record (in an older state file) an outcome mailout
+ * decided itself? */
 bool dsn_reply_is_ours(const char *reply);
 
-/* dsn_mark_ours - reply with DSN_OURS after its codes into out ("451
- * 4.4.1 text" -> "451 4.4.1 mailout: text"); unchanged when already
- * marked or without a reply code.  -1 when out is too small. */
-int dsn_mark_ours(const char *reply, char *out, size_t outsize);
+/* dsn_rcpt_is_ours - did mailout decide r's outcome (no Remote-MTA,
+ * Diagnostic-Code X-mailout)?  By r->origin; when unknown, by the
+ * older rules above. */
+bool dsn_rcpt_is_ours(const struct dsn_rcpt *r);
 
 /* dsn_is_double_bounce - does this header section carry the marker? */
 bool dsn_is_double_bounce(const char *headers, size_t len);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 static const char *const status_names[] = {"pending", "sent", "deferred", "failed", "bounced"};
+static const char *const origin_names[] = {"unknown", "gateway", "local"};
 
 void
 state_init(struct mail_state *st)
@@ -102,7 +103,54 @@ state_rcpt_set(struct mail_state *st, const char *addr, enum rcpt_status status,
 	r->status = status;
 	r->when = when;
 	clean_line(r->reply, sizeof(r->reply), reply ? reply : "", reply ? strlen(reply) : 0);
+	r->origin = ORIGIN_UNKNOWN;
+	r->relay[0] = '\0';
 	return 0;
+}
+
+const char *
+state_origin_name(enum rcpt_origin o)
+{
+	if ((size_t)o < sizeof(origin_names) / sizeof(origin_names[0]))
+		return origin_names[o];
+	return "unknown";
+}
+
+/* relay_ok - one token of printable ASCII that fits, not "none"? */
+static bool
+relay_ok(const char *s, size_t n)
+{
+	if (n == 0 || n >= STATE_RELAY_MAX || (n == 4 && memcmp(s, "none", 4) == 0))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+void
+state_rcpt_origin(struct state_rcpt *r, enum rcpt_origin origin, const char *relay)
+{
+	r->origin = (size_t)origin < sizeof(origin_names) / sizeof(origin_names[0])
+	                ? origin
+	                : ORIGIN_UNKNOWN;
+	r->relay[0] = '\0';
+	if (relay && relay_ok(relay, strlen(relay)))
+		(void)bounded_copy(r->relay, sizeof(r->relay), relay);
+}
+
+void
+state_relay_host(const char *relay, char *out, size_t outsize)
+{
+	size_t n = relay ? strcspn(relay, "[") : 0;
+
+	if (outsize == 0)
+		return;
+	if (n >= outsize)
+		n = outsize - 1;
+	if (n > 0)
+		memcpy(out, relay, n);
+	out[n] = '\0';
 }
 
 /* parse_i64 - a whole non-negative decimal field; -1 if not */
@@ -138,7 +186,61 @@ status_at(const char *s, size_t len, enum rcpt_status *out, size_t *wlen)
 	return -1;
 }
 
-/* parse_rcpt - "<addr> status when reply"; -1 malformed, -2 no memory.
+/* token - the word "key=value" at *s (value into val), consumed with
+ * its space; false when *s does not start with key= */
+static bool
+token(const char **s, size_t *len, const char *key, const char **val, size_t *vlen)
+{
+	size_t kl = strlen(key), n;
+
+	if (*len <= kl || memcmp(*s, key, kl) != 0)
+		return false;
+	for (n = kl; n < *len && (*s)[n] != ' '; n++)
+		;
+	*val = *s + kl;
+	*vlen = n - kl;
+	if (n < *len)
+		n++;
+	*s += n;
+	*len -= n;
+	return true;
+}
+
+/* set_parsed - the entry of a parsed line: "[origin=O] [relay=R] reply" */
+static int
+set_parsed(struct mail_state *st, const char *addr, enum rcpt_status status, int64_t when,
+           const char *rest, size_t rlen)
+{
+	enum rcpt_origin origin = ORIGIN_UNKNOWN;
+	char relay[STATE_RELAY_MAX] = "";
+	struct state_rcpt *r;
+	const char *v;
+	size_t vl;
+
+	if (token(&rest, &rlen, "origin=", &v, &vl)) {
+		for (size_t i = ORIGIN_GATEWAY; i < sizeof(origin_names) / sizeof(origin_names[0]);
+		     i++)
+			if (strlen(origin_names[i]) == vl && memcmp(v, origin_names[i], vl) == 0)
+				origin = (enum rcpt_origin)i;
+		if (origin == ORIGIN_UNKNOWN)
+			return -1;
+	}
+	if (token(&rest, &rlen, "relay=", &v, &vl)) {
+		if (!relay_ok(v, vl))
+			return -1;
+		memcpy(relay, v, vl);
+		relay[vl] = '\0';
+	}
+	if (state_rcpt_set(st, addr, status, when, "") < 0)
+		return errno == ENOMEM ? -2 : -1;
+	r = state_rcpt_find(st, addr);
+	clean_line(r->reply, STATE_REPLY_MAX, rest, rlen);
+	state_rcpt_origin(r, origin, relay);
+	return 0;
+}
+
+/* parse_rcpt - "<addr> status when [origin=O] [relay=R] reply"; -1
+ * malformed, -2 no memory.
  * The address may hold "> " (a quoted local part), so the split is at
  * the first "> " that a status word and a time follow. */
 static int
@@ -171,10 +273,7 @@ parse_rcpt(struct mail_state *st, const char *s, size_t len)
 		addr[i - 1] = '\0';
 		if (tl < rlen)
 			tl++;
-		if (state_rcpt_set(st, addr, status, when, "") < 0)
-			return errno == ENOMEM ? -2 : -1;
-		clean_line(state_rcpt_find(st, addr)->reply, STATE_REPLY_MAX, rest + tl, rlen - tl);
-		return 0;
+		return set_parsed(st, addr, status, when, rest + tl, rlen - tl);
 	}
 	return -1;
 }
@@ -243,8 +342,12 @@ state_format(const struct mail_state *st, struct buf *out)
 
 		if (r->status == RCPT_PENDING)
 			continue;
-		if (buf_printf(out, "rcpt <%s> %s %lld %s\n", r->addr, state_status_name(r->status),
-		               (long long)r->when, r->reply) < 0)
+		if (buf_printf(out, "rcpt <%s> %s %lld ", r->addr, state_status_name(r->status),
+		               (long long)r->when) < 0 ||
+		    (r->origin != ORIGIN_UNKNOWN &&
+		     buf_printf(out, "origin=%s ", state_origin_name(r->origin)) < 0) ||
+		    (r->relay[0] && buf_printf(out, "relay=%s ", r->relay) < 0) ||
+		    buf_printf(out, "%s\n", r->reply) < 0)
 			return -1;
 	}
 	return 0;

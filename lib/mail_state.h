@@ -10,14 +10,20 @@
  *   first_attempt 1764000000
  *   next_attempt 1764000900
  *   warned 0
- *   rcpt <a@example.org> sent 1764000000 250 2.0.0 Ok: queued as X
- *   rcpt <b@example.org> deferred 1764000300 451 4.3.0 try later
- *   rcpt <c@example.org> failed 1764000000 550 5.1.1 unknown user
- *   rcpt <d@example.org> bounced 1764000000 550 5.1.1 unknown user
+ *   rcpt <a@example.org> sent 1764000000 origin=gateway relay=mx.example.org[192.0.2.1]:25
+ * 250 2.0.0 Ok: queued as X rcpt <b@example.org> deferred 1764000300 origin=local
+ * relay=mx.example.org[192.0.2.1]:25 451 4.4.2 lost connection with ... rcpt <c@example.org> failed
+ * 1764000000 origin=gateway relay=mx.example.org[192.0.2.1]:25 550 5.1.1 unknown user rcpt
+ * <d@example.org> bounced 1764000000 550 5.1.1 unknown user
  *
  * Times are seconds since the epoch.  A recipient line holds the last
- * outcome for that recipient and the reply that decided it (the
- * gateway's, or ours for connection trouble, in the same shape):
+ * outcome for that recipient and the reply that decided it, and who
+ * decided it: "origin=gateway" (the gateway replied so) or
+ * "origin=local" (mailout did: connection, DNS, TLS or AUTH trouble, a
+ * SIZE or SMTPUTF8 the gateway lacks), and "relay=host[addr]:port",
+ * the gateway of that session (absent when none was reached).  Both
+ * are optional, in that order, before the reply: a line without them
+ * (written by an older mailout-deliver) has an unknown origin.
  *
  *   sent      the gateway accepted it (2xx); done
  *   deferred  temporary failure (4xx, no connection, TLS, AUTH); retried
@@ -42,13 +48,24 @@
 #define STATE_FILE_MAX ((size_t)4 * 1024 * 1024)
 #define STATE_REPLY_MAX 512
 
+#define STATE_RELAY_MAX 320
+
 enum rcpt_status { RCPT_PENDING, RCPT_SENT, RCPT_DEFERRED, RCPT_FAILED, RCPT_BOUNCED };
+
+/* who decided a recipient's last outcome */
+enum rcpt_origin {
+	ORIGIN_UNKNOWN = 0, /* a line of an older writer */
+	ORIGIN_GATEWAY, /* the reply is the gateway's own */
+	ORIGIN_LOCAL, /* mailout decided; the reply is in its words */
+};
 
 struct state_rcpt {
 	char *addr; /* without <> */
 	enum rcpt_status status;
 	int64_t when;
 	char reply[STATE_REPLY_MAX]; /* "550 5.1.1 text", one line */
+	enum rcpt_origin origin;
+	char relay[STATE_RELAY_MAX]; /* "host[addr]:port"; "": none reached */
 };
 
 struct mail_state {
@@ -71,9 +88,19 @@ int state_format(const struct mail_state *st, struct buf *out);
 /* state_rcpt_find - the entry for addr, or NULL */
 struct state_rcpt *state_rcpt_find(struct mail_state *st, const char *addr);
 /* state_rcpt_set - create or update the entry for addr; the reply is
- * cleaned to one printable line.  -1 when memory runs out. */
+ * cleaned to one printable line; the origin becomes unknown and the
+ * relay empty (state_rcpt_origin sets them).  -1 when memory runs out. */
 int state_rcpt_set(struct mail_state *st, const char *addr, enum rcpt_status status, int64_t when,
                    const char *reply);
+/* state_rcpt_origin - who decided r's outcome, and the gateway of that
+ * session (NULL, "" or "none": none).  A relay that is not one token of
+ * printable ASCII is not kept. */
+void state_rcpt_origin(struct state_rcpt *r, enum rcpt_origin origin, const char *relay);
+/* state_origin_name - "gateway", "local", "unknown" */
+const char *state_origin_name(enum rcpt_origin o);
+/* state_relay_host - the host part of a relay ("mx" of "mx[192.0.2.1]:25")
+ * into out; "" when none */
+void state_relay_host(const char *relay, char *out, size_t outsize);
 const char *state_status_name(enum rcpt_status s);
 /* state_done - true when no recipient of the list is still to be tried */
 bool state_rcpt_done(enum rcpt_status s);

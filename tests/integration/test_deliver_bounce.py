@@ -80,7 +80,8 @@ class TestBounceOverSocket(DeliverCase):
         self.assertIn('cannot queue the bounce; will retry', log)
         self.assertEqual(self.spool_new(), [])
         self.assertEqual(self.spool_list('deferred'), [qid])
-        self.assertRegex(self.state(qid), r'rcpt <bad@example.org> failed \d+ 550 5\.1\.1 ')
+        self.assertRegex(self.state(qid), r'rcpt <bad@example.org> failed \d+ origin=gateway '
+                         r'relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+ 550 5\.1\.1 ')
         self.start_queue_socket()
         self.run_deliver('--flush')
         self.assertEqual(self.spool_list('deferred'), [])

@@ -301,7 +301,8 @@ class FailedStatus(deliver_util.DeliverCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(b'cannot queue the bounce', p.stderr)
         self.assertEqual(self.spool_list('deferred'), [qid])
-        self.assertRegex(self.state(qid), r'rcpt <gone@example.org> failed \d+ 550 5\.1\.1 ')
+        self.assertRegex(self.state(qid), r'rcpt <gone@example.org> failed \d+ origin=gateway '
+                         r'relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+ 550 5\.1\.1 ')
 
         (m,) = [json.loads(line) for line in self.spool_tool('list', '--json').splitlines()]
         self.assertEqual(m['state'], 'deferred')

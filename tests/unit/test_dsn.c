@@ -28,8 +28,9 @@ static void
 build(enum dsn_kind kind, struct buf *out)
 {
 	static const struct dsn_rcpt rcpts[] = {
-	    {"bad@example.org", "5.1.1", "550 5.1.1 unknown user", "gw.example.org"},
-	    {"late@example.org", "5.4.7", NULL, NULL},
+	    {"bad@example.org", "5.1.1", "550 5.1.1 unknown user", "gw.example.org",
+	     ORIGIN_GATEWAY},
+	    {"late@example.org", "5.4.7", NULL, NULL, ORIGIN_LOCAL},
 	};
 	struct dsn d = {
 	    .kind = kind,
@@ -214,13 +215,27 @@ build_shape(const struct dsn_rcpt *rcpts, size_t n, const char *hdrs, struct buf
 	assert_int_equal(dsn_build(&d, out), 0);
 }
 
+/* lines of an older deliverer (origin unknown): judged by the marker */
 static const struct dsn_rcpt mixed[] = {
-    {"bad@example.org", "5.1.1", "550 5.1.1 unknown user", "gw.example.org"},
+    {"bad@example.org", "5.1.1", "550 5.1.1 unknown user", "gw.example.org", ORIGIN_UNKNOWN},
     {"big@example.org", "5.3.4",
      "552 5.3.4 mailout: message size 900 exceeds the limit 200 of gw[192.0.2.1]:25",
-     "gw.example.org"},
+     "gw.example.org", ORIGIN_UNKNOWN},
     {"late@example.org", "5.4.7", "451 4.4.1 mailout: connect to gw[192.0.2.1]:25 failed: timeout",
-     NULL},
+     NULL, ORIGIN_UNKNOWN},
+};
+
+/* the same outcomes as recorded now: who decided is in origin, and the
+ * text carries no marker */
+static const struct dsn_rcpt recorded[] = {
+    {"bad@example.org", "5.1.1", "550 5.1.1 unknown user", "gw.example.org", ORIGIN_GATEWAY},
+    {"big@example.org", "5.3.4",
+     "552 5.3.4 message size 900 exceeds the limit 200 of gw[192.0.2.1]:25", "gw.example.org",
+     ORIGIN_LOCAL},
+    {"late@example.org", "5.4.7", "451 4.4.1 connect to gw[192.0.2.1]:25 failed: timeout", NULL,
+     ORIGIN_LOCAL},
+    /* a gateway's 4xx that expired, recorded while the session was up */
+    {"slow@example.org", "5.4.7", "451 4.3.0 try later", "gw.example.org", ORIGIN_GATEWAY},
 };
 
 static void
@@ -263,8 +278,8 @@ test_global_shape(void **unused)
 	    {"j\xc3\xbcrgen@example.org", "5.6.7",
 	     "553 5.6.7 mailout: gw[192.0.2.1]:25 does not support SMTPUTF8, needed for this "
 	     "address",
-	     "gw.example.org"},
-	    {"a@example.org", "5.1.1", "550 5.1.1 unknown user", "gw.example.org"},
+	     "gw.example.org", ORIGIN_UNKNOWN},
+	    {"a@example.org", "5.1.1", "550 5.1.1 unknown user", "gw.example.org", ORIGIN_GATEWAY},
 	};
 	struct group g[GROUPS_MAX];
 	struct buf out;
@@ -327,27 +342,73 @@ static void
 test_ours_marker(void **unused)
 {
 	static const struct {
-		const char *in, *marked;
+		const char *in;
 		bool ours;
 	} t[] = {
-	    {"451 4.4.1 connect failed", "451 4.4.1 mailout: connect failed", false},
-	    {"451 4.4.1 mailout: connect failed", "451 4.4.1 mailout: connect failed", true},
-	    {"553 5.6.7 mailout: x", "553 5.6.7 mailout: x", true},
-	    {"550 no enhanced code", "550 mailout: no enhanced code", false},
-	    {"550 mailout: x", "550 mailout: x", true},
-	    {"550 5.1.1 said mailout: x", "550 5.1.1 mailout: said mailout: x", false},
-	    {"no code at all", "no code at all", false},
-	    {"", "", false},
+	    {"451 4.4.1 connect failed", false},
+	    {"451 4.4.1 mailout: connect failed", true},
+	    {"553 5.6.7 mailout: x", true},
+	    {"550 no enhanced code", false},
+	    {"550 mailout: x", true},
+	    {"550 5.1.1 said mailout: x", false},
+	    {"no code at all", false},
+	    {"", false},
 	};
-	char out[128];
 
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		assert_int_equal(dsn_reply_is_ours(t[i].in), t[i].ours);
-		assert_int_equal(dsn_mark_ours(t[i].in, out, sizeof(out)), 0);
-		assert_string_equal(out, t[i].marked);
-	}
 	assert_false(dsn_reply_is_ours(NULL));
-	assert_int_equal(dsn_mark_ours("451 4.4.1 long text", out, 12), -1);
+}
+
+/* who decided: the recorded origin wins over the text and over whether
+ * a gateway is named; unknown keeps the older rules */
+static void
+test_rcpt_is_ours(void **unused)
+{
+	static const struct {
+		struct dsn_rcpt r;
+		bool ours;
+	} t[] = {
+	    {{"a@x", "4.3.0", "451 4.3.0 try later", NULL, ORIGIN_GATEWAY}, false},
+	    {{"a@x", "4.3.0", "451 4.3.0 mailout: x", "gw", ORIGIN_GATEWAY}, false},
+	    {{"a@x", "5.1.1", "550 5.1.1 no", "gw", ORIGIN_LOCAL}, true},
+	    {{"a@x", "5.1.1", "550 5.1.1 no", "gw", ORIGIN_UNKNOWN}, false},
+	    {{"a@x", "5.1.1", "550 5.1.1 no", NULL, ORIGIN_UNKNOWN}, false},
+	    {{"a@x", "4.3.0", "451 4.3.0 later", NULL, ORIGIN_UNKNOWN}, true},
+	    {{"a@x", "4.3.0", "451 4.3.0 later", "gw", ORIGIN_UNKNOWN}, false},
+	    {{"a@x", "5.6.7", "553 5.6.7 mailout: x", "gw", ORIGIN_UNKNOWN}, true},
+	    {{"a@x", "5.4.7", NULL, NULL, ORIGIN_UNKNOWN}, false},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		assert_int_equal(dsn_rcpt_is_ours(&t[i].r), t[i].ours);
+}
+
+/* outcomes recorded with their origin: the gateway's (also a 4xx that
+ * expired) name it and its reply; ours name neither */
+static void
+test_recorded_origin(void **unused)
+{
+	struct group g[GROUPS_MAX];
+	struct buf out;
+	const char *body;
+	size_t len;
+
+	build_shape(recorded, 4, headers, &out);
+	body = part_body(buf_cstr(&out), "Content-Type: message/delivery-status\n", &len);
+	assert_int_equal(read_groups(body, len, g), 5);
+	EXPECT(&g[1], "Final-Recipient: rfc822; bad@example.org", "Action: failed", "Status: 5.1.1",
+	       "Remote-MTA: dns; gw.example.org", "Diagnostic-Code: smtp; 550 5.1.1 unknown user");
+	EXPECT(&g[2], "Final-Recipient: rfc822; big@example.org", "Action: failed", "Status: 5.3.4",
+	       "Diagnostic-Code: X-mailout; message size 900 exceeds the limit 200 of "
+	       "gw[192.0.2.1]:25");
+	EXPECT(&g[3], "Final-Recipient: rfc822; late@example.org", "Action: failed",
+	       "Status: 5.4.7",
+	       "Diagnostic-Code: X-mailout; connect to gw[192.0.2.1]:25 failed: timeout");
+	EXPECT(&g[4], "Final-Recipient: rfc822; slow@example.org", "Action: failed",
+	       "Status: 5.4.7", "Remote-MTA: dns; gw.example.org",
+	       "Diagnostic-Code: smtp; 451 4.3.0 try later");
+	buf_free(&out);
 }
 
 int
@@ -357,6 +418,7 @@ main(void)
 	    cmocka_unit_test(test_failed),         cmocka_unit_test(test_delayed_and_double),
 	    cmocka_unit_test(test_ascii_shape),    cmocka_unit_test(test_global_shape),
 	    cmocka_unit_test(test_global_headers), cmocka_unit_test(test_ours_marker),
+	    cmocka_unit_test(test_rcpt_is_ours),   cmocka_unit_test(test_recorded_origin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

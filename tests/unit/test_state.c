@@ -1,7 +1,8 @@
 /*
  * test_state.c - unit tests for delivery state files (lib/mail_state.c)
  *
- * Round trips, garbage lines, addresses holding "> ", and the atomic
+ * Round trips, garbage lines, addresses holding "> ", who decided each
+ * outcome (origin=, relay=; old lines without them), and the atomic
  * save/load/remove under a temporary directory; the counters file:
  * parsing, and additions from many processes at once losing nothing.
  * Must never depend on anything outside lib/.
@@ -121,6 +122,92 @@ test_roundtrip_and_clean(void **unused)
 	state_free(&st);
 	state_free(&st2);
 	buf_free(&out);
+}
+
+/* origin= and relay= round trip; a line without them (an older writer)
+ * reads as unknown origin with its reply whole */
+static void
+test_origin_roundtrip(void **unused)
+{
+	static const char text[] =
+	    "attempts 1\n"
+	    "rcpt <a@example.org> failed 5 origin=gateway relay=gw.example.org[192.0.2.1]:25 "
+	    "550 5.1.1 unknown user\n"
+	    "rcpt <b@example.org> deferred 6 origin=local relay=gw[::1]:2525 451 4.4.2 lost\n"
+	    "rcpt <c@example.org> deferred 7 origin=local 451 4.4.1 connect failed\n"
+	    "rcpt <d@example.org> sent 8 250 2.0.0 old line\n"
+	    "rcpt <e@example.org> sent 9 origin=gateway relay=gw[192.0.2.1]:25 \n";
+	struct mail_state st, st2;
+	struct buf out = BUF_INIT(0);
+	struct state_rcpt *r;
+	char host[64];
+
+	state_init(&st);
+	state_init(&st2);
+	assert_int_equal(state_parse(L(text), &st), 0);
+	r = state_rcpt_find(&st, "a@example.org");
+	assert_int_equal(r->origin, ORIGIN_GATEWAY);
+	assert_string_equal(r->relay, "gw.example.org[192.0.2.1]:25");
+	assert_string_equal(r->reply, "550 5.1.1 unknown user");
+	state_relay_host(r->relay, host, sizeof(host));
+	assert_string_equal(host, "gw.example.org");
+	r = state_rcpt_find(&st, "b@example.org");
+	assert_int_equal(r->origin, ORIGIN_LOCAL);
+	assert_string_equal(r->relay, "gw[::1]:2525");
+	assert_string_equal(r->reply, "451 4.4.2 lost");
+	r = state_rcpt_find(&st, "c@example.org");
+	assert_int_equal(r->origin, ORIGIN_LOCAL);
+	assert_string_equal(r->relay, "");
+	assert_string_equal(r->reply, "451 4.4.1 connect failed");
+	r = state_rcpt_find(&st, "d@example.org");
+	assert_int_equal(r->origin, ORIGIN_UNKNOWN);
+	assert_string_equal(r->relay, "");
+	assert_string_equal(r->reply, "250 2.0.0 old line");
+	assert_string_equal(state_rcpt_find(&st, "e@example.org")->reply, "");
+	assert_int_equal(state_format(&st, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "rcpt <d@example.org> sent 8 250 2.0.0 old line\n"));
+	assert_non_null(strstr(buf_cstr(&out), "rcpt <c@example.org> deferred 7 origin=local "
+	                                       "451 4.4.1 connect failed\n"));
+	assert_int_equal(state_parse(buf_cstr(&out), out.len, &st2), 0);
+	for (size_t i = 0; i < st.n_rcpts; i++) {
+		r = state_rcpt_find(&st2, st.rcpts[i].addr);
+		assert_non_null(r);
+		assert_int_equal(r->origin, st.rcpts[i].origin);
+		assert_string_equal(r->relay, st.rcpts[i].relay);
+		assert_string_equal(r->reply, st.rcpts[i].reply);
+	}
+	/* a new outcome without an origin forgets the old one */
+	assert_int_equal(state_rcpt_set(&st, "a@example.org", RCPT_SENT, 10, "250 ok"), 0);
+	r = state_rcpt_find(&st, "a@example.org");
+	assert_int_equal(r->origin, ORIGIN_UNKNOWN);
+	assert_string_equal(r->relay, "");
+	/* a relay that is not one printable token, or "none", is not kept */
+	state_rcpt_origin(r, ORIGIN_GATEWAY, "gw x");
+	assert_string_equal(r->relay, "");
+	state_rcpt_origin(r, ORIGIN_LOCAL, "none");
+	assert_string_equal(r->relay, "");
+	assert_int_equal(r->origin, ORIGIN_LOCAL);
+	state_relay_host("", host, sizeof(host));
+	assert_string_equal(host, "");
+	buf_free(&out);
+	state_free(&st);
+	state_free(&st2);
+}
+
+/* an origin= this reader does not know, or an empty relay=, is malformed */
+static void
+test_origin_garbage(void **unused)
+{
+	static const char text[] = "rcpt <a@x> sent 1 origin=martian 250 ok\n"
+	                           "rcpt <b@x> sent 1 origin=gateway relay= 250 ok\n"
+	                           "rcpt <c@x> sent 1 origin=gateway 250 ok\n";
+	struct mail_state st;
+
+	state_init(&st);
+	assert_int_equal(state_parse(L(text), &st), 2);
+	assert_int_equal(st.n_rcpts, 1);
+	assert_int_equal(st.rcpts[0].origin, ORIGIN_GATEWAY);
+	state_free(&st);
 }
 
 static void
@@ -247,6 +334,8 @@ main(void)
 	    cmocka_unit_test(test_parse_garbage),
 	    cmocka_unit_test(test_quoted_address),
 	    cmocka_unit_test(test_roundtrip_and_clean),
+	    cmocka_unit_test(test_origin_roundtrip),
+	    cmocka_unit_test(test_origin_garbage),
 	    cmocka_unit_test(test_save_load),
 	    cmocka_unit_test(test_counters_parse),
 	    cmocka_unit_test(test_counters_add_concurrent),
