@@ -104,8 +104,6 @@ void sm_message_free(struct sm_message *m);
  * dropped); RES_PERM when it is larger than SM_HEADER_MAX, RES_TEMP on a
  * read error or when out of memory. */
 enum result sm_read_headers(struct sm_reader *r, struct sm_message *m, char *err, size_t errsize);
-/* sm_field_is - the field's name, case-insensitive */
-bool sm_field_is(const struct sm_message *m, size_t i, const char *name);
 /* sm_extract_recipients - -t: To, Cc, Bcc; Bcc fields are dropped */
 enum result sm_extract_recipients(const struct rewrite *rw, struct sm_message *m,
                                   struct sm_rcpts *r, char *err, size_t errsize);

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "sendmail.h"
@@ -235,7 +234,6 @@ sm_read_headers(struct sm_reader *r, struct sm_message *m, char *err, size_t err
 {
 	size_t start, before;
 	bool end = false, first_line = true;
-	enum result res;
 	int got;
 
 	while (!end) {
@@ -252,7 +250,7 @@ sm_read_headers(struct sm_reader *r, struct sm_message *m, char *err, size_t err
 			continue;
 		}
 		first_line = false;
-		if ((res = classify(m, start, &end)) != RES_OK)
+		if (classify(m, start, &end) != RES_OK) /* out of memory: errno says */
 			return read_failed(err, errsize);
 		if (end)
 			break;
@@ -262,14 +260,6 @@ sm_read_headers(struct sm_reader *r, struct sm_message *m, char *err, size_t err
 		m->f[m->nf - 1].len += m->hdr.len - before;
 	}
 	return scan_known(m) < 0 ? RES_TEMP : RES_OK;
-}
-
-bool
-sm_field_is(const struct sm_message *m, size_t i, const char *name)
-{
-	size_t n = strlen(name);
-
-	return m->f[i].name_len == n && strncasecmp(m->hdr.s + m->f[i].off, name, n) == 0;
 }
 
 _Static_assert(RES_OK == 0, "RES_OK must be enum result's");
