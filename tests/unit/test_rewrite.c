@@ -361,6 +361,48 @@ test_host_names(void **state)
 	rewrite_free(&rw);
 }
 
+/* test_field_flags - one table says which fields are rewritten and
+ * which sendmail -t takes recipients from: Bcc: only the latter (its
+ * addresses never reach the gateway), From: only the former */
+static void
+test_field_flags(void **state)
+{
+	static const struct {
+		const char *name;
+		unsigned flags;
+		enum rewrite_mode mode; /* when flags has REWRITE_FIELD_ADDRS */
+	} cases[] = {
+	    {"From", REWRITE_FIELD_ADDRS, REWRITE_SENDER},
+	    {"from \t", REWRITE_FIELD_ADDRS, REWRITE_SENDER},
+	    {"To", REWRITE_FIELD_ADDRS | REWRITE_FIELD_RCPT, REWRITE_RECIPIENT},
+	    {"CC", REWRITE_FIELD_ADDRS | REWRITE_FIELD_RCPT, REWRITE_RECIPIENT},
+	    {"Bcc", REWRITE_FIELD_RCPT, REWRITE_RECIPIENT},
+	    {"bcc ", REWRITE_FIELD_RCPT, REWRITE_RECIPIENT},
+	    {"Reply-To", 0, REWRITE_SENDER},
+	    {"Sender", 0, REWRITE_SENDER},
+	    {"Resent-To", 0, REWRITE_SENDER},
+	    {"Froms", 0, REWRITE_SENDER},
+	    {"T", 0, REWRITE_SENDER},
+	    {"", 0, REWRITE_SENDER},
+	};
+	enum rewrite_mode mode;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		mode = cases[i].mode == REWRITE_SENDER ? REWRITE_RECIPIENT : REWRITE_SENDER;
+		assert_int_equal(rewrite_field_flags(cases[i].name, strlen(cases[i].name), &mode),
+		                 cases[i].flags);
+		if (cases[i].flags & REWRITE_FIELD_ADDRS)
+			assert_int_equal(mode, cases[i].mode);
+		assert_int_equal(rewrite_field_mode(cases[i].name, strlen(cases[i].name), &mode),
+		                 (cases[i].flags & REWRITE_FIELD_ADDRS) != 0);
+	}
+	/* only n octets count: "To" of "Total" is To */
+	assert_int_equal(rewrite_field_flags("Total", 2, &mode),
+	                 REWRITE_FIELD_ADDRS | REWRITE_FIELD_RCPT);
+}
+
 int
 main(void)
 {
@@ -369,7 +411,7 @@ main(void)
 	    cmocka_unit_test(test_map_load),        cmocka_unit_test(test_domain_is_local),
 	    cmocka_unit_test(test_rewrite_address), cmocka_unit_test(test_addrlist),
 	    cmocka_unit_test(test_header_value),    cmocka_unit_test(test_header_field),
-	    cmocka_unit_test(test_host_names),
+	    cmocka_unit_test(test_host_names),      cmocka_unit_test(test_field_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
