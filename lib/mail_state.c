@@ -69,6 +69,8 @@ clean_line(char *dst, size_t dstsize, const char *src, size_t n)
 {
 	size_t i;
 
+	if (dstsize == 0) /* no room even for the terminator */
+		return;
 	if (n >= dstsize)
 		n = dstsize - 1;
 	for (i = 0; i < n; i++) {
