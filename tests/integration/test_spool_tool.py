@@ -136,6 +136,11 @@ class SpoolToolTest(harness.TestCase):
                          [('alice@example.org', 'deferred'), ('bob@example.org', 'pending')])
         self.assertEqual(m['last_error'], '451 4.4.1 gateway unreachable "x"')
         self.assertEqual(m['recipients'][0]['reply'], m['last_error'])
+        # a state line without origin= and relay= (an older deliverer)
+        self.assertEqual((m['recipients'][0]['relay'], m['recipients'][0]['origin']),
+                         (None, None))
+        self.assertEqual((m['recipients'][1]['relay'], m['recipients'][1]['origin']),
+                         (None, None))
 
     def test_list_after_a_real_attempt(self):
         qid = self.queue('root@example.org', 'alice@example.org')
@@ -309,6 +314,9 @@ class FailedStatus(deliver_util.DeliverCase):
         self.assertEqual([(r['address'], r['status']) for r in m['recipients']],
                          [('ok@example.org', 'sent'), ('gone@example.org', 'failed')])
         self.assertEqual(m['recipients'][1]['reply'], '550 5.1.1 no such user')
+        relay = '127.0.0.1[127.0.0.1]:%d' % port
+        self.assertEqual([(r['relay'], r['origin']) for r in m['recipients']],
+                         [(relay, 'gateway'), (relay, 'gateway')])
         self.assertEqual(m['last_error'], '550 5.1.1 no such user')
         self.assertEqual(m['attempts'], 1)
         self.assertIsNotNone(m['next_attempt'])
@@ -317,6 +325,7 @@ class FailedStatus(deliver_util.DeliverCase):
         show = self.spool_tool('show', qid)
         self.assertIn('State: deferred', show)
         self.assertRegex(show, r'gone@example.org.*failed.*550 5\.1\.1 no such user')
+        self.assertIn('Recipient-Relay: <gone@example.org> %s (gateway)\n' % relay, show)
         stats = json.loads(self.spool_tool('stats', '--json'))
         self.assertEqual((stats['queued'], stats['deferred'], stats['held']), (0, 1, 0))
         self.assertEqual((stats['delivered'], stats['bounced']), (1, 0))
