@@ -16,7 +16,7 @@
  * SCAN_ENTRIES_MAX entries for the whole message; what cannot be
  * inspected within the bounds is refused (SCAN_UNINSPECTABLE).
  * Encrypted entries and damaged archives are let through and counted
- * (names are still checked): see smtpd/README.content.fragment.md.
+ * (names are still checked): see README.md, "Executable attachments".
  */
 #ifndef MAILOUT_SCAN_H
 #define MAILOUT_SCAN_H
