@@ -11,10 +11,10 @@
  * ("Diagnostic-Code: smtp;", Remote-MTA).
  */
 #include "mail_dsn.h"
+#include "timefmt.h"
 
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 /* the shape of one DSN, decided once by dsn_build */
 struct shape {
@@ -117,20 +117,9 @@ dsn_reply_is_ours(const char *reply)
 static void
 rfc5322_date(int64_t t, char *out, size_t outsize)
 {
-	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 ||
-	    tm.tm_mon > 11) {
-		(void)bounded_copy(out, outsize, "Thu, 1 Jan 1970 00:00:00 +0000");
+	if (timefmt_rfc5322(t, out, outsize) == 0)
 		return;
-	}
-	if (bounded_format(out, outsize, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday],
-	                   tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	                   tm.tm_sec) < 0)
+	if (bounded_copy(out, outsize, "Thu, 1 Jan 1970 00:00:00 +0000") < 0)
 		out[0] = '\0';
 }
 

@@ -10,6 +10,7 @@
  * given, or produce an ID that could name a path outside the spool.
  */
 #include "mail_spool.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -236,11 +237,9 @@ envelope_parse(struct envelope *env, const char *data, size_t len)
 static int
 format_time(struct buf *out, time_t t)
 {
-	struct tm tm;
 	char iso[32];
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+	if (timefmt_iso8601((int64_t)t, iso, sizeof(iso)) < 0) {
 		errno = EINVAL;
 		return -1;
 	}

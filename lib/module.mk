@@ -1,6 +1,7 @@
 # lib/ - shared code: generic layer (buf, log, net) and mail layer (mail_*)
 LIB_SRCS := \
 	lib/buf.c \
+	lib/timefmt.c \
 	lib/log.c \
 	lib/net.c \
 	lib/mail_reply.c \
