@@ -104,6 +104,31 @@ def run_queue(spool, message, env, args=(), prefix=(), stdin_fd=None):
     return rc, err
 
 
+# mailout-queue --socket refusing its command line: what it must log.
+BAD_SOCKET_ARGS = (['extra'], ['-c'], ['-q'], ['-c', '/nonexistent', 'extra'])
+NO_PEER = 'socket client uid -1 pid 0)'
+
+
+def run_socket_refused(args, prefix=(), extra_env=None):
+    """mailout-queue --socket ARGS with fd 0 and 1 on /dev/null; returns
+    (exit code, stderr text).  It refuses the arguments before it looks
+    at fd 0, so no socket is needed."""
+    environ = dict(os.environ)
+    environ.pop('MAILOUT_CONFIG', None)
+    environ.update(extra_env or {})
+    with open(os.devnull, 'rb') as nul_in, open(os.devnull, 'wb') as nul_out:
+        proc = subprocess.run([*prefix, QUEUE, '--socket', *args], stdin=nul_in,
+                              stdout=nul_out, stderr=subprocess.PIPE, env=environ,
+                              timeout=TIMEOUT, check=False)
+    return proc.returncode, proc.stderr.decode(errors='replace')
+
+
+def built_with_asan():
+    """Whether QUEUE is an AddressSanitizer build (valgrind cannot run it)."""
+    with open(QUEUE, 'rb') as f:
+        return b'libasan' in f.read()
+
+
 @unittest.skipUnless(os.access(QUEUE, os.X_OK), 'mailout-queue not built')
 class QueueTest(unittest.TestCase):
 
@@ -348,6 +373,51 @@ class QueueTest(unittest.TestCase):
             seen.add(int(m.group(1)))
         self.assertEqual(seen, set(range(n)))
         self.assertEqual(self.spool.ls('tmp'), [])
+
+    def test_socket_bad_arguments_log_no_peer(self):
+        # Regression: the refused command line used to log the peer
+        # uid/pid and close the fds of a request never set up.
+        for args in BAD_SOCKET_ARGS:
+            with self.subTest(args=args):
+                rc, err = run_socket_refused(args)
+                self.assertEqual(rc, QQ_BUG, err)
+                lines = [l for l in err.splitlines() if 'not queued: usage' in l]
+                self.assertEqual(len(lines), 1, err)
+                self.assertIn('NOQUEUE: not queued: usage: ', lines[0])
+                self.assertTrue(lines[0].endswith('(exit 81, internal bug; ' + NO_PEER),
+                                lines[0])
+        self.assertNothingQueued()
+
+    @unittest.skipUnless(shutil.which('valgrind'), 'valgrind not installed')
+    def test_socket_bad_arguments_valgrind_clean(self):
+        # No close() of an uninitialised fd, no uninitialised uid/pid in
+        # the log line: memcheck reports either as an error (exit 99).
+        if built_with_asan():
+            self.skipTest('mailout-queue built with AddressSanitizer; '
+                          'valgrind needs a build without SAN=1')
+        for args in BAD_SOCKET_ARGS:
+            with self.subTest(args=args):
+                rc, err = run_socket_refused(
+                    args, prefix=('valgrind', '--error-exitcode=99', '-q'))
+                self.assertEqual(rc, QQ_BUG, err)
+                self.assertNotIn('uninitialised', err)
+                self.assertNotIn('invalid file descriptor', err)
+                self.assertIn(NO_PEER, err)
+
+    @unittest.skipUnless(shutil.which('strace'), 'strace not installed')
+    def test_socket_bad_arguments_close_nothing_bad(self):
+        # The same under any build: strace shows no close() that fails
+        # (a garbage fd gives EBADF) and none of fd 0 or 1.
+        log = os.path.join(self.tmp, 'strace.log')
+        rc, err = run_socket_refused(
+            ['extra'], prefix=('strace', '-f', '-qq', '-o', log, '-e', 'trace=close'),
+            extra_env={'ASAN_OPTIONS': 'detect_leaks=0'})  # LSan cannot run under ptrace
+        self.assertEqual(rc, QQ_BUG, err)
+        self.assertIn(NO_PEER, err)
+        with open(log, encoding='utf-8', errors='replace') as f:
+            trace = f.read()
+        self.assertNotIn('EBADF', trace)
+        self.assertIsNone(re.search(r'\bclose\([01]\)', trace), trace)
 
 
 if __name__ == '__main__':
