@@ -30,6 +30,7 @@ $(BIN)/mailout-smtpd: $(call objs,smtpd/smtpd_main.c $(SMTPD_SRCS)) $(LIBMAILOUT
 PROGRAMS += $(BIN)/mailout-smtpd
 
 SCAN_SRCS := \
+	smtpd/scan_arcload.c \
 	smtpd/scan_archive.c \
 	smtpd/scan_filter.c \
 	smtpd/scan_inspect.c \
@@ -37,9 +38,10 @@ SCAN_SRCS := \
 	smtpd/scan_reply.c \
 	smtpd/scan_sandbox.c
 
-# libarchive only here: mailout-smtpd does not load it.
+# libarchive is not linked: smtpd/scan_arcload.c dlopens it when a
+# message may hold an archive (its headers are still needed to build).
 $(BIN)/mailout-scan: $(call objs,smtpd/scan_main.c $(SCAN_SRCS)) $(LIBMAILOUT)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(ARCHIVE_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 PROGRAMS += $(BIN)/mailout-scan

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -47,6 +48,7 @@ enum scan_kind {
 	SCAN_EXEC, /* an executable was found */
 	SCAN_UNINSPECTABLE, /* a bound was hit: refused like an executable */
 	SCAN_TROUBLE, /* our own trouble (memory): temporary */
+	SCAN_NEED_ARCHIVE, /* a part may hold an archive: run again with libarchive */
 };
 
 /* What the child reports; fixed size, written in one go (< PIPE_BUF). */
@@ -68,6 +70,73 @@ struct scan_ctx {
 	const char *outer; /* the attachment being walked */
 };
 
+/* The libarchive functions scan_archive.c calls (scan_arcload.c). */
+struct archive;
+struct archive_entry;
+#define SCAN_ARC_FORMATS 12
+#define SCAN_ARC_FILTERS 9
+struct scan_arc {
+	struct archive *(*read_new)(void);
+	int (*read_free)(struct archive *);
+	int (*read_open_memory)(struct archive *, const void *, size_t);
+	int (*read_next_header)(struct archive *, struct archive_entry **);
+	ssize_t (*read_data)(struct archive *, void *, size_t);
+	int (*format)(struct archive *);
+	int (*filter_count)(struct archive *);
+	int (*has_encrypted)(struct archive *);
+	int (*size_is_set)(struct archive_entry *);
+	mode_t (*filetype)(struct archive_entry *);
+	int (*is_data_encrypted)(struct archive_entry *);
+	const char *(*pathname_utf8)(struct archive_entry *);
+	const char *(*pathname)(struct archive_entry *);
+	int (*formats[SCAN_ARC_FORMATS])(struct archive *);
+	int (*filters[SCAN_ARC_FILTERS])(struct archive *);
+};
+
+/* field, symbol: one line for each function in struct scan_arc */
+#define SCAN_ARC_SYMBOLS                                                                           \
+	SCAN_ARC_SYM(read_new, archive_read_new)                                                   \
+	SCAN_ARC_SYM(read_free, archive_read_free)                                                 \
+	SCAN_ARC_SYM(read_open_memory, archive_read_open_memory)                                   \
+	SCAN_ARC_SYM(read_next_header, archive_read_next_header)                                   \
+	SCAN_ARC_SYM(read_data, archive_read_data)                                                 \
+	SCAN_ARC_SYM(format, archive_format)                                                       \
+	SCAN_ARC_SYM(filter_count, archive_filter_count)                                           \
+	SCAN_ARC_SYM(has_encrypted, archive_read_has_encrypted_entries)                            \
+	SCAN_ARC_SYM(size_is_set, archive_entry_size_is_set)                                       \
+	SCAN_ARC_SYM(filetype, archive_entry_filetype)                                             \
+	SCAN_ARC_SYM(is_data_encrypted, archive_entry_is_data_encrypted)                           \
+	SCAN_ARC_SYM(pathname_utf8, archive_entry_pathname_utf8)                                   \
+	SCAN_ARC_SYM(pathname, archive_entry_pathname)                                             \
+	SCAN_ARC_SYM(formats[0], archive_read_support_format_7zip)                                 \
+	SCAN_ARC_SYM(formats[1], archive_read_support_format_ar)                                   \
+	SCAN_ARC_SYM(formats[2], archive_read_support_format_cab)                                  \
+	SCAN_ARC_SYM(formats[3], archive_read_support_format_cpio)                                 \
+	SCAN_ARC_SYM(formats[4], archive_read_support_format_iso9660)                              \
+	SCAN_ARC_SYM(formats[5], archive_read_support_format_lha)                                  \
+	SCAN_ARC_SYM(formats[6], archive_read_support_format_rar)                                  \
+	SCAN_ARC_SYM(formats[7], archive_read_support_format_rar5)                                 \
+	SCAN_ARC_SYM(formats[8], archive_read_support_format_tar)                                  \
+	SCAN_ARC_SYM(formats[9], archive_read_support_format_xar)                                  \
+	SCAN_ARC_SYM(formats[10], archive_read_support_format_zip)                                 \
+	SCAN_ARC_SYM(formats[11], archive_read_support_format_raw)                                 \
+	SCAN_ARC_SYM(filters[0], archive_read_support_filter_bzip2)                                \
+	SCAN_ARC_SYM(filters[1], archive_read_support_filter_compress)                             \
+	SCAN_ARC_SYM(filters[2], archive_read_support_filter_gzip)                                 \
+	SCAN_ARC_SYM(filters[3], archive_read_support_filter_lz4)                                  \
+	SCAN_ARC_SYM(filters[4], archive_read_support_filter_lzip)                                 \
+	SCAN_ARC_SYM(filters[5], archive_read_support_filter_lzma)                                 \
+	SCAN_ARC_SYM(filters[6], archive_read_support_filter_xz)                                   \
+	SCAN_ARC_SYM(filters[7], archive_read_support_filter_zstd)                                 \
+	SCAN_ARC_SYM(filters[8], archive_read_support_filter_uu)
+
+/* scan_arcload.c */
+/* scan_arc - the loaded functions, NULL until scan_arc_load succeeded */
+extern const struct scan_arc *scan_arc;
+/* scan_arc_load - dlopen libarchive (never inside the sandbox: it opens
+ * files); RES_OK, or RES_TEMP (logged) when it cannot be loaded */
+enum result scan_arc_load(void);
+
 /* scan_inspect.c */
 /* scan_name_is_exec - does a file name end in an executable extension
  * (after Windows strips trailing dots and blanks; also "x.exe:stream")? */
@@ -86,7 +155,8 @@ void scan_sanitize(char *dst, size_t dstsize, const char *src);
 /* scan_archive.c */
 /* scan_archive - if libarchive recognises data (an archive, or a
  * compressed file), check every entry; 1 when a verdict was recorded
- * (stop), 0 to go on.  depth: 1 for an attachment. */
+ * (stop), 0 to go on.  depth: 1 for an attachment.  Without libarchive
+ * loaded the verdict is SCAN_NEED_ARCHIVE. */
 int scan_archive(struct scan_ctx *c, const unsigned char *data, size_t len, const char *name,
                  unsigned depth);
 
@@ -94,8 +164,9 @@ int scan_archive(struct scan_ctx *c, const unsigned char *data, size_t len, cons
 /* scan_confine - no new privileges, seccomp: no network, no exec, no
  * file may be opened or changed; 0 or -1 */
 int scan_confine(void);
-/* scan_isolated - run scan_message in a confined child; RES_OK with the
- * verdict, RES_TEMP when the child failed us */
+/* scan_isolated - run scan_message in a confined child; when it needs
+ * libarchive, load it and run a fresh child.  RES_OK with the verdict,
+ * RES_TEMP when a child failed us or libarchive could not be loaded */
 enum result scan_isolated(const char *msg, size_t len, struct scan_verdict *v);
 
 /* scan_reply.c */

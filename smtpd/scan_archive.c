@@ -14,6 +14,9 @@
  * helper program (the lrzip, grzip and lzop filters would: not
  * enabled; the sandbox forbids exec anyway).
  *
+ * libarchive is called through scan_arc (scan_arcload.c): the headers
+ * give only types and constants; the program does not link it.
+ *
  * Skipping an entry is free only where libarchive can seek past it
  * (zip with known sizes, uncompressed tar/cpio/ar/iso); anywhere else
  * skipping means decompressing, so the rest of the entry is read here,
@@ -34,30 +37,15 @@ enum arch_kind { ARCH_NONE, ARCH_FORMAT, ARCH_COMPRESSED };
 static int
 support(struct archive *a)
 {
-	static int (*const formats[])(struct archive *) = {
-	    archive_read_support_format_7zip,    archive_read_support_format_ar,
-	    archive_read_support_format_cab,     archive_read_support_format_cpio,
-	    archive_read_support_format_iso9660, archive_read_support_format_lha,
-	    archive_read_support_format_rar,     archive_read_support_format_rar5,
-	    archive_read_support_format_tar,     archive_read_support_format_xar,
-	    archive_read_support_format_zip,     archive_read_support_format_raw,
-	};
-	static int (*const filters[])(struct archive *) = {
-	    archive_read_support_filter_bzip2, archive_read_support_filter_compress,
-	    archive_read_support_filter_gzip,  archive_read_support_filter_lz4,
-	    archive_read_support_filter_lzip,  archive_read_support_filter_lzma,
-	    archive_read_support_filter_xz,    archive_read_support_filter_zstd,
-	    archive_read_support_filter_uu,
-	};
 	size_t i;
 
 	/* ARCHIVE_WARN: not built in (xar without libxml2; a filter that
 	 * would need a helper program, which the sandbox refuses) */
-	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (formats[i](a) < ARCHIVE_WARN)
+	for (i = 0; i < SCAN_ARC_FORMATS; i++)
+		if (scan_arc->formats[i](a) < ARCHIVE_WARN)
 			return -1;
-	for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++)
-		if (filters[i](a) < ARCHIVE_WARN)
+	for (i = 0; i < SCAN_ARC_FILTERS; i++)
+		if (scan_arc->filters[i](a) < ARCHIVE_WARN)
 			return -1;
 	return 0;
 }
@@ -66,12 +54,12 @@ support(struct archive *a)
 static struct archive *
 open_mem(const void *p, size_t n)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a = scan_arc->read_new();
 
 	if (a == NULL)
 		return NULL;
-	if (support(a) < 0 || archive_read_open_memory(a, p, n) != ARCHIVE_OK) {
-		archive_read_free(a);
+	if (support(a) < 0 || scan_arc->read_open_memory(a, p, n) != ARCHIVE_OK) {
+		scan_arc->read_free(a);
 		return NULL;
 	}
 	return a;
@@ -86,8 +74,8 @@ classify(struct archive *a, int r)
 	if (r == ARCHIVE_EOF)
 		return ARCH_NONE;
 	if (r >= ARCHIVE_WARN &&
-	    (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_RAW)
-		return archive_filter_count(a) > 1 ? ARCH_COMPRESSED : ARCH_NONE;
+	    (scan_arc->format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_RAW)
+		return scan_arc->filter_count(a) > 1 ? ARCH_COMPRESSED : ARCH_NONE;
 	return ARCH_FORMAT;
 }
 
@@ -101,8 +89,8 @@ looks_archive(const unsigned char *p, size_t n)
 
 	if (a == NULL)
 		return false;
-	k = classify(a, archive_read_next_header(a, &e));
-	archive_read_free(a);
+	k = classify(a, scan_arc->read_next_header(a, &e));
+	scan_arc->read_free(a);
 	return k != ARCH_NONE;
 }
 
@@ -130,7 +118,7 @@ too_big(struct scan_ctx *c, const char *path)
 static int
 unreadable(struct scan_ctx *c, struct archive *a, const char *path)
 {
-	if (archive_read_has_encrypted_entries(a) > 0)
+	if (scan_arc->has_encrypted(a) > 0)
 		c->v->encrypted++;
 	else
 		c->v->damaged++;
@@ -147,7 +135,7 @@ read_upto(struct archive *a, unsigned char *p, size_t n)
 	la_ssize_t r;
 
 	while (got < n) {
-		r = archive_read_data(a, p + got, n - got);
+		r = scan_arc->read_data(a, p + got, n - got);
 		if (r < 0)
 			return -1;
 		if (r == 0)
@@ -173,7 +161,7 @@ nested(struct scan_ctx *c, struct archive *a, const unsigned char *peek, size_t 
 	buf_init(&all, (size_t)c->budget + n + 1);
 	if (buf_append(&all, peek, n) < 0)
 		return scan_found(c, SCAN_TROUBLE, path, c->outer, "out of memory");
-	while ((r = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
+	while ((r = scan_arc->read_data(a, chunk, sizeof(chunk))) > 0) {
 		if (over(c, (size_t)r)) {
 			buf_free(&all);
 			return too_big(c, path);
@@ -198,15 +186,15 @@ static int
 finish_entry(struct scan_ctx *c, struct archive *a, struct archive_entry *e, const char *path)
 {
 	static char chunk[CHUNK];
-	int fmt = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
+	int fmt = scan_arc->format(a) & ARCHIVE_FORMAT_BASE_MASK;
 	la_ssize_t r;
 
-	if ((fmt == ARCHIVE_FORMAT_ZIP && archive_entry_size_is_set(e)) ||
-	    (archive_filter_count(a) == 1 &&
+	if ((fmt == ARCHIVE_FORMAT_ZIP && scan_arc->size_is_set(e)) ||
+	    (scan_arc->filter_count(a) == 1 &&
 	     (fmt == ARCHIVE_FORMAT_TAR || fmt == ARCHIVE_FORMAT_CPIO || fmt == ARCHIVE_FORMAT_AR ||
 	      fmt == ARCHIVE_FORMAT_ISO9660)))
 		return 0;
-	while ((r = archive_read_data(a, chunk, sizeof(chunk))) > 0)
+	while ((r = scan_arc->read_data(a, chunk, sizeof(chunk))) > 0)
 		if (over(c, (size_t)r))
 			return too_big(c, path);
 	return r < 0 ? unreadable(c, a, path) : 0;
@@ -224,9 +212,9 @@ check_entry(struct scan_ctx *c, struct archive *a, struct archive_entry *e, cons
 
 	if (scan_name_is_exec(ename))
 		return scan_found(c, SCAN_EXEC, path, c->outer, "file name");
-	if (archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != 0)
+	if (scan_arc->filetype(e) != AE_IFREG && scan_arc->filetype(e) != 0)
 		return 0;
-	if (archive_entry_is_data_encrypted(e) > 0) {
+	if (scan_arc->is_data_encrypted(e) > 0) {
 		c->v->encrypted++;
 		if (c->v->note[0] == '\0')
 			scan_sanitize(c->v->note, sizeof(c->v->note), path);
@@ -283,7 +271,7 @@ walk(struct scan_ctx *c, struct archive *a, struct archive_entry *e, int r, enum
 	const char *p;
 	int rc;
 
-	for (;; r = archive_read_next_header(a, &e)) {
+	for (;; r = scan_arc->read_next_header(a, &e)) {
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN)
@@ -294,9 +282,9 @@ walk(struct scan_ctx *c, struct archive *a, struct archive_entry *e, int r, enum
 		if (kind == ARCH_COMPRESSED) {
 			single_name(ename, sizeof(ename), name);
 		} else {
-			p = archive_entry_pathname_utf8(e);
+			p = scan_arc->pathname_utf8(e);
 			if (p == NULL)
-				p = archive_entry_pathname(e);
+				p = scan_arc->pathname(e);
 			copy_tail(ename, sizeof(ename), p ? p : "");
 		}
 		if (depth <= 1 || bounded_format(path, sizeof(path), "%s/%s", name, ename) < 0)
@@ -316,11 +304,15 @@ scan_archive(struct scan_ctx *c, const unsigned char *data, size_t len, const ch
 	enum arch_kind kind;
 	int r, stop;
 
-	if (len == 0 || (a = open_mem(data, len)) == NULL)
+	if (len == 0)
 		return 0;
-	r = archive_read_next_header(a, &e);
+	if (scan_arc == NULL) /* the inspector cannot load it: ask the parent */
+		return scan_found(c, SCAN_NEED_ARCHIVE, name, c->outer, "needs the archive reader");
+	if ((a = open_mem(data, len)) == NULL)
+		return 0;
+	r = scan_arc->read_next_header(a, &e);
 	kind = classify(a, r);
 	stop = kind == ARCH_NONE ? 0 : walk(c, a, e, r, kind, name ? name : "", depth);
-	archive_read_free(a);
+	scan_arc->read_free(a);
 	return stop;
 }

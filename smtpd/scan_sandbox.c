@@ -12,6 +12,10 @@
  * also gets a CPU limit, an alarm and (when not under a sanitizer,
  * which needs the address space) an address-space limit, so a
  * pathological input costs bounded time and memory.
+ * The first child runs without libarchive; when it reports that a part
+ * may hold an archive (SCAN_NEED_ARCHIVE), libarchive is loaded here in
+ * the parent (the child could not open it) and a fresh child inspects
+ * the whole message again.
  * What it must never do: trust the child: its verdict is read with a
  * fixed size, checked and sanitised again by the parent.
  *
@@ -213,7 +217,7 @@ check_verdict(struct scan_verdict *v)
 {
 	char tmp[SCAN_NAME_MAX];
 
-	if (v->kind < SCAN_CLEAN || v->kind > SCAN_TROUBLE)
+	if (v->kind < SCAN_CLEAN || v->kind > SCAN_NEED_ARCHIVE)
 		return -1;
 	v->name[sizeof(v->name) - 1] = v->outer[sizeof(v->outer) - 1] = '\0';
 	v->why[sizeof(v->why) - 1] = v->note[sizeof(v->note) - 1] = '\0';
@@ -240,8 +244,9 @@ reap(pid_t pid)
 	return status;
 }
 
-enum result
-scan_isolated(const char *msg, size_t len, struct scan_verdict *v)
+/* isolated_once - one confined child, one verdict */
+static enum result
+isolated_once(const char *msg, size_t len, struct scan_verdict *v)
 {
 	int p[2], got, status;
 	pid_t pid;
@@ -278,4 +283,26 @@ scan_isolated(const char *msg, size_t len, struct scan_verdict *v)
 		return RES_TEMP;
 	}
 	return RES_OK;
+}
+
+enum result
+scan_isolated(const char *msg, size_t len, struct scan_verdict *v)
+{
+	enum result r = isolated_once(msg, len, v);
+
+	if (r != RES_OK || v->kind != SCAN_NEED_ARCHIVE)
+		return r;
+	/* a part may hold an archive: load libarchive here, where files
+	 * can be opened, and inspect again in a fresh child */
+	if (scan_arc_load() != RES_OK) {
+		log_warn("the inspection needs libarchive (for \"%s\"), which could not be loaded",
+		         v->name);
+		return RES_TEMP;
+	}
+	r = isolated_once(msg, len, v);
+	if (r == RES_OK && v->kind == SCAN_NEED_ARCHIVE) {
+		log_warn("the inspection asked for libarchive again");
+		return RES_TEMP;
+	}
+	return r;
 }

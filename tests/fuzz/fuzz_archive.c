@@ -6,6 +6,7 @@
  * or undefined behaviour; a verdict is one of the known kinds with
  * NUL-terminated, printable names; the decompression budget never goes
  * below zero and the entry count stays within SCAN_ENTRIES_MAX + 1.
+ * libarchive is loaded once at start (the program links it too).
  * Must never write files or talk to the network.
  */
 #include <stddef.h>
@@ -15,7 +16,20 @@
 
 #include "scan.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* LLVMFuzzerInitialize - libarchive into scan_arc (scan_arcload.c), as
+ * mailout-scan's parent does before its second inspector */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	if (scan_arc_load() != RES_OK)
+		abort();
+	return 0;
+}
 
 /* printable - sanitised as scan_sanitize promises */
 static int

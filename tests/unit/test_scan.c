@@ -4,6 +4,8 @@
  * Tables for executable names and magic; archives built here with
  * libarchive's writer (zip, tar.gz, 7z, nested, disguised, encrypted
  * names) and inspected in memory; the reply line; the notification;
+ * libarchive loaded only for a message that may hold an archive (the
+ * inspector asks for it, the parent loads it and inspects again);
  * and the sandbox: after scan_confine() socket, open, exec and fork
  * must fail.  Never writes files or talks to the network.
  */
@@ -21,6 +23,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -156,6 +159,7 @@ inspect(const struct buf *b, const char *name, struct scan_verdict *v)
 {
 	struct scan_ctx c;
 
+	assert_int_equal(scan_arc_load(), RES_OK);
 	scan_ctx_init(&c, v);
 	c.outer = name;
 	return scan_archive(&c, (const unsigned char *)b->s, b->len, name, 1);
@@ -261,6 +265,78 @@ test_not_archives(void **unused)
 	}
 }
 
+/* attach - a message with one base64 attachment of type, name */
+static void
+attach(struct buf *m, const char *type, const char *name, const void *data, size_t len)
+{
+	static unsigned char b64[1 << 16];
+	int n;
+
+	assert_true(len * 4 / 3 + 4 < sizeof(b64));
+	n = EVP_EncodeBlock(b64, data, (int)len);
+	assert_true(n >= 0);
+	buf_init(m, 0);
+	assert_int_equal(buf_printf(m,
+	                            "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nhello\n"
+	                            "--b\nContent-Type: %s; name=\"%s\"\n"
+	                            "Content-Transfer-Encoding: base64\n\n%s\n--b--\n",
+	                            type, name, (const char *)b64),
+	                 0);
+}
+
+/* test_lazy - first of all: libarchive not loaded until a part may be an archive */
+static void
+test_lazy(void **unused)
+{
+	static const char plain[] = "Subject: x\n\nhello\nbeginning of a line\n";
+	static const char utf8[] = "Gr\xc3\xbc\xc3\x9f\x65 \xe2\x82\xac\r\n\tok\n";
+	static const char uu[] = "hi\nbegin 644 a.exe\nM\nend\n";
+	static const struct entry exe[] = {{"a.txt", "hello", 5}, {"setup.exe", "x", 1}};
+	static const struct {
+		const char *type, *name, *data;
+		size_t len; /* 0: strlen */
+		int kind;
+	} t[] = {
+	    {"text/plain", "notes.txt", utf8, 0, SCAN_CLEAN},
+	    {"text/plain", "notes.txt", uu, 0, SCAN_NEED_ARCHIVE},
+	    {"text/plain", "notes.tar", "hello", 0, SCAN_NEED_ARCHIVE},
+	    {"text/plain", "notes.txt", "!<arch>\n", 0, SCAN_NEED_ARCHIVE},
+	    {"text/plain", "notes.txt", "BZh91AY&SY", 0, SCAN_NEED_ARCHIVE},
+	    {"text/plain", "notes.txt", "a\x00b", 3, SCAN_NEED_ARCHIVE},
+	    {"text/plain", "notes.txt", "(\xb5/\xfd", 0, SCAN_NEED_ARCHIVE},
+	    {"image/png", "p.png", "\x89PNG", 0, SCAN_NEED_ARCHIVE},
+	};
+	struct scan_verdict v;
+	struct buf m, z;
+	size_t i;
+
+	assert_null(scan_arc);
+	scan_message(plain, sizeof(plain) - 1, &v);
+	assert_int_equal(v.kind, SCAN_CLEAN);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		attach(&m, t[i].type, t[i].name, t[i].data,
+		       t[i].len ? t[i].len : strlen(t[i].data));
+		scan_message(m.s, m.len, &v);
+		if (v.kind != t[i].kind)
+			fail_msg("case %zu: got kind %d why %s", i, v.kind, v.why);
+		buf_free(&m);
+	}
+	assert_null(scan_arc);
+	build(&z, ARCHIVE_FORMAT_ZIP, 0, exe, 2);
+	attach(&m, "application/octet-stream", "docs.dat", z.s, z.len);
+	scan_message(m.s, m.len, &v);
+	assert_int_equal(v.kind, SCAN_NEED_ARCHIVE);
+	assert_string_equal(v.name, "docs.dat");
+	/* the whole way: a confined child asks, the parent loads, a fresh child finds it */
+	assert_int_equal(scan_isolated(m.s, m.len, &v), RES_OK);
+	assert_int_equal(v.kind, SCAN_EXEC);
+	assert_string_equal(v.name, "setup.exe");
+	assert_string_equal(v.outer, "docs.dat");
+	assert_non_null(scan_arc);
+	buf_free(&m);
+	buf_free(&z);
+}
+
 static void
 test_message(void **unused)
 {
@@ -347,6 +423,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lazy), /* first: before anything loads libarchive */
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_magic),
 	    cmocka_unit_test(test_sanitize),
