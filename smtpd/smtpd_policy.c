@@ -124,6 +124,17 @@ find_class(struct policy_client *c)
 	}
 }
 
+/* refuse_unknown_client - 554 for a client in no class, saying what to change */
+static enum result
+refuse_unknown_client(const struct policy_client *c, struct reply *r)
+{
+	reply_set(r, 554, ESC_POLICY,
+	          "Client %s is not in a campus network allowed to send mail here; ask the mail "
+	          "admin to add it to a client class",
+	          c->addr_str);
+	return RES_PERM;
+}
+
 /* connect_class - the client must be in a campus network */
 static enum result
 connect_class(struct policy_client *c, const struct mail_addr *sender, const struct mail_addr *rcpt,
@@ -147,11 +158,7 @@ connect_class(struct policy_client *c, const struct mail_addr *sender, const str
 		return RES_OK;
 	}
 	policy_why(c, "in no client class (no network of any class contains it)");
-	reply_set(r, 554, ESC_POLICY,
-	          "Client %s is not in a campus network allowed to send mail here; ask the mail "
-	          "admin to add it to a client class",
-	          c->addr_str);
-	return RES_PERM;
+	return refuse_unknown_client(c, r);
 }
 
 /* mail_tls - require_tls: nothing before STARTTLS (RFC 3207 4) */
@@ -209,11 +216,7 @@ mail_class(struct policy_client *c, const struct mail_addr *sender, const struct
 	if (c->class || c->auth_user)
 		return RES_OK;
 	policy_why(c, "in no client class and not authenticated");
-	reply_set(r, 554, ESC_POLICY,
-	          "Client %s is not in a campus network allowed to send mail here; ask the mail "
-	          "admin to add it to a client class",
-	          c->addr_str);
-	return RES_PERM;
+	return refuse_unknown_client(c, r);
 }
 
 /* mail_sender - the null sender is for bounces (RFC 5321 4.5.5); a
