@@ -782,15 +782,24 @@ class TestCase(unittest.TestCase):
         '--ptr-record=3.0.0.127.in-addr.arpa,liar.test.example',
         '--txt-record=...'.  Names under `local` that have no record are
         NXDOMAIN; anything else gets REFUSED (no upstream).  Returns the port."""
-        port = port or free_port('127.0.0.1', socket.SOCK_DGRAM)
-        argv = ['dnsmasq', '--no-daemon', '--port=%d' % port, '--listen-address=127.0.0.1',
-                '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null',
-                '--pid-file=', '--user=root', '--log-queries', '--log-facility=-']
-        argv += ['--local=/%s/' % d for d in local]
-        argv += list(options)
-        p = self.start(argv, name='dnsmasq', env=dict(os.environ))
-        wait_listening(port, kind='udp', proc=p)
-        return port
+        # dnsmasq binds the port for UDP and TCP: a port free for UDP may be
+        # taken for TCP by a test running beside this one, so pick again
+        # (a bounded number of times) when it says so.
+        for attempt in range(5):
+            want = port or free_port('127.0.0.1', socket.SOCK_DGRAM)
+            argv = ['dnsmasq', '--no-daemon', '--port=%d' % want,
+                    '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv',
+                    '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--user=root',
+                    '--log-queries', '--log-facility=-']
+            argv += ['--local=/%s/' % d for d in local]
+            argv += list(options)
+            p = self.start(argv, name='dnsmasq', env=dict(os.environ))
+            try:
+                wait_listening(want, kind='udp', proc=p)
+                return want
+            except AssertionError as e:
+                if port or 'Address already in use' not in str(e) or attempt == 4:
+                    raise
 
     def start_gateway(self, maildir=None, port=None, tls=False):
         """The aiosmtpd test gateway (tests/peers/gateway.py) on
