@@ -183,8 +183,12 @@ class SuperServers(harness.TestCase):
     def test_tcpserver_numeric_ids_drop_root(self):
         # The README's "-u $(id -u mailout) -g $(id -g mailout)": the
         # receiver runs as that user (tcpserver reads a name as 0, root).
+        # The session must be able to read its config as that user, or it
+        # answers 421 and is gone before it can be looked at.
+        os.chmod(self.tmp, 0o755)
+        os.chmod(self.conf or self.config(), 0o644)
         rcv = self.start_tcpserver('smtp', ids=('-u', '65534', '-g', '65534'))
-        c = self.raw(rcv, greet=False)
+        c = self.raw(rcv)  # the banner: the session is up and waits for a command
         pid = rcv.wait_session()
         with open('/proc/%d/status' % pid) as f:
             status = f.read()
