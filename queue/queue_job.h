@@ -62,8 +62,9 @@ void queue_msg_free(struct queue_msg *m);
 int queue_msg_add(struct queue_msg *m, int tmpdir, const char *in, size_t n);
 /* queue_msg_finish - end of input: flush a held-back CR */
 int queue_msg_finish(struct queue_msg *m, int tmpdir);
-/* queue_msg_write - write the stored message to fd */
-int queue_msg_write(struct queue_msg *m, int fd);
+/* queue_msg_write - write head (the envelope block), then the stored
+ * message, to fd: one writev when the message is held in memory */
+int queue_msg_write(struct queue_msg *m, const char *head, size_t head_len, int fd);
 /* queue_read_message - read fd 0 to EOF into job->msg */
 int queue_read_message(struct qq_job *job);
 /* queue_read_envelope - read fd 1 to EOF and parse it into job->env */

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define CHUNK 65536
@@ -146,16 +147,55 @@ queue_msg_finish(struct queue_msg *m, int tmpdir)
 	return put(m, tmpdir, "\r", 1);
 }
 
+/* write_two - head and body in one writev(2), riding out EINTR and short
+ * writes (the spool file gets one write for a message held in memory) */
+static int
+write_two(int fd, const char *a, size_t na, const char *b, size_t nb)
+{
+	struct iovec iov[2] = {{(void *)a, na}, {(void *)b, nb}};
+	struct iovec *v = iov;
+	int cnt = 2;
+	ssize_t w;
+
+	while (cnt > 0) {
+		if (v->iov_len == 0) {
+			v++;
+			cnt--;
+			continue;
+		}
+		w = writev(fd, v, cnt);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		while (cnt > 0 && (size_t)w >= v->iov_len) {
+			w -= (ssize_t)v->iov_len;
+			v++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
 int
-queue_msg_write(struct queue_msg *m, int fd)
+queue_msg_write(struct queue_msg *m, const char *head, size_t head_len, int fd)
 {
 	char chunk[CHUNK];
 	ssize_t r;
 
 	if (m->fd < 0)
-		return queue_write_all(fd, m->mem.s ? m->mem.s : "", m->mem.len) < 0
+		return write_two(fd, head, head_len, m->mem.s ? m->mem.s : "", m->mem.len) < 0
 		           ? queue_errno_code(errno)
 		           : QQ_OK;
+	if (queue_write_all(fd, head, head_len) < 0)
+		return queue_errno_code(errno);
 	if (lseek(m->fd, 0, SEEK_SET) < 0)
 		return QQ_WRITE;
 	for (;;) {

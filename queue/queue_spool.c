@@ -126,10 +126,7 @@ write_file(struct qq_job *job, int fd)
 	if (spool_format_envelope(&head, job->id, time(NULL), &job->env) < 0)
 		rc = errno == ENOMEM ? queue_fail(job, QQ_NOMEM, 0, "out of memory")
 		                     : queue_fail(job, QQ_BUG, errno, "unable to format envelope");
-	else if (queue_write_all(fd, head.s, head.len) < 0)
-		rc = queue_fail(job, queue_errno_code(errno), errno, "unable to write tmp/%s",
-		                job->id);
-	else if ((rc = queue_msg_write(&job->msg, fd)) != QQ_OK)
+	else if ((rc = queue_msg_write(&job->msg, head.s, head.len, fd)) != QQ_OK)
 		rc = queue_fail(job, rc, errno, "unable to write tmp/%s", job->id);
 	else if (fsync(fd) < 0)
 		rc = queue_fail(job, QQ_WRITE, errno, "unable to fsync tmp/%s", job->id);

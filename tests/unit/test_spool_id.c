@@ -292,6 +292,35 @@ test_msg_crlf(void **state)
 	queue_msg_free(&m);
 }
 
+/* a message held in memory: envelope block and message in one writev */
+static void
+test_msg_write_mem(void **state)
+{
+	char dir[] = "/tmp/test_spool_id.XXXXXX", back[64];
+	struct queue_msg m;
+	int dfd, out;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_true((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+	queue_msg_init(&m, 0);
+	assert_int_equal(queue_msg_add(&m, dfd, "Subject: x\n\nbody\n", 18), QQ_OK);
+	assert_true(m.fd < 0);
+	assert_true((out = openat(dfd, ".", O_TMPFILE | O_RDWR, 0600)) >= 0);
+	assert_int_equal(queue_msg_write(&m, "H: 1\n\n", 6, out), QQ_OK);
+	assert_int_equal(pread(out, back, sizeof(back), 0), 24);
+	assert_memory_equal(back, "H: 1\n\nSubject: x\n\nbody\n", 24);
+	/* an empty head is no special case */
+	assert_int_equal(ftruncate(out, 0), 0);
+	assert_int_equal(lseek(out, 0, SEEK_SET), 0);
+	assert_int_equal(queue_msg_write(&m, "", 0, out), QQ_OK);
+	assert_int_equal(pread(out, back, sizeof(back), 0), 18);
+	assert_int_equal(close(out), 0);
+	queue_msg_free(&m);
+	assert_int_equal(close(dfd), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_msg_spill(void **state)
 {
@@ -314,9 +343,12 @@ test_msg_spill(void **state)
 	assert_true(m.fd >= 0); /* spilled, to a file with no name */
 	assert_int_equal(m.mem.len, 0);
 	assert_true((out = openat(dfd, ".", O_TMPFILE | O_RDWR, 0600)) >= 0);
-	assert_int_equal(queue_msg_write(&m, out), QQ_OK);
+	assert_int_equal(queue_msg_write(&m, "H: 1\n\n", 6, out), QQ_OK);
 	assert_int_equal(lseek(out, 0, SEEK_SET), 0);
-	r = pread(out, back, 3 * QUEUE_MEM_MAX, 0);
+	r = pread(out, back, 6, 0);
+	assert_int_equal(r, 6);
+	assert_memory_equal(back, "H: 1\n\n", 6);
+	r = pread(out, back, 3 * QUEUE_MEM_MAX, 6);
 	assert_int_equal(r, 3 * QUEUE_MEM_MAX);
 	assert_memory_equal(back, big, 3 * QUEUE_MEM_MAX);
 	assert_int_equal(close(out), 0);
@@ -335,7 +367,7 @@ main(void)
 	    cmocka_unit_test(test_id_sorted_by_time), cmocka_unit_test(test_id_valid),
 	    cmocka_unit_test(test_envelope_table),    cmocka_unit_test(test_envelope_limits),
 	    cmocka_unit_test(test_format_envelope),   cmocka_unit_test(test_msg_crlf),
-	    cmocka_unit_test(test_msg_spill),
+	    cmocka_unit_test(test_msg_write_mem),     cmocka_unit_test(test_msg_spill),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
