@@ -9,7 +9,8 @@
 # dated, to build/bench/results.md.  Everything stays on loopback; the
 # private Postfix instance runs in a temporary directory and is stopped
 # at the end.  Takes about 10 minutes; REPS=N (>= 3), N_ACCEPT, N_TLS,
-# DRAIN and PROFILE_N shrink or grow it.  Not part of `make check`.
+# DRAIN and PROFILE_N shrink or grow it; PARTS=accept,drain,tls,memory,profile
+# (any of them) runs only those parts.  Not part of `make check`.
 #
 #   make bench                        # BUILD=build
 #   tests/bench/bench.sh build/bench
