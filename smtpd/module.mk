@@ -17,11 +17,14 @@ SMTPD_SRCS := \
 	smtpd/smtpd_explain.c \
 	smtpd/smtpd_auth.c \
 	smtpd/smtpd_pam.c \
-	smtpd/smtpd_passwd.c
+	smtpd/smtpd_passwd.c \
+	smtpd/smtpd_crypt.c \
+	smtpd/smtpd_dl.c
 
-# AUTH: libxcrypt for the passwd file; libpam (the campus directory) is
-# dlopen'ed on first use (smtpd/smtpd_pam.c), not linked
-SMTPD_LIBS := -lcrypt
+# AUTH: libxcrypt for the passwd file (smtpd/smtpd_crypt.c) and libpam
+# for the campus directory (smtpd/smtpd_pam.c) are dlopen'ed on first
+# use, not linked
+SMTPD_LIBS :=
 
 $(BIN)/mailout-smtpd: $(call objs,smtpd/smtpd_main.c $(SMTPD_SRCS)) $(LIBMAILOUT)
 	@mkdir -p $(dir $@)
