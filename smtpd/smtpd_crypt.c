@@ -44,7 +44,7 @@ crypt_fns_load(void)
 
 	if (loaded)
 		return &table;
-	if ((lib = dl_load(CRYPT_LIBRARY)) == NULL)
+	if ((lib = dl_load("auth", CRYPT_LIBRARY)) == NULL)
 		return NULL;
 	if (fill(lib, &t) < 0) {
 		(void)dlclose(lib);

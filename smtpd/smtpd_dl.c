@@ -16,14 +16,14 @@
 #include "log.h"
 
 void *
-dl_load(const char *soname)
+dl_load(const char *what, const char *soname)
 {
 	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	const char *err;
 
 	if (lib == NULL) {
 		err = dlerror();
-		log_warn("unable to load %s: %s", soname, err ? err : "unknown error");
+		log_warn("%s: unable to load %s: %s", what, soname, err ? err : "unknown error");
 	}
 	return lib;
 }

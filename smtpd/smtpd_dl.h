@@ -14,10 +14,10 @@
 #include <stddef.h>
 
 /* dl_load - dlopen(soname) resolved now and kept to itself; NULL,
- * logged with dlerror's text, when it cannot be loaded.  soname is a
- * fixed name found by the dynamic linker's own rules, never one from
- * the config. */
-void *dl_load(const char *soname);
+ * logged after what ("TLS", "auth") with dlerror's text, when it cannot
+ * be loaded.  soname is a fixed name found by the dynamic linker's own
+ * rules, never one from the config. */
+void *dl_load(const char *what, const char *soname);
 /* dl_resolve - the function name (of symbol version version, or the
  * default version when NULL) of the library lib into *slot, a function
  * pointer of size bytes; -1, logged, when the library has no such

@@ -4,7 +4,8 @@
  * What it is for: STARTTLS (RFC 3207) and implicit TLS (RFC 8314 3.3)
  * with the certificate and key from the config, read from the systemd
  * credentials directory when the configured name holds no '/'.  The
- * context is built only when a session asks for TLS, and each part of
+ * context is built only when a session asks for TLS (OpenSSL itself is
+ * loaded only then: smtpd_ssl.h), and each part of
  * it only when needed: certificate and key are decoded for a full
  * handshake only (a resumed one never sends them).  Sessions resume
  * across our processes with RFC 5077 / RFC 8446 tickets whose keys all
@@ -17,13 +18,6 @@
 #include "smtpd_tls.h"
 
 #include <errno.h>
-#include <openssl/core_names.h>
-#include <openssl/decoder.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +25,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "smtpd_ssl.h"
 #include "ticket_keys.h"
 
 _Static_assert(RES_OK == 0, "RES_OK must be enum result's");
@@ -315,6 +310,8 @@ tls_prepare(const struct config *cfg)
 		log_warn("TLS: unknown tls.min_version \"%s\"", cfg->tls.min_version);
 		return RES_TEMP;
 	}
+	if (smtpd_ssl_load() != RES_OK)
+		return RES_TEMP;
 	/* first of all OpenSSL calls: the process ends with the session,
 	 * and freeing OpenSSL's tables at exit would only cost time */
 	(void)OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
