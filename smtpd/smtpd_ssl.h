@@ -75,7 +75,6 @@
 	SSL_FN(SSL_CTX_set_timeout)                                                                \
 	SSL_FN(SSL_CTX_set_tlsext_ticket_key_evp_cb)                                               \
 	SSL_FN(SSL_accept)                                                                         \
-	SSL_FN(SSL_check_private_key)                                                              \
 	SSL_FN(SSL_free)                                                                           \
 	SSL_FN(SSL_get_current_cipher)                                                             \
 	SSL_FN(SSL_get_error)                                                                      \
@@ -140,7 +139,6 @@ enum result smtpd_ssl_load(void);
 #define SSL_CTX_set_timeout (smtpd_ssl->SSL_CTX_set_timeout)
 #define SSL_CTX_set_tlsext_ticket_key_evp_cb (smtpd_ssl->SSL_CTX_set_tlsext_ticket_key_evp_cb)
 #define SSL_accept (smtpd_ssl->SSL_accept)
-#define SSL_check_private_key (smtpd_ssl->SSL_check_private_key)
 #define SSL_free (smtpd_ssl->SSL_free)
 #define SSL_get_current_cipher (smtpd_ssl->SSL_get_current_cipher)
 #define SSL_get_error (smtpd_ssl->SSL_get_error)
