@@ -18,7 +18,8 @@
  * has a deadline; a broken config refuses mail (421) rather than
  * accept it under unknown rules.  The environment is trusted only as
  * far as its invoker is: MAILOUT_CONFIG, MAILOUT_QUEUE,
- * CREDENTIALS_DIRECTORY and LISTEN_FDS come from the service manager;
+ * CREDENTIALS_DIRECTORY, LISTEN_FDS and OPENSSL_CONF come from the
+ * service manager;
  * TCPREMOTEIP is used only where the connection is not a socket
  * (tcpserver sets it; getpeername wins wherever it works), and
  * TCPREMOTEHOST is never used.
