@@ -2,10 +2,10 @@
  * log.c - logging to stderr, syslog or (structured) the journal
  *
  * What it is for: one line per event, in the shape admins know.  The
- * structured journal sink lives in log_journal.c and is linked only
- * into the programs that call log_journal_enable(): the others keep
- * libsystemd (and its chain of libraries) out of their start-up, and
- * their plain lines on stderr still reach the journal as its stream.
+ * structured journal sink lives in log_journal.c (journald's native
+ * protocol, without libsystemd) and is linked only into the programs
+ * that call log_journal_enable(): the others' plain lines on stderr
+ * still reach the journal as its stream.
  * What it must never do: log a password, or fail the caller when the
  * log itself cannot be written.
  */

@@ -31,6 +31,6 @@ LIB_SRCS += lib/mail_qclient_start.c
 # ticket_keys: TLS session ticket keys shared by the receiver's processes (state_dir)
 LIB_SRCS += lib/ticket_keys.c
 
-# log_journal: the structured journal sink (libsystemd), only in the
-# programs that call log_journal_enable() - not mailout-queue, -scan
+# log_journal: the structured journal sink (journald's native protocol,
+# no libsystemd), only in the programs that call log_journal_enable()
 LIB_SRCS += lib/log_journal.c

@@ -17,15 +17,24 @@ SMTPD_SRCS := \
 	smtpd/smtpd_explain.c \
 	smtpd/smtpd_auth.c \
 	smtpd/smtpd_pam.c \
-	smtpd/smtpd_passwd.c
+	smtpd/smtpd_passwd.c \
+	smtpd/smtpd_crypt.c \
+	smtpd/smtpd_dl.c \
+	smtpd/smtpd_ssl.c
 
-# AUTH: libxcrypt for the passwd file; libpam (the campus directory) is
-# dlopen'ed on first use (smtpd/smtpd_pam.c), not linked
-SMTPD_LIBS := -lcrypt
+# AUTH: libxcrypt for the passwd file (smtpd/smtpd_crypt.c) and libpam
+# for the campus directory (smtpd/smtpd_pam.c) are dlopen'ed on first
+# use, not linked
+SMTPD_LIBS :=
+
+# Nor is OpenSSL: smtpd/smtpd_ssl.c dlopens it at the first STARTTLS
+# (or implicit-TLS connection).  Linked without it, so that a call
+# that bypasses that table fails to link instead of loading libssl.
+SMTPD_PKG_LIBS := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null)
 
 $(BIN)/mailout-smtpd: $(call objs,smtpd/smtpd_main.c $(SMTPD_SRCS)) $(LIBMAILOUT)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(SMTPD_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SMTPD_PKG_LIBS) $(SMTPD_LIBS)
 
 PROGRAMS += $(BIN)/mailout-smtpd
 

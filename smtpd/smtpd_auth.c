@@ -3,7 +3,7 @@
  *
  * What it is for: the AUTH command: where it may be given (inside TLS,
  * after EHLO, once, outside a transaction), the SASL exchange with its
- * base64 (OpenSSL's EVP_DecodeBlock behind a strict check), PAM's
+ * base64 (strict: RFC 4648 4, padded, no blanks), PAM's
  * conversation (the rest of the credential check is smtpd_passwd.c's;
  * libpam is loaded on first use, smtpd_pam.c),
  * and the answer to guessing: each failure is answered after a
@@ -20,8 +20,6 @@
  */
 #include "smtpd_auth.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <security/pam_appl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,20 +33,26 @@
 #include "smtpd.h"
 #include "smtpd_pam.h"
 
-/* b64_char - one of RFC 4648 4's 64 characters? (not isalnum: locale) */
+/* b64_value - the value of one of RFC 4648 4's 64 characters, or -1
+ * (not isalnum: locale) */
 static int
-b64_char(unsigned char c)
+b64_value(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
 int
 sasl_decode(const char *in, size_t n, int allow_empty_marker, char *out, size_t outsize,
             size_t *outlen)
 {
-	size_t i, pad = 0, need;
-	int got;
+	size_t i, k, pad = 0, need, len = 0;
+	unsigned long acc = 0;
 
 	*outlen = 0;
 	if (outsize == 0)
@@ -63,20 +67,26 @@ sasl_decode(const char *in, size_t n, int allow_empty_marker, char *out, size_t 
 			pad++;
 			continue;
 		}
-		if (pad > 0 || !b64_char((unsigned char)in[i]))
+		if (pad > 0 || b64_value((unsigned char)in[i]) < 0)
 			return -1;
 	}
-	/* EVP_DecodeBlock writes 3 octets per 4 characters, the padding
-	 * as zeros, and returns that count: the real length is ours to
-	 * compute, and the buffer must hold all of it */
-	need = n / 4 * 3;
-	if (need >= outsize)
+	/* the length follows from the characters checked above, never from
+	 * the data; the buffer must hold three octets per four characters
+	 * (as with EVP_DecodeBlock before) and a NUL */
+	if (n / 4 * 3 >= outsize)
 		return -1;
-	got = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in, (int)n);
-	if (got < 0 || (size_t)got != need)
-		return -1;
-	*outlen = need - pad;
-	out[*outlen] = '\0';
+	need = n / 4 * 3 - pad;
+	for (i = 0; i < n; i++) {
+		acc = (acc << 6) |
+		      (unsigned long)(in[i] == '=' ? 0 : b64_value((unsigned char)in[i]));
+		if (i % 4 != 3)
+			continue;
+		for (k = 0; k < 3 && len < need; k++) /* 24 bits: three octets */
+			out[len++] = (char)((acc >> (16 - 8 * k)) & 0xff);
+		acc = 0;
+	}
+	*outlen = len;
+	out[len] = '\0';
 	return 0;
 }
 
@@ -128,7 +138,7 @@ sasl_field(const char *dec, size_t n, char *out, size_t outsize, struct reply *r
 void
 sasl_wipe(struct sasl_creds *c)
 {
-	OPENSSL_cleanse(c, sizeof(*c));
+	explicit_bzero(c, sizeof(*c));
 }
 
 /* struct pam_talk - what the conversation function hands to PAM */
@@ -162,7 +172,7 @@ pam_conv_fn(int n, const struct pam_message **msg, struct pam_response **resp, v
 fail:
 	for (i = 0; i < n; i++) {
 		if (r[i].resp)
-			OPENSSL_cleanse(r[i].resp, strlen(r[i].resp));
+			explicit_bzero(r[i].resp, strlen(r[i].resp));
 		free(r[i].resp);
 	}
 	free(r);
@@ -251,7 +261,7 @@ response(struct session *s, const char *challenge, size_t *declen, struct reply 
 		return RES_PERM;
 	}
 	res = decode(auth_line, len, 0, declen, r);
-	OPENSSL_cleanse(auth_line, len);
+	explicit_bzero(auth_line, len);
 	return res;
 }
 
@@ -268,7 +278,7 @@ mech_plain(struct session *s, const char *ir, size_t irlen, struct sasl_creds *c
 		res = response(s, "", &n, r);
 	if (res == RES_OK)
 		res = sasl_plain(auth_dec, n, c, r);
-	OPENSSL_cleanse(auth_dec, sizeof(auth_dec));
+	explicit_bzero(auth_dec, sizeof(auth_dec));
 	return res;
 }
 
@@ -291,7 +301,7 @@ mech_login(struct session *s, const char *ir, size_t irlen, struct sasl_creds *c
 		res = response(s, "UGFzc3dvcmQ6", &n, r);
 	if (res == RES_OK)
 		res = sasl_field(auth_dec, n, c->pass, sizeof(c->pass), r);
-	OPENSSL_cleanse(auth_dec, sizeof(auth_dec));
+	explicit_bzero(auth_dec, sizeof(auth_dec));
 	return res;
 }
 
@@ -471,7 +481,7 @@ check(struct session *s, const char *mech, struct sasl_creds *c)
 		return;
 	}
 	res = auth_verify(s->cfg, c->user, c->pass, s->pc.addr_str, &r);
-	OPENSSL_cleanse(c->pass, sizeof(c->pass));
+	explicit_bzero(c->pass, sizeof(c->pass));
 	if (res == RES_PERM) {
 		failed(s, mech, c->user, &r);
 	} else if (res == RES_TEMP) {

@@ -4,7 +4,7 @@
  * What it is for: moving octets between the client and the session
  * with hard caps on memory (IO_IN_MAX) and on time (every wait has a
  * deadline), over a plain fd pair (inetd: 0 and 1; systemd: 3 and 3)
- * or through OpenSSL once TLS is on.
+ * or through OpenSSL once TLS is on (loaded by then: smtpd_ssl.h).
  * What it must never do: block without a deadline, grow without a cap,
  * or read plain-text octets once TLS has started (CVE-2011-0411: the
  * session drops what was buffered before the handshake).
@@ -15,8 +15,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -24,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "smtpd_ssl.h"
 
 _Static_assert(RES_OK == 0, "RES_OK must be enum result's");
 

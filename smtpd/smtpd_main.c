@@ -18,7 +18,8 @@
  * has a deadline; a broken config refuses mail (421) rather than
  * accept it under unknown rules.  The environment is trusted only as
  * far as its invoker is: MAILOUT_CONFIG, MAILOUT_QUEUE,
- * CREDENTIALS_DIRECTORY and LISTEN_FDS come from the service manager;
+ * CREDENTIALS_DIRECTORY, LISTEN_FDS and OPENSSL_CONF come from the
+ * service manager;
  * TCPREMOTEIP is used only where the connection is not a socket
  * (tcpserver sets it; getpeername wins wherever it works), and
  * TCPREMOTEHOST is never used.
@@ -29,12 +30,13 @@
  */
 #include "smtpd.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "log_journal.h"
@@ -157,16 +159,52 @@ refuse(int wfd, const char *why)
 	return EX_TEMPFAIL;
 }
 
+#define LISTEN_FDS_START 3 /* sd_listen_fds(3): the first passed fd */
+
+/* env_number - a decimal environment value in [0, max], or -1 */
+static long
+env_number(const char *name, long max)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	return (errno || *end || n > max) ? -1 : n;
+}
+
+/* listen_fds - sd_listen_fds(3) without libsystemd (loading it cost
+ * each session more than the session): the number of fds systemd
+ * passed from fd 3 on, when LISTEN_PID names us; each is made
+ * close-on-exec (mailout-queue must not inherit the connection) and the
+ * variables are unset, as sd_listen_fds(1) does */
+static int
+listen_fds(void)
+{
+	long pid = env_number("LISTEN_PID", LONG_MAX);
+	long n = env_number("LISTEN_FDS", INT_MAX - LISTEN_FDS_START);
+	int fd;
+
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_FDNAMES");
+	if (pid != (long)getpid() || n <= 0)
+		return 0;
+	for (fd = LISTEN_FDS_START; fd < LISTEN_FDS_START + (int)n; fd++)
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+			return 0;
+	return (int)n;
+}
+
 /* connection_fds - systemd Accept=yes hands over fd 3, else 0 and 1 */
 static void
 connection_fds(int *rfd, int *wfd)
 {
-	int n = sd_listen_fds(1);
-
-	if (n >= 1) {
-		*rfd = *wfd = SD_LISTEN_FDS_START;
-		/* mailout-queue must not inherit the connection */
-		(void)fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
+	if (listen_fds() >= 1) {
+		*rfd = *wfd = LISTEN_FDS_START;
 		return;
 	}
 	*rfd = 0;

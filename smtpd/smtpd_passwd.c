@@ -3,7 +3,7 @@
  *
  * What it is for: reading auth.passwd_file ("user:crypt-hash:addr,addr")
  * and auth.sender_map ("USER ADDR,ADDR"), checking a password against
- * a crypt(5) hash (libxcrypt) or through PAM (auth.pam_service, whose
+ * a crypt(5) hash (libxcrypt, smtpd_crypt.c) or through PAM (auth.pam_service, whose
  * conversation is in smtpd_auth.c), and
  * deciding whether an address (MAIL FROM, the From: header) belongs to
  * the authenticated user: the passwd file's third field, the sender
@@ -20,7 +20,6 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,6 +28,7 @@
 
 #include "log.h"
 #include "smtpd_auth.h"
+#include "smtpd_crypt.h"
 #include "smtpd_tls.h"
 
 #define PATH_MAX_LEN 4096
@@ -61,6 +61,7 @@ bool
 passwd_hash_ok(const char *s)
 {
 	static const char *const strong[] = {"$y$", "$gy$", "$7$", "$2b$", "$2y$", "$6$"};
+	const struct crypt_fns *cf;
 	const char *last = strrchr(s, '$');
 	size_t i, dollars = 0;
 	bool known = false;
@@ -74,7 +75,7 @@ passwd_hash_ok(const char *s)
 		return false;
 	if (strncmp(s, "$2", 2) == 0)
 		return strlen(s) == 60; /* bcrypt: "$2b$NN$" + 53 */
-	return crypt_checksalt(s) == CRYPT_SALT_OK;
+	return (cf = crypt_fns_load()) != NULL && cf->crypt_checksalt(s) == CRYPT_SALT_OK;
 }
 
 /* addrs_ok - "a@b,c@d" (spaces already removed): each a mailbox with a
@@ -226,7 +227,7 @@ passwd_free(struct passwd_db *db)
 
 	for (i = 0; i < db->n; i++) {
 		if (db->v[i].hash)
-			OPENSSL_cleanse(db->v[i].hash, strlen(db->v[i].hash));
+			explicit_bzero(db->v[i].hash, strlen(db->v[i].hash));
 		free(db->v[i].user), free(db->v[i].hash), free(db->v[i].addrs);
 	}
 	free(db->v);
@@ -292,6 +293,10 @@ load(struct cached_file *c, const char *name, bool want_hash, FILE *errs, int *n
 			fprintf(errs, "%s: cannot read: %s\n", path, strerror(errno));
 		else
 			log_warn("auth: cannot read %s: %s", path, strerror(errno));
+	} else if (want_hash && crypt_fns_load() == NULL) {
+		if (errs) /* the reason went to the log (stderr) */
+			fprintf(errs, "%s: cannot check its hashes without libcrypt\n", path);
+		c->res = RES_TEMP;
 	} else if ((bad = passwd_parse(&c->db, text.s ? text.s : "", text.len, path, want_hash,
 	                               errs)) < 0) {
 		log_warn("auth: %s: out of memory", path);
@@ -304,7 +309,7 @@ load(struct cached_file *c, const char *name, bool want_hash, FILE *errs, int *n
 				log_warn("auth: %s:%u: %s", path, c->db.v[i].line, c->db.v[i].bad);
 	}
 	if (text.s)
-		OPENSSL_cleanse(text.s, text.len);
+		explicit_bzero(text.s, text.len);
 	buf_free(&text);
 	return c->res;
 }
@@ -362,28 +367,6 @@ lookup(struct cached_file *c, const char *name, bool want_hash, const char *user
 	return RES_OK;
 }
 
-/* crypt_check - does pass hash to hash?  With hash NULL, a dummy of
- * the default method is computed, so an unknown user costs the same */
-static bool
-crypt_check(const char *pass, const char *hash)
-{
-	static char dummy[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data *cd = calloc(1, sizeof(*cd));
-	const char *out;
-	bool ok = false;
-
-	if (!cd)
-		return false;
-	if (!hash && !dummy[0] && crypt_gensalt_rn(NULL, 0, NULL, 0, dummy, sizeof(dummy)) == NULL)
-		dummy[0] = '\0';
-	out = crypt_rn(pass, hash ? hash : dummy, cd, (int)sizeof(*cd));
-	if (hash && out && strlen(out) == strlen(hash))
-		ok = CRYPTO_memcmp(out, hash, strlen(hash)) == 0;
-	OPENSSL_cleanse(cd, sizeof(*cd));
-	free(cd);
-	return ok;
-}
-
 /* set_temp, set_wrong - the replies of auth_verify */
 static enum result
 set_temp(struct reply *r)
@@ -407,7 +390,7 @@ auth_verify(const struct config *cfg, const char *user, const char *pass, const 
 	const char *pam = cfg->auth.pam_service;
 
 	if (!user_ok(user, strlen(user)) || strlen(pass) > AUTH_PASS_MAX) {
-		(void)crypt_check(pass, NULL);
+		(void)crypt_matches(pass, NULL);
 		return set_wrong(r);
 	}
 	if (lookup(&pw_cache, cfg->auth.passwd_file, true, user, &e) != RES_OK)
@@ -415,7 +398,7 @@ auth_verify(const struct config *cfg, const char *user, const char *pass, const 
 	if (e && e->bad) /* logged when the file was read */
 		return set_temp(r);
 	if (e)
-		return crypt_check(pass, e->hash) ? RES_OK : set_wrong(r);
+		return crypt_matches(pass, e->hash) ? RES_OK : set_wrong(r);
 	if (pam && pam[0]) {
 		switch (auth_pam_check(pam, user, pass, rhost)) {
 		case RES_OK:
@@ -426,7 +409,7 @@ auth_verify(const struct config *cfg, const char *user, const char *pass, const 
 			return set_temp(r);
 		}
 	}
-	(void)crypt_check(pass, NULL);
+	(void)crypt_matches(pass, NULL);
 	return set_wrong(r);
 }
 

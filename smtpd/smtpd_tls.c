@@ -4,7 +4,8 @@
  * What it is for: STARTTLS (RFC 3207) and implicit TLS (RFC 8314 3.3)
  * with the certificate and key from the config, read from the systemd
  * credentials directory when the configured name holds no '/'.  The
- * context is built only when a session asks for TLS, and each part of
+ * context is built only when a session asks for TLS (OpenSSL itself is
+ * loaded only then: smtpd_ssl.h), and each part of
  * it only when needed: certificate and key are decoded for a full
  * handshake only (a resumed one never sends them).  Sessions resume
  * across our processes with RFC 5077 / RFC 8446 tickets whose keys all
@@ -17,20 +18,15 @@
 #include "smtpd_tls.h"
 
 #include <errno.h>
-#include <openssl/core_names.h>
-#include <openssl/decoder.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "buf.h"
 #include "log.h"
+#include "smtpd_ssl.h"
 #include "ticket_keys.h"
 
 _Static_assert(RES_OK == 0, "RES_OK must be enum result's");
@@ -218,7 +214,10 @@ cert_cb(SSL *ssl, void *arg)
 		log_warn("TLS: %s: cannot decode the private key", creds.key);
 		return 0;
 	}
-	ok = SSL_use_PrivateKey(ssl, pk) == 1 && SSL_check_private_key(ssl) == 1;
+	/* SSL_use_PrivateKey checks the key against the certificate loaded
+	 * above (X509_check_private_key): SSL_check_private_key would only
+	 * do it again */
+	ok = SSL_use_PrivateKey(ssl, pk) == 1;
 	EVP_PKEY_free(pk);
 	if (!ok)
 		log_ssl_errors(creds.key);
@@ -301,6 +300,23 @@ tickets_setup(SSL_CTX *ctx, const struct config *cfg)
 	(void)SSL_CTX_set_timeout(ctx, TICKET_ROTATE);
 }
 
+/* init_options - for OPENSSL_init_ssl, the first of all OpenSSL calls.
+ * The process ends with the session: freeing OpenSSL's tables at exit
+ * would only cost time.  openssl.cnf is not read (0.8 M instructions,
+ * a twentieth of a resumed session) unless the service's environment
+ * names one in OPENSSL_CONF: the receiver's TLS policy is
+ * tls.min_version on OpenSSL's built-in defaults (Debian's openssl.cnf
+ * changes none of them). */
+static uint64_t
+init_options(void)
+{
+	uint64_t o = OPENSSL_INIT_NO_ATEXIT;
+
+	if (secure_getenv("OPENSSL_CONF") == NULL)
+		o |= OPENSSL_INIT_NO_LOAD_CONFIG;
+	return o;
+}
+
 enum result
 tls_prepare(const struct config *cfg)
 {
@@ -315,9 +331,9 @@ tls_prepare(const struct config *cfg)
 		log_warn("TLS: unknown tls.min_version \"%s\"", cfg->tls.min_version);
 		return RES_TEMP;
 	}
-	/* first of all OpenSSL calls: the process ends with the session,
-	 * and freeing OpenSSL's tables at exit would only cost time */
-	(void)OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
+	if (smtpd_ssl_load() != RES_OK)
+		return RES_TEMP;
+	(void)OPENSSL_init_ssl(init_options(), NULL);
 	if (creds_read(cfg) != RES_OK)
 		return RES_TEMP;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {

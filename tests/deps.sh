@@ -8,7 +8,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
-libssl-dev libsystemd-dev libconfuse-dev libarchive-dev libcmocka-dev
+libssl-dev libconfuse-dev libarchive-dev libcmocka-dev
 libpam0g-dev libcrypt-dev clang-format
 swaks msmtp dnsmasq ucspi-tcp python3 python3-aiosmtpd openbsd-inetd
 openssl systemd strace zip p7zip-full

@@ -14,7 +14,7 @@ FUZZ_CC ?= clang
 CC := $(FUZZ_CC)
 PKG_CONFIG ?= pkg-config
 
-PKGS := openssl libsystemd libconfuse
+PKGS := openssl libconfuse
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 ARCHIVE_LIBS := $(shell $(PKG_CONFIG) --libs libarchive 2>/dev/null)

@@ -5,6 +5,8 @@ STARTTLS with openssl s_client, swaks --tls and smtplib; implicit TLS
 verifies the test CA.  The Received: header records the TLS version; a
 class with require_tls gets 530 5.7.0 at MAIL before STARTTLS and 250
 after.  STARTTLS discards input sent before the handshake (CVE-2011-0411).
+A key that does not match its certificate fails the handshake, logged.
+openssl.cnf is read only when OPENSSL_CONF names one.
 """
 
 import re
@@ -179,6 +181,43 @@ class TLS(harness.TestCase):
         code, text = s.data(harness.message('id'))
         self.assertEqual(code, 250)
         self.assertRegex(text.decode(), r'^2\.0\.0 Ok: queued as ' + ID_PATTERN + '$')
+
+    def test_key_not_matching_certificate_fails_handshake(self):
+        cert, _ = certs.server('localhost')
+        _, other_key = certs.server('other.test.example')
+        self.config(tls=False, extra=harness.render_section('tls', {'cert': cert,
+                                                                    'key': other_key}))
+        rcv = self.start_receiver('tcpserver')
+        c = self.raw(rcv)
+        c.expect(250, 'EHLO client.test.example')
+        c.expect(220, 'STARTTLS')
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            c.starttls()
+        c.close()
+        log = harness.wait_for(lambda: 'TLS handshake failed' in self.smtpd_log(rcv) and
+                               self.smtpd_log(rcv), what='the failed handshake in the log')
+        self.assertIn('key values mismatch', log)
+        self.assertNotIn('queued as', log)
+
+    def test_openssl_conf_read_only_when_named(self):
+        """The receiver skips openssl.cnf (it costs every TLS session)
+        unless OPENSSL_CONF names one: a config there that lets only
+        CHACHA20 serve TLS 1.3 is obeyed."""
+        cnf = self.write_config('openssl_conf = init\n[init]\nssl_conf = ssl\n'
+                                '[ssl]\nsystem_default = sys\n'
+                                '[sys]\nCiphersuites = TLS_CHACHA20_POLY1305_SHA256\n',
+                                name='openssl.cnf')
+        self.config()
+        ctx = ssl.create_default_context(cafile=certs.ca()[0])
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        for env, want in (({}, 'TLS_AES_256_GCM_SHA384'),
+                          ({'OPENSSL_CONF': cnf}, 'TLS_CHACHA20_POLY1305_SHA256')):
+            rcv = self.start_receiver('tcpserver', env=env)
+            s = self.smtp(rcv)
+            self.assertEqual(s.starttls(context=ctx)[0], 220)
+            self.assertEqual(s.sock.cipher()[0], want, env)
+            s.quit()
+            self.stop(rcv.proc)
 
 
 if __name__ == '__main__':

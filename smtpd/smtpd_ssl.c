@@ -1,0 +1,65 @@
+/*
+ * smtpd_ssl.c - libssl and libcrypto, loaded when a session first needs TLS
+ *
+ * What it is for: keeping OpenSSL out of mailout-smtpd's start-up (see
+ * smtpd_ssl.h): STARTTLS or an implicit-TLS listener calls
+ * smtpd_ssl_load() from tls_prepare(), which dlopens libssl (with
+ * libcrypto behind it) and resolves every function of the table at the
+ * symbol version of the headers the program was built with.
+ * What it must never do: load a library named by the environment or
+ * the config (the soname is fixed at build time and found by the
+ * dynamic linker's own rules), publish a half-filled table (every
+ * function resolves, then the table is made read-only, then it is
+ * published; or the load fails and nothing is), or leave function
+ * pointers writable that every TLS session calls through.
+ */
+#define SMTPD_SSL_LOADER
+#include "smtpd_ssl.h"
+
+#include <dlfcn.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "smtpd_dl.h"
+
+const struct smtpd_ssl_fns *smtpd_ssl;
+
+/* fill - every function of the table from lib; 0 or -1 (logged) */
+static int
+fill(void *lib, struct smtpd_ssl_fns *t)
+{
+#define SSL_FN(name)                                                                               \
+	if (dl_resolve(lib, SMTPD_SSL_LIBRARY, #name, SMTPD_SSL_VERSION, &t->name,                 \
+	               sizeof(t->name)) < 0)                                                       \
+		return -1;
+	SMTPD_SSL_FUNCTIONS
+#undef SSL_FN
+	return 0;
+}
+
+enum result
+smtpd_ssl_load(void)
+{
+	struct smtpd_ssl_fns *t;
+	void *lib;
+
+	if (smtpd_ssl != NULL)
+		return RES_OK;
+	if ((lib = dl_load("TLS", SMTPD_SSL_LIBRARY)) == NULL)
+		return RES_TEMP;
+	/* a page of its own, so that it can be made read-only */
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t == MAP_FAILED) {
+		log_warn_errno("TLS: mmap");
+		(void)dlclose(lib);
+		return RES_TEMP;
+	}
+	if (fill(lib, t) < 0 || mprotect(t, sizeof(*t), PROT_READ) < 0) {
+		log_warn("TLS: %s not usable: TLS not available", SMTPD_SSL_LIBRARY);
+		(void)munmap(t, sizeof(*t));
+		(void)dlclose(lib);
+		return RES_TEMP;
+	}
+	smtpd_ssl = t;
+	return RES_OK;
+}
