@@ -409,7 +409,7 @@ print_notes(const struct parse_ctx *ctx, FILE *notes)
 }
 
 /* parse_text - text is NUL-terminated, holds no other NUL, and is ours
- * to change (prescan blanks its comments) */
+ * to change (conf_prescan rewrites it) */
 static enum result
 parse_text(struct parse_ctx *ctx, char *text, struct config *out, FILE *notes)
 {
@@ -417,7 +417,7 @@ parse_text(struct parse_ctx *ctx, char *text, struct config *out, FILE *notes)
 	cfg_t *cfg;
 	int rc;
 
-	value_prescan(text, ctx);
+	conf_prescan(text, ctx);
 	install_validators();
 	cfg = cfg_init(root_opts, CFGF_NONE);
 	if (!cfg) {

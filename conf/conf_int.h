@@ -3,7 +3,8 @@
  *
  * Only conf/ includes this; programs see conf.h.  conf.c parses and
  * records where each key was set, conf_build.c turns the parsed tree
- * into struct config, conf_value.c knows the syntax of single values.
+ * into struct config, conf_value.c knows the syntax of single values,
+ * conf_prescan.c readies the raw text for libconfuse.
  */
 #ifndef MAILOUT_CONF_INT_H
 #define MAILOUT_CONF_INT_H
@@ -85,7 +86,7 @@ struct parse_ctx {
 	int errors;
 	struct seen *seen;
 	size_t n_seen, cap_seen;
-	int *opens; /* lines of top-level '{', in order (value_prescan) */
+	int *opens; /* lines of top-level '{', in order (conf_prescan) */
 	size_t n_opens, cap_opens;
 	const cfg_opt_t *last_opt; /* see conf.c validate_cb */
 	unsigned last_n;
@@ -101,9 +102,11 @@ int ctx_line(const struct parse_ctx *ctx, const cfg_t *sec, const char *key);
  * a line inside it (libconfuse keeps the closing line) */
 int ctx_section_line(const struct parse_ctx *ctx, const cfg_t *sec, int fallback);
 
-/* value_prescan - blank out comments in s (keeping newlines) and
- * report ${VAR}, which libconfuse would take from the environment */
-void value_prescan(char *s, struct parse_ctx *ctx);
+/* conf_prescan - rewrite s in place for libconfuse (conf_prescan.c):
+ * each comment and each run of blanks outside strings becomes one
+ * space, newlines stay; report ${VAR}, which libconfuse would take from
+ * the environment, and strings, comments and braces left open */
+void conf_prescan(char *s, struct parse_ctx *ctx);
 
 /* conf_build - fill out from a parsed tree; cross-checks reported
  * through ctx.  RES_PERM when anything is wrong, RES_TEMP out of memory. */

@@ -1,7 +1,6 @@
 /*
  * conf_value.c - syntax of configuration values: durations, sizes,
- * rates, domains, gateway servers, networks, fingerprints; and the
- * pre-scan of the raw text (comments, ${VAR})
+ * rates, domains, gateway servers, networks, fingerprints
  *
  * What it is for: turning the strings of mailout.conf into checked
  * values, so that no program meets a malformed value at run time.
@@ -494,98 +493,4 @@ enum_names(const struct enum_map *m, char *out, size_t outsize)
 		                   m->name) == 0)
 			n += strlen(out + n);
 	return out;
-}
-
-/* Where value_prescan is in the text. */
-struct scan {
-	char q; /* inside '"', '\'', '#' (to end of line), '*' (block comment) */
-	int line, qline; /* now; where q began */
-	int depth, open[16]; /* braces, and the lines of the open ones */
-};
-
-/* scan_brace - count braces outside strings and comments; remember the
- * lines of top-level '{' (where sections start) */
-static void
-scan_brace(struct scan *sc, char c, struct parse_ctx *ctx)
-{
-	int *n;
-
-	if (c == '}' && sc->depth > 0) {
-		sc->depth--;
-		return;
-	}
-	if (c != '{')
-		return;
-	if (sc->depth < 16)
-		sc->open[sc->depth] = sc->line;
-	if (sc->depth++ > 0)
-		return;
-	if (ctx->n_opens == ctx->cap_opens) {
-		size_t cap = ctx->cap_opens ? ctx->cap_opens * 2 : 16;
-
-		n = reallocarray(ctx->opens, cap, sizeof(*n));
-		if (!n)
-			return; /* lines of sections get less precise, nothing worse */
-		ctx->opens = n;
-		ctx->cap_opens = cap;
-	}
-	ctx->opens[ctx->n_opens++] = sc->line;
-}
-
-/* scan_end - what is still open at the end of the text */
-static void
-scan_end(const struct scan *sc, struct parse_ctx *ctx)
-{
-	if (sc->q == '"' || sc->q == '\'')
-		ctx_error(ctx, sc->qline, "string never closed (missing %c)", sc->q);
-	else if (sc->q == '*')
-		ctx_error(ctx, sc->qline, "comment never closed (missing */)");
-	else if (sc->depth > 0)
-		ctx_error(ctx, sc->open[sc->depth > 16 ? 15 : sc->depth - 1],
-		          "'{' never closed (missing '}')");
-}
-
-/*
- * value_prescan - blank out comments, keeping the newlines, refuse
- * ${VAR}, and find what libconfuse 3.3 lets pass or miscounts: it counts
- * a line comment as three lines (so we hand it text without comments,
- * to keep FILE:LINE right), and it accepts a section or a string left
- * open at the end of the file.  ${VAR} is libconfuse's environment
- * substitution (outside single quotes): it would put the environment
- * into the config.
- */
-void
-value_prescan(char *s, struct parse_ctx *ctx)
-{
-	struct scan sc = {0, 1, 0, 0, {0}};
-
-	for (; *s; s++) {
-		if (*s == '\n') {
-			sc.line++;
-			sc.q = sc.q == '#' ? 0 : sc.q;
-		} else if (sc.q == '#') {
-			*s = ' ';
-		} else if (sc.q == '*') {
-			if (s[0] == '*' && s[1] == '/')
-				sc.q = 0, *s++ = ' ';
-			*s = ' ';
-		} else if ((sc.q == '"' || sc.q == '\'') && *s == '\\' && s[1] && s[1] != '\n') {
-			s++;
-		} else if (sc.q && *s == sc.q) {
-			sc.q = 0;
-		} else if (!sc.q && (*s == '"' || *s == '\'')) {
-			sc.q = *s, sc.qline = sc.line;
-		} else if (!sc.q && (*s == '#' || (s[0] == '/' && (s[1] == '/' || s[1] == '*')))) {
-			sc.q = s[0] == '/' && s[1] == '*' ? '*' : '#';
-			sc.qline = sc.line;
-			if (s[0] == '/')
-				*s++ = ' ';
-			*s = ' ';
-		} else if (sc.q != '\'' && s[0] == '$' && s[1] == '{') {
-			ctx_error(ctx, sc.line, "${...} (environment substitution) is not allowed");
-		} else if (!sc.q) {
-			scan_brace(&sc, *s, ctx);
-		}
-	}
-	scan_end(&sc, ctx);
 }

@@ -694,6 +694,41 @@ test_odd_input(void **state)
 	free(out);
 }
 
+/* The pre-scan hands libconfuse each comment and each run of blanks as
+ * one space: two tokens with only a comment between stay two, strings
+ * keep every octet (blanks, comment openers), and lines still count right. */
+#define PRESCAN_TEXT(recipients)                                                                   \
+	"\t  spool   =\t/var/x/* a */state_dir = /run/y# b\n"                                      \
+	"blocklist_message = \"a  # b /* c */  d\\\"  e\"\n"                                       \
+	"gateway { ca_file = '/u  // v   #w' }\n"                                                  \
+	"/* c\n\n */ limits {   /* d\n */\n"                                                       \
+	"\t\trecipients = " recipients " }\n"
+
+static void
+test_prescan_compacts(void **state)
+{
+	static const char bad_text[] = PRESCAN_TEXT("0"), ok_text[] = PRESCAN_TEXT("7");
+	struct config c;
+	char *out = NULL;
+	size_t outlen;
+	FILE *f;
+
+	(void)state;
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	assert_int_equal(conf_load_text(bad_text, strlen(bad_text), "t.conf", &c, f), RES_PERM);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(out, "t.conf:8: limits.recipients = 0"));
+	free(out);
+	assert_int_equal(conf_load_text(ok_text, strlen(ok_text), "t.conf", &c, stderr), RES_OK);
+	assert_string_equal(c.spool, "/var/x");
+	assert_string_equal(c.state_dir, "/run/y");
+	assert_string_equal(c.blocklist_message, "a  # b /* c */  d\"  e");
+	assert_string_equal(c.gateway.ca_file, "/u  // v   #w");
+	assert_int_equal(c.limits.recipients, 7);
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -714,6 +749,7 @@ main(void)
 	    cmocka_unit_test(test_builtin_default),
 	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test(test_odd_input),
+	    cmocka_unit_test(test_prescan_compacts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
