@@ -52,7 +52,8 @@ static const char *const not_implemented[] = {
 const char *const *conf_not_implemented = not_implemented;
 
 /* The schema.  Defaults are the ones SPEC.md promises; conf_build.c
- * fills in those that depend on other keys or on the host. */
+ * reads them from here (prepare_schema) and fills in those that depend
+ * on other keys or on the host. */
 static cfg_opt_t tls_opts[] = {
     CFG_STR("cert", "", CFGF_NONE),
     CFG_STR("key", "", CFGF_NONE),
@@ -365,21 +366,28 @@ validate_cb(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* install_validators - validate_cb on every key of every section, set
- * in the schema itself (cfg_init copies it): no lookup by name per key
- * and per load, as cfg_set_validate_func would do */
+/* prepare_schema - set in the schema itself (cfg_init copies it):
+ * validate_cb on every key of every section, with no lookup by name per
+ * key and per load, as cfg_set_validate_func would do; and
+ * CFGF_NODEFAULT on every option and section, so that libconfuse makes
+ * values and sections only for what the file sets (conf_build.c reads
+ * the defaults from the schema) instead of making all of them and
+ * freeing most, unread, at the end of each load */
 static void
-install_validators(void)
+prepare_schema(void)
 {
 	cfg_opt_t *o, *sub;
 
 	for (o = root_opts; o->name; o++) {
+		o->flags |= CFGF_NODEFAULT;
 		if (o->type != CFGT_SEC) {
 			o->validcb = validate_cb;
 			continue;
 		}
-		for (sub = o->subopts; sub && sub->name; sub++)
+		for (sub = o->subopts; sub && sub->name; sub++) {
+			sub->flags |= CFGF_NODEFAULT;
 			sub->validcb = validate_cb;
+		}
 	}
 }
 
@@ -418,7 +426,7 @@ parse_text(struct parse_ctx *ctx, char *text, struct config *out, FILE *notes)
 	int rc;
 
 	conf_prescan(text, ctx);
-	install_validators();
+	prepare_schema();
 	cfg = cfg_init(root_opts, CFGF_NONE);
 	if (!cfg) {
 		ctx_error(ctx, 0, "out of memory");

@@ -104,6 +104,19 @@ struct build {
 	bool bad, oom;
 };
 
+/*
+ * A section as the build reads it.  conf.c marks every option of the
+ * schema CFGF_NODEFAULT, so libconfuse makes no value the file does not
+ * set, and no section the file does not have (building them all, then
+ * freeing them, was most of a load): a key not set reads its default
+ * from opts, and a section not in the file reads opts, the schema's
+ * copy that libconfuse keeps in the root, alone (sec is then NULL).
+ */
+struct view {
+	cfg_t *sec;
+	cfg_opt_t *opts;
+};
+
 const struct key_rule *
 key_rule_find(const char *key)
 {
@@ -124,6 +137,96 @@ enum_lookup(const struct enum_map *map, const char *name)
 	return -1;
 }
 
+/* find_opt - the option called name among opts; NULL if none */
+static cfg_opt_t *
+find_opt(cfg_opt_t *opts, const char *name)
+{
+	for (; opts && opts->name; opts++)
+		if (strcmp(opts->name, name) == 0)
+			return opts;
+	return NULL;
+}
+
+/* view_root - the top level, which always exists */
+static struct view
+view_root(cfg_t *cfg)
+{
+	struct view v = {cfg, cfg->opts};
+
+	return v;
+}
+
+/* view_section - an untitled section (tls, limits, ...): the file's,
+ * else the schema's defaults */
+static struct view
+view_section(cfg_t *cfg, const char *name)
+{
+	cfg_opt_t *o = find_opt(cfg->opts, name);
+	struct view v = {NULL, NULL};
+
+	if (o) {
+		v.sec = cfg_opt_getnsec(o, 0);
+		v.opts = v.sec ? v.sec->opts : o->subopts;
+	}
+	return v;
+}
+
+/* view_titled - the i-th of the titled sections called name */
+static struct view
+view_titled(cfg_opt_t *o, unsigned i)
+{
+	struct view v = {cfg_opt_getnsec(o, i), NULL};
+
+	if (v.sec)
+		v.opts = v.sec->opts;
+	return v;
+}
+
+/* view_opt - a key of the section; none means the schema and this file
+ * disagree, which the build reports as a value that does not convert */
+static cfg_opt_t *
+view_opt(struct build *b, const struct view *v, const char *key)
+{
+	cfg_opt_t *o = find_opt(v->opts, key);
+
+	if (!o)
+		b->bad = true;
+	return o;
+}
+
+/* view_str - a string key's value, or its default */
+static const char *
+view_str(struct build *b, const struct view *v, const char *key)
+{
+	cfg_opt_t *o = view_opt(b, v, key);
+
+	if (!o)
+		return NULL;
+	return cfg_opt_size(o) ? cfg_opt_getnstr(o, 0) : o->def.string;
+}
+
+/* view_int - an integer key's value, or its default */
+static long
+view_int(struct build *b, const struct view *v, const char *key)
+{
+	cfg_opt_t *o = view_opt(b, v, key);
+
+	if (!o)
+		return 0;
+	return cfg_opt_size(o) ? cfg_opt_getnint(o, 0) : o->def.number;
+}
+
+/* view_bool - a boolean key's value, or its default */
+static bool
+view_bool(struct build *b, const struct view *v, const char *key)
+{
+	cfg_opt_t *o = view_opt(b, v, key);
+
+	if (!o)
+		return false;
+	return (cfg_opt_size(o) ? cfg_opt_getnbool(o, 0) : o->def.boolean) == cfg_true;
+}
+
 /* xstrdup - strdup that records running out of memory */
 static char *
 xstrdup(struct build *b, const char *s)
@@ -137,26 +240,27 @@ xstrdup(struct build *b, const char *s)
 
 /* get_str - a string key, never NULL in the result */
 static char *
-get_str(struct build *b, cfg_t *sec, const char *key)
+get_str(struct build *b, const struct view *sec, const char *key)
 {
-	return xstrdup(b, cfg_getstr(sec, key));
+	return xstrdup(b, view_str(b, sec, key));
 }
 
 static unsigned
-get_duration(struct build *b, cfg_t *sec, const char *key)
+get_duration(struct build *b, const struct view *sec, const char *key)
 {
+	const char *s = view_str(b, sec, key);
 	unsigned v = 0;
 
-	if (conf_parse_duration(cfg_getstr(sec, key), &v) < 0)
+	if (!s || conf_parse_duration(s, &v) < 0)
 		b->bad = true;
 	return v;
 }
 
 static unsigned
-get_count(struct build *b, cfg_t *sec, const char *name, const char *key)
+get_count(struct build *b, const struct view *sec, const char *name, const char *key)
 {
 	const struct key_rule *r = key_rule_find(name);
-	long v = cfg_getint(sec, key);
+	long v = view_int(b, sec, key);
 
 	if (!r || v < r->min || v > r->max) {
 		b->bad = true;
@@ -166,10 +270,10 @@ get_count(struct build *b, cfg_t *sec, const char *name, const char *key)
 }
 
 static int
-get_enum(struct build *b, cfg_t *sec, const char *name, const char *key, int def)
+get_enum(struct build *b, const struct view *sec, const char *name, const char *key, int def)
 {
 	const struct key_rule *r = key_rule_find(name);
-	const char *v = cfg_getstr(sec, key);
+	const char *v = view_str(b, sec, key);
 	int e;
 
 	if (!v || !*v)
@@ -182,9 +286,11 @@ get_enum(struct build *b, cfg_t *sec, const char *name, const char *key, int def
 
 /* get_list - a list of strings; domains are stored normalised */
 static void
-get_list(struct build *b, cfg_t *sec, const char *key, bool domains, struct conf_list *out)
+get_list(struct build *b, const struct view *sec, const char *key, bool domains,
+         struct conf_list *out)
 {
-	unsigned i, n = cfg_size(sec, key);
+	cfg_opt_t *o = view_opt(b, sec, key);
+	unsigned i, n = cfg_opt_size(o);
 	char dom[256];
 	const char *v, *why;
 
@@ -195,8 +301,8 @@ get_list(struct build *b, cfg_t *sec, const char *key, bool domains, struct conf
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		v = cfg_getnstr(sec, key, i);
-		if (domains && conf_parse_domain(v, dom, sizeof(dom), &why) < 0) {
+		v = cfg_opt_getnstr(o, i);
+		if (!v || (domains && conf_parse_domain(v, dom, sizeof(dom), &why) < 0)) {
 			b->bad = true;
 			continue;
 		}
@@ -242,8 +348,8 @@ fqdn(struct build *b)
 static void
 build_top(struct build *b, cfg_t *cfg, struct config *out)
 {
-	cfg_t *tls = cfg_getsec(cfg, "tls");
-	const char *h = cfg_getstr(cfg, "hostname");
+	struct view top = view_root(cfg), tls = view_section(cfg, "tls");
+	const char *h = view_str(b, &top, "hostname");
 	char dom[256];
 	const char *why;
 
@@ -255,15 +361,16 @@ build_top(struct build *b, cfg_t *cfg, struct config *out)
 	} else {
 		out->hostname = fqdn(b);
 	}
-	out->spool = get_str(b, cfg, "spool");
-	out->blocklist = get_str(b, cfg, "blocklist");
-	out->blocklist_message = get_str(b, cfg, "blocklist_message");
-	out->state_dir = get_str(b, cfg, "state_dir");
-	out->tls.cert = get_str(b, tls, "cert");
-	out->tls.key = get_str(b, tls, "key");
-	out->tls.min_version = get_str(b, tls, "min_version");
+	out->spool = get_str(b, &top, "spool");
+	out->blocklist = get_str(b, &top, "blocklist");
+	out->blocklist_message = get_str(b, &top, "blocklist_message");
+	out->state_dir = get_str(b, &top, "state_dir");
+	out->tls.cert = get_str(b, &tls, "cert");
+	out->tls.key = get_str(b, &tls, "key");
+	out->tls.min_version = get_str(b, &tls, "min_version");
 	if (out->tls.cert && out->tls.key && !*out->tls.cert != !*out->tls.key)
-		ctx_error(b->ctx, ctx_line(b->ctx, tls, *out->tls.cert ? "tls.cert" : "tls.key"),
+		ctx_error(b->ctx,
+		          ctx_line(b->ctx, tls.sec, *out->tls.cert ? "tls.cert" : "tls.key"),
 		          "tls: cert and key go together: set both or neither");
 }
 
@@ -284,7 +391,8 @@ static void
 build_listeners(struct build *b, cfg_t *cfg, struct config *out)
 {
 	static const char *const std[] = {"smtp", "submission", "smtps"};
-	unsigned i, n = cfg_size(cfg, "listener");
+	cfg_opt_t *o = find_opt(cfg->opts, "listener");
+	unsigned i, n = cfg_opt_size(o);
 	size_t want = n ? n : 3;
 
 	out->listeners = calloc(want, sizeof(*out->listeners));
@@ -294,7 +402,8 @@ build_listeners(struct build *b, cfg_t *cfg, struct config *out)
 	}
 	for (i = 0; i < want; i++) {
 		struct conf_listener *l = &out->listeners[out->n_listeners];
-		cfg_t *sec = n ? cfg_getnsec(cfg, "listener", i) : NULL;
+		struct view v = view_titled(o, i);
+		cfg_t *sec = n ? v.sec : NULL;
 
 		l->name = xstrdup(b, sec ? cfg_title(sec) : std[i]);
 		if (!l->name)
@@ -309,17 +418,18 @@ build_listeners(struct build *b, cfg_t *cfg, struct config *out)
 			          "listener \"%s\": a name has letters, digits, "
 			          "'.', '_' and '-' only",
 			          l->name);
-		l->tls = get_enum(b, sec, "listener.tls", "tls", (int)l->tls);
-		l->auth = get_enum(b, sec, "listener.auth", "auth", (int)l->auth);
+		l->tls = get_enum(b, &v, "listener.tls", "tls", (int)l->tls);
+		l->auth = get_enum(b, &v, "listener.auth", "auth", (int)l->auth);
 	}
 }
 
 /* client_networks - parse the networks of one class */
 static void
-client_networks(struct build *b, cfg_t *sec, struct conf_client *c)
+client_networks(struct build *b, const struct view *sec, struct conf_client *c)
 {
-	unsigned i, n = cfg_size(sec, "networks");
-	const char *why;
+	cfg_opt_t *o = view_opt(b, sec, "networks");
+	unsigned i, n = cfg_opt_size(o);
+	const char *v, *why;
 
 	c->networks = n ? calloc(n, sizeof(*c->networks)) : NULL;
 	if (n && !c->networks) {
@@ -327,8 +437,8 @@ client_networks(struct build *b, cfg_t *sec, struct conf_client *c)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (cidr_parse(cfg_getnstr(sec, "networks", i), &c->networks[c->n_networks], &why) <
-		    0)
+		v = cfg_opt_getnstr(o, i);
+		if (!v || cidr_parse(v, &c->networks[c->n_networks], &why) < 0)
 			b->bad = true;
 		else
 			c->n_networks++;
@@ -337,25 +447,25 @@ client_networks(struct build *b, cfg_t *sec, struct conf_client *c)
 
 /* build_client - one client class */
 static void
-build_client(struct build *b, cfg_t *sec, struct conf_client *c)
+build_client(struct build *b, const struct view *sec, struct conf_client *c)
 {
-	const char *rate = cfg_getstr(sec, "rate");
+	const char *rate = view_str(b, sec, "rate");
 
-	c->line = ctx_section_line(b->ctx, sec, sec->line);
+	c->line = ctx_section_line(b->ctx, sec->sec, sec->sec->line);
 	if (!value_is_name(c->name))
 		ctx_error(b->ctx, c->line,
 		          "client \"%s\": a name has letters, digits, '.', '_' and '-' only",
 		          c->name);
 	client_networks(b, sec, c);
-	c->require_tls = cfg_getbool(sec, "require_tls");
-	c->require_dns = cfg_getbool(sec, "require_dns");
-	c->verify_sender = cfg_getbool(sec, "verify_sender");
-	c->rewrite = cfg_getbool(sec, "rewrite");
+	c->require_tls = view_bool(b, sec, "require_tls");
+	c->require_dns = view_bool(b, sec, "require_dns");
+	c->verify_sender = view_bool(b, sec, "verify_sender");
+	c->rewrite = view_bool(b, sec, "rewrite");
 	get_list(b, sec, "relay_domains", true, &c->relay_domains);
 	get_list(b, sec, "sender_domains", true, &c->sender_domains);
-	if (conf_parse_rate(rate, &c->rate_count, &c->rate_period) < 0)
+	if (!rate || conf_parse_rate(rate, &c->rate_count, &c->rate_period) < 0)
 		b->bad = true;
-	if (cfg_size(sec, "networks") == 0)
+	if (cfg_opt_size(view_opt(b, sec, "networks")) == 0)
 		ctx_error(b->ctx, c->line, "client %s: no networks (who is in this class?)",
 		          c->name);
 }
@@ -400,7 +510,8 @@ check_duplicate_networks(struct build *b, const struct config *out)
 static void
 build_clients(struct build *b, cfg_t *cfg, struct config *out)
 {
-	unsigned i, n = cfg_size(cfg, "client");
+	cfg_opt_t *o = find_opt(cfg->opts, "client");
+	unsigned i, n = cfg_opt_size(o);
 
 	if (n == 0)
 		return;
@@ -410,14 +521,14 @@ build_clients(struct build *b, cfg_t *cfg, struct config *out)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		cfg_t *sec = cfg_getnsec(cfg, "client", i);
+		struct view v = view_titled(o, i);
 		struct conf_client *c = &out->clients[out->n_clients];
 
-		c->name = xstrdup(b, cfg_title(sec));
+		c->name = xstrdup(b, cfg_title(v.sec));
 		if (!c->name)
 			return;
 		out->n_clients++;
-		build_client(b, sec, c);
+		build_client(b, &v, c);
 	}
 	check_duplicate_networks(b, out);
 }
@@ -426,35 +537,36 @@ build_clients(struct build *b, cfg_t *cfg, struct config *out)
 static void
 build_policy(struct build *b, cfg_t *cfg, struct config *out)
 {
-	cfg_t *a = cfg_getsec(cfg, "auth"), *rw = cfg_getsec(cfg, "rewrite");
-	cfg_t *lim = cfg_getsec(cfg, "limits"), *ct = cfg_getsec(cfg, "content");
-	const char *domain = cfg_getstr(rw, "domain");
+	struct view a = view_section(cfg, "auth"), rw = view_section(cfg, "rewrite");
+	struct view lim = view_section(cfg, "limits"), ct = view_section(cfg, "content");
+	struct view res = view_section(cfg, "resolver");
+	const char *domain = view_str(b, &rw, "domain"), *size = view_str(b, &lim, "message_size");
 	char dom[256];
 	const char *why;
 
-	out->auth.passwd_file = get_str(b, a, "passwd_file");
-	out->auth.pam_service = get_str(b, a, "pam_service");
-	out->auth.sender_map = get_str(b, a, "sender_map");
-	get_list(b, a, "sender_patterns", false, &out->auth.sender_patterns);
-	out->auth.max_failures = get_count(b, a, "auth.max_failures", "max_failures");
-	out->auth.failure_window = get_duration(b, a, "failure_window");
-	out->auth.failure_delay = get_duration(b, a, "failure_delay");
+	out->auth.passwd_file = get_str(b, &a, "passwd_file");
+	out->auth.pam_service = get_str(b, &a, "pam_service");
+	out->auth.sender_map = get_str(b, &a, "sender_map");
+	get_list(b, &a, "sender_patterns", false, &out->auth.sender_patterns);
+	out->auth.max_failures = get_count(b, &a, "auth.max_failures", "max_failures");
+	out->auth.failure_window = get_duration(b, &a, "failure_window");
+	out->auth.failure_delay = get_duration(b, &a, "failure_delay");
 	if (domain && *domain && conf_parse_domain(domain, dom, sizeof(dom), &why) == 0)
 		domain = dom;
 	out->rewrite.domain = xstrdup(b, domain);
-	out->rewrite.map = get_str(b, rw, "map");
-	if (conf_parse_size(cfg_getstr(lim, "message_size"), &out->limits.message_size) < 0)
+	out->rewrite.map = get_str(b, &rw, "map");
+	if (!size || conf_parse_size(size, &out->limits.message_size) < 0)
 		b->bad = true;
-	out->limits.recipients = get_count(b, lim, "limits.recipients", "recipients");
-	out->limits.command_timeout = get_duration(b, lim, "command_timeout");
-	out->limits.data_timeout = get_duration(b, lim, "data_timeout");
-	out->limits.errors = get_count(b, lim, "limits.errors", "errors");
-	out->limits.hops = get_count(b, lim, "limits.hops", "hops");
-	out->limits.pregreet_wait = get_duration(b, lim, "pregreet_wait");
-	out->content.block_executables = cfg_getbool(ct, "block_executables");
+	out->limits.recipients = get_count(b, &lim, "limits.recipients", "recipients");
+	out->limits.command_timeout = get_duration(b, &lim, "command_timeout");
+	out->limits.data_timeout = get_duration(b, &lim, "data_timeout");
+	out->limits.errors = get_count(b, &lim, "limits.errors", "errors");
+	out->limits.hops = get_count(b, &lim, "limits.hops", "hops");
+	out->limits.pregreet_wait = get_duration(b, &lim, "pregreet_wait");
+	out->content.block_executables = view_bool(b, &ct, "block_executables");
 	out->content.executable_action =
-	    get_enum(b, ct, "content.executable_action", "executable_action", EXEC_REJECT);
-	out->resolver.nameserver = get_str(b, cfg_getsec(cfg, "resolver"), "nameserver");
+	    get_enum(b, &ct, "content.executable_action", "executable_action", EXEC_REJECT);
+	out->resolver.nameserver = get_str(b, &res, "nameserver");
 }
 
 /* gateway_hosts - the servers, parsed; the port defaults by tls mode */
@@ -486,32 +598,32 @@ gateway_hosts(struct build *b, struct config *out)
 static void
 build_delivery(struct build *b, cfg_t *cfg, struct config *out)
 {
-	cfg_t *gw = cfg_getsec(cfg, "gateway"), *q = cfg_getsec(cfg, "queue");
+	struct view gw = view_section(cfg, "gateway"), q = view_section(cfg, "queue");
 
-	get_list(b, gw, "servers", false, &out->gateway.servers);
-	out->gateway.tls = get_enum(b, gw, "gateway.tls", "tls", GATEWAY_TLS_VERIFY);
-	out->gateway.ca_file = get_str(b, gw, "ca_file");
-	get_list(b, gw, "fingerprints", false, &out->gateway.fingerprints);
-	out->gateway.user = get_str(b, gw, "user");
-	out->gateway.password_file = get_str(b, gw, "password_file");
-	out->gateway.connections = get_count(b, gw, "gateway.connections", "connections");
-	out->gateway.command_timeout = get_duration(b, gw, "command_timeout");
+	get_list(b, &gw, "servers", false, &out->gateway.servers);
+	out->gateway.tls = get_enum(b, &gw, "gateway.tls", "tls", GATEWAY_TLS_VERIFY);
+	out->gateway.ca_file = get_str(b, &gw, "ca_file");
+	get_list(b, &gw, "fingerprints", false, &out->gateway.fingerprints);
+	out->gateway.user = get_str(b, &gw, "user");
+	out->gateway.password_file = get_str(b, &gw, "password_file");
+	out->gateway.connections = get_count(b, &gw, "gateway.connections", "connections");
+	out->gateway.command_timeout = get_duration(b, &gw, "command_timeout");
 	if (out->gateway.command_timeout > GATEWAY_COMMAND_TIMEOUT_MAX)
-		ctx_error(b->ctx, ctx_line(b->ctx, gw, "gateway.command_timeout"),
+		ctx_error(b->ctx, ctx_line(b->ctx, gw.sec, "gateway.command_timeout"),
 		          "gateway: command_timeout is longer than 15m (a run lasts at most 1h)");
 	gateway_hosts(b, out);
 	if (out->gateway.user && *out->gateway.user && out->gateway.password_file &&
 	    !*out->gateway.password_file)
-		ctx_error(b->ctx, ctx_line(b->ctx, gw, "gateway.user"),
+		ctx_error(b->ctx, ctx_line(b->ctx, gw.sec, "gateway.user"),
 		          "gateway: user needs a password_file");
-	out->queue.lifetime = get_duration(b, q, "lifetime");
-	out->queue.retry_min = get_duration(b, q, "retry_min");
-	out->queue.retry_max = get_duration(b, q, "retry_max");
-	out->queue.delay_warning = get_duration(b, q, "delay_warning");
-	out->queue.postmaster = get_str(b, q, "postmaster");
-	out->queue.socket = get_str(b, q, "socket");
+	out->queue.lifetime = get_duration(b, &q, "lifetime");
+	out->queue.retry_min = get_duration(b, &q, "retry_min");
+	out->queue.retry_max = get_duration(b, &q, "retry_max");
+	out->queue.delay_warning = get_duration(b, &q, "delay_warning");
+	out->queue.postmaster = get_str(b, &q, "postmaster");
+	out->queue.socket = get_str(b, &q, "socket");
 	if (out->queue.retry_min > out->queue.retry_max)
-		ctx_error(b->ctx, ctx_line(b->ctx, q, "queue.retry_min"),
+		ctx_error(b->ctx, ctx_line(b->ctx, q.sec, "queue.retry_min"),
 		          "queue: retry_min is longer than retry_max");
 }
 

@@ -729,6 +729,43 @@ test_prescan_compacts(void **state)
 	conf_free(&c);
 }
 
+/* A section given twice is one section: the second adds to the first
+ * (libconfuse makes no defaults, conf_build reads them from the schema,
+ * so a second "tls {" must not reset what the first set), and what
+ * neither sets keeps its default. */
+static void
+test_sections_twice(void **state)
+{
+	static const char text[] = "tls { cert = \"/a.pem\" }\n"
+	                           "hostname = \"h.example.org\"\n"
+	                           "tls { key = \"/a.key\" }\n"
+	                           "limits { recipients = 5 }\n"
+	                           "limits { errors = 3 recipients = 7 }\n"
+	                           "gateway { servers = { \"[a.example]:25\" } }\n"
+	                           "gateway { servers += { \"[b.example]:26\" } tls = \"none\" }\n"
+	                           "client b { networks = { \"::1\" } networks += { \"::2\" } }\n";
+	struct config c;
+
+	(void)state;
+	assert_int_equal(conf_load_text(text, strlen(text), "t.conf", &c, stderr), RES_OK);
+	assert_string_equal(c.tls.cert, "/a.pem");
+	assert_string_equal(c.tls.key, "/a.key");
+	assert_string_equal(c.tls.min_version, "TLSv1.2");
+	assert_int_equal(c.limits.recipients, 7);
+	assert_int_equal(c.limits.errors, 3);
+	assert_int_equal(c.limits.hops, 100);
+	assert_int_equal(c.limits.data_timeout, 600);
+	assert_int_equal(c.gateway.n_hosts, 2);
+	assert_int_equal(c.gateway.hosts[1].port, 26);
+	assert_int_equal(c.gateway.tls, GATEWAY_TLS_NONE);
+	assert_int_equal(c.gateway.connections, 4);
+	assert_string_equal(c.gateway.ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	assert_int_equal(c.clients[0].n_networks, 2);
+	assert_true(c.clients[0].require_tls);
+	assert_int_equal(c.clients[0].rate_count, 0);
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -750,6 +787,7 @@ main(void)
 	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test(test_odd_input),
 	    cmocka_unit_test(test_prescan_compacts),
+	    cmocka_unit_test(test_sections_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
