@@ -232,13 +232,17 @@ ctx_section_line(const struct parse_ctx *ctx, const cfg_t *sec, int fallback)
 	return open ? open : line;
 }
 
-/* seen_record - remember the first line where sec set key */
+/* seen_record - remember where sec set key.  Only a repeat of the last
+ * record (the values of one list) is left out: looking for every
+ * earlier one made a load quadratic in the keys of the file.  The
+ * readers take the first record that matches, which is the first line
+ * where the key was set. */
 static int
 seen_record(struct parse_ctx *ctx, const cfg_t *sec, const char *key, int line)
 {
-	struct seen *n;
+	struct seen *n = ctx->n_seen ? &ctx->seen[ctx->n_seen - 1] : NULL;
 
-	if (ctx_line(ctx, sec, key) > 0)
+	if (n && n->sec == sec && strcmp(n->key, key) == 0)
 		return 0;
 	if (ctx->n_seen == ctx->cap_seen) {
 		size_t cap = ctx->cap_seen ? ctx->cap_seen * 2 : 32;

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -117,13 +118,15 @@ struct view {
 	cfg_opt_t *opts;
 };
 
+/* key_rule_find - runs for every value parsed: the first octet is
+ * compared before the whole key */
 const struct key_rule *
 key_rule_find(const char *key)
 {
 	const struct key_rule *r;
 
 	for (r = rules; r->key; r++)
-		if (strcmp(r->key, key) == 0)
+		if (r->key[0] == key[0] && strcmp(r->key, key) == 0)
 			return r;
 	return NULL;
 }
@@ -476,35 +479,73 @@ cidr_equal(const struct cidr *x, const struct cidr *y)
 	return x->prefix == y->prefix && memcmp(x->addr.a, y->addr.a, sizeof(x->addr.a)) == 0;
 }
 
+/* The first place of each network: a hash table, open addressing. */
+struct net_place {
+	const struct cidr *net; /* NULL: a free slot */
+	size_t client;
+};
+
+/* cidr_hash - FNV-1a over the address and the prefix */
+static size_t
+cidr_hash(const struct cidr *c)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < sizeof(c->addr.a); i++)
+		h = (h ^ c->addr.a[i]) * 16777619u;
+	return (h ^ c->prefix) * 16777619u;
+}
+
+/* first_place - where net was seen first, or NULL after noting this
+ * place as its first; slots has a free one (cap is a power of two) */
+static const struct net_place *
+first_place(struct net_place *slots, size_t cap, const struct cidr *net, size_t client)
+{
+	size_t h = cidr_hash(net) & (cap - 1);
+
+	while (slots[h].net && !cidr_equal(slots[h].net, net))
+		h = (h + 1) & (cap - 1);
+	if (slots[h].net)
+		return &slots[h];
+	slots[h].net = net;
+	slots[h].client = client;
+	return NULL;
+}
+
 /* check_duplicate_networks - a network may be in one class only: with
- * the longest-prefix rule, two would make the choice arbitrary */
+ * the longest-prefix rule, two would make the choice arbitrary.  Each
+ * later place is reported, in the file's order, with the class of the
+ * first (comparing every pair made a campus of many networks cost
+ * millions of instructions per load). */
 static void
 check_duplicate_networks(struct build *b, const struct config *out)
 {
-	size_t i, j, k, l;
+	const struct net_place *first;
+	struct net_place *slots;
 	char text[NET_ADDR_STRLEN + 8];
+	size_t i, k, n = 0, cap = 16;
 
+	for (i = 0; i < out->n_clients; i++)
+		n += out->clients[i].n_networks;
+	while (cap < 2 * n)
+		cap *= 2;
+	if ((slots = calloc(cap, sizeof(*slots))) == NULL) {
+		b->oom = true;
+		return;
+	}
 	for (i = 0; i < out->n_clients; i++) {
 		const struct conf_client *c = &out->clients[i];
 
 		for (k = 0; k < c->n_networks; k++) {
-			for (j = 0; j <= i; j++) {
-				const struct conf_client *d = &out->clients[j];
-				size_t end = j == i ? k : d->n_networks;
-
-				for (l = 0; l < end; l++) {
-					if (!cidr_equal(&c->networks[k], &d->networks[l]))
-						continue;
-					cidr_format(&c->networks[k], text, sizeof(text));
-					ctx_error(b->ctx, c->line,
-					          "client %s: network %s is also in client %s",
-					          c->name, text, d->name);
-					j = i + 1;
-					break;
-				}
-			}
+			if ((first = first_place(slots, cap, &c->networks[k], i)) == NULL)
+				continue;
+			cidr_format(&c->networks[k], text, sizeof(text));
+			ctx_error(b->ctx, c->line, "client %s: network %s is also in client %s",
+			          c->name, text, out->clients[first->client].name);
 		}
 	}
+	free(slots);
 }
 
 static void

@@ -766,6 +766,42 @@ test_sections_twice(void **state)
 	conf_free(&c);
 }
 
+/* Every later place of a network is reported, in the file's order, with
+ * the class where it was first; a class may repeat its own network. */
+static void
+test_duplicate_networks(void **state)
+{
+	static const char text[] =
+	    "client a { networks = { \"10.0.0.0/8\", \"10.1.0.0/16\" } }\n"
+	    "client b { networks = { \"10.1.0.0/16\", \"10.0.0.0/8\", \"::1\", \"10.0.0.0/8\" } }\n"
+	    "client c { networks = { \"::1/128\", \"10.0.0.0/9\", \"::1\" } }\n";
+	static const char *const want[] = {
+	    "t.conf:2: client b: network 10.1.0.0/16 is also in client a\n",
+	    "t.conf:2: client b: network 10.0.0.0/8 is also in client a\n",
+	    "t.conf:2: client b: network 10.0.0.0/8 is also in client a\n",
+	    "t.conf:3: client c: network ::1/128 is also in client b\n",
+	    "t.conf:3: client c: network ::1/128 is also in client b\n",
+	};
+	struct config c;
+	char *out = NULL;
+	const char *p;
+	size_t outlen, i;
+	FILE *f;
+
+	(void)state;
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	assert_int_equal(conf_load_text(text, strlen(text), "t.conf", &c, f), RES_PERM);
+	assert_int_equal(fclose(f), 0);
+	for (p = out, i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (strncmp(p, want[i], strlen(want[i])) != 0)
+			fail_msg("report %zu: want \"%s\", got:\n%s", i, want[i], out);
+		p += strlen(want[i]);
+	}
+	assert_string_equal(p, "");
+	free(out);
+}
+
 int
 main(void)
 {
@@ -788,6 +824,7 @@ main(void)
 	    cmocka_unit_test(test_odd_input),
 	    cmocka_unit_test(test_prescan_compacts),
 	    cmocka_unit_test(test_sections_twice),
+	    cmocka_unit_test(test_duplicate_networks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
