@@ -332,6 +332,21 @@ key_name(const cfg_t *cfg, const cfg_opt_t *opt, char *key, size_t size)
 	return 0;
 }
 
+/* own_key - opt is one of cfg's own keys.  libconfuse also takes
+ * "tls|cert = ..." at the top for tls's cert: that value would be
+ * checked under the wrong name (not at all) and read by conf_build as
+ * if the section had set it. */
+static bool
+own_key(const cfg_t *cfg, const cfg_opt_t *opt)
+{
+	const cfg_opt_t *o;
+
+	for (o = cfg->opts; o->name; o++)
+		if (o == opt)
+			return true;
+	return false;
+}
+
 /* validate_cb - runs as each value is parsed, so cfg->line is its line.
  * Always returns 0: a bad value is reported and parsing goes on, so
  * that one run shows every bad value. */
@@ -347,6 +362,13 @@ validate_cb(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (!ctx || n == 0)
 		return 0;
+	if (!own_key(cfg, opt)) {
+		ctx_error(ctx, cfg->line,
+		          "'%s' set from outside its section: \"section|key\" is not "
+		          "allowed",
+		          opt->name);
+		return 0;
+	}
 	if (key_name(cfg, opt, key, sizeof(key)) < 0)
 		return 0;
 	if (seen_record(ctx, cfg, key, cfg->line) < 0)

@@ -424,6 +424,7 @@ static const struct {
     {"\nspool = \"/x\n", 2, "string never closed"},
     {"spool = \"/x\" /* comment\n", 1, "comment never closed"},
     {"\n\nspool = \"/x\"\n}\n", 4, "closing brace"},
+    {"tls { }\ntls|cert = \"c.pem\"\n", 2, "\"section|key\" is not allowed"},
 };
 
 static void
