@@ -150,6 +150,8 @@ int conf_check(const char *path, FILE *out);
  * instead of reading it, and so should every other check */
 bool conf_credential_unchecked(const char *value);
 
+/* conf_free - free cfg, and what conf_load keeps between loads (the
+ * parsed tree): a program that loads once and runs need not call it */
 void conf_free(struct config *cfg);
 
 /* conf_file_for_children - the path a child program should be given

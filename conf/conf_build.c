@@ -720,6 +720,7 @@ conf_free(struct config *cfg)
 {
 	size_t i;
 
+	conf_drop_tree();
 	if (!cfg)
 		return;
 	free(cfg->file);

@@ -108,6 +108,12 @@ int ctx_section_line(const struct parse_ctx *ctx, const cfg_t *sec, int fallback
  * the environment, and strings, comments and braces left open */
 void conf_prescan(char *s, struct parse_ctx *ctx);
 
+/* conf_drop_tree - free libconfuse's tree of the last load, which
+ * conf_load keeps (conf.c), and so reset libconfuse's lexer, whose state
+ * (a string a bad file left open) would carry into the next parse: the
+ * next load and conf_free call it */
+void conf_drop_tree(void);
+
 /* conf_build - fill out from a parsed tree; cross-checks reported
  * through ctx.  RES_PERM when anything is wrong, RES_TEMP out of memory. */
 enum result conf_build(cfg_t *cfg, struct parse_ctx *ctx, struct config *out);
