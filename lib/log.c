@@ -31,6 +31,25 @@ static int journal_mode = -1;
 static int use_syslog;
 static log_journal_sink journal_sink; /* NULL: plain lines only */
 
+/* journal_stream - JOURNAL_STREAM's "DEVICE:INODE", as sscanf's
+ * "%llu:%llu" reads it (without the cost of scanf, at every start under
+ * systemd); -1 when it is not that */
+static int
+journal_stream(unsigned long long *dev, unsigned long long *ino)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	char *end;
+
+	if (!js)
+		return -1;
+	*dev = strtoull(js, &end, 10);
+	if (end == js || *end != ':')
+		return -1;
+	js = end + 1;
+	*ino = strtoull(js, &end, 10);
+	return end == js ? -1 : 0;
+}
+
 /* stderr_is_client - inetd hands the connection over as fds 0, 1 and 2:
  * a log line on fd 2 would reach the client before the banner.  Then log
  * through syslog(3) (the journal's /dev/log on systemd hosts) and point
@@ -39,18 +58,13 @@ static void
 stderr_is_client(void)
 {
 	struct stat st;
-	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
 	int fd;
 
 	if (fstat(2, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return;
-	if (js && *js) {
-		unsigned long long dev, ino;
-
-		if (sscanf(js, "%llu:%llu", &dev, &ino) == 2 && st.st_dev == dev &&
-		    st.st_ino == ino)
-			return;
-	}
+	if (journal_stream(&dev, &ino) == 0 && st.st_dev == dev && st.st_ino == ino)
+		return;
 	use_syslog = 1;
 	openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
 	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -91,14 +105,12 @@ log_set_journal_sink(log_journal_sink sink)
 static int
 stderr_is_journal(void)
 {
-	const char *js;
 	unsigned long long dev, ino;
 	struct stat st;
 
 	if (journal_mode >= 0)
 		return journal_mode;
-	js = getenv("JOURNAL_STREAM");
-	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+	if (journal_stream(&dev, &ino) < 0)
 		return journal_mode = 0;
 	if (fstat(2, &st) < 0)
 		return journal_mode = 0;
@@ -122,13 +134,39 @@ level_word(int priority)
 	}
 }
 
+/* item_add - append s to a journal item, cut at LOG_LINE_MAX - 1 octets
+ * as snprintf would cut it */
+static void
+item_add(struct iovec *v, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len > LOG_LINE_MAX - 1 - v->iov_len)
+		len = LOG_LINE_MAX - 1 - v->iov_len;
+	memcpy((char *)v->iov_base + v->iov_len, s, len);
+	v->iov_len += len;
+}
+
+/* item - "NAME=" a b into buf, as one journal item (b may be NULL); one
+ * snprintf per item cost a session's log lines more than the lines */
+static void
+item(struct iovec *v, char *buf, const char *name_eq, const char *a, const char *b)
+{
+	v->iov_base = buf;
+	v->iov_len = 0;
+	item_add(v, name_eq);
+	item_add(v, a);
+	if (b)
+		item_add(v, b);
+}
+
 /* emit - write one formatted line to the journal or stderr */
 static void
 emit(int priority, const struct log_field *fields, size_t nfields, const char *text)
 {
 	struct iovec iov[LOG_FIELDS_MAX + 3];
-	char items[LOG_FIELDS_MAX + 3][LOG_LINE_MAX];
-	size_t n = 0, i;
+	char items[LOG_FIELDS_MAX + 3][LOG_LINE_MAX], prio[16];
+	size_t n, i;
 
 	if (use_syslog) {
 		syslog(priority, "%s%s", level_word(priority), text);
@@ -138,17 +176,15 @@ emit(int priority, const struct log_field *fields, size_t nfields, const char *t
 		fprintf(stderr, "%s: %s%s\n", progname, level_word(priority), text);
 		return;
 	}
-	snprintf(items[n++], LOG_LINE_MAX, "MESSAGE=%s%s", level_word(priority), text);
-	snprintf(items[n++], LOG_LINE_MAX, "PRIORITY=%d", priority);
-	snprintf(items[n++], LOG_LINE_MAX, "SYSLOG_IDENTIFIER=%s", progname);
-	for (i = 0; i < nfields && i < LOG_FIELDS_MAX; i++) {
+	(void)snprintf(prio, sizeof(prio), "%d", priority);
+	item(&iov[0], items[0], "MESSAGE=", level_word(priority), text);
+	item(&iov[1], items[1], "PRIORITY=", prio, NULL);
+	item(&iov[2], items[2], "SYSLOG_IDENTIFIER=", progname, NULL);
+	for (n = 3, i = 0; i < nfields && i < LOG_FIELDS_MAX; i++) {
 		if (fields[i].value == NULL)
 			continue;
-		snprintf(items[n++], LOG_LINE_MAX, "%s=%s", fields[i].name, fields[i].value);
-	}
-	for (i = 0; i < n; i++) {
-		iov[i].iov_base = items[i];
-		iov[i].iov_len = strlen(items[i]);
+		item(&iov[n], items[n], fields[i].name, "=", fields[i].value);
+		n++;
 	}
 	if (journal_sink(iov, (int)n) < 0)
 		fprintf(stderr, "%s: %s%s\n", progname, level_word(priority), text);

@@ -245,6 +245,38 @@ test_log_fields_arrive_as_sent(void **state)
 	log_use_journal(-1);
 }
 
+/* An item is cut at 2047 octets, "NAME=" included, as log.c always cut
+ * it; a cut value keeps its first octets and the other items come whole. */
+static void
+test_long_items_cut(void **state)
+{
+	struct fx *fx = *state;
+	static unsigned char buf[DGRAM_MAX];
+	static char big[3000];
+	struct field f[FIELDS_MAX];
+	const struct log_field fields[] = {{"CLIENT_NAME", big}, {"QUEUE_ID", "Q1"}};
+	const struct field *m;
+	int k;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[0] = 'a';
+	log_init("mailout-smtpd");
+	log_use_journal(1);
+	log_set_journal_sink(sink);
+	log_fields(LOG_WARNING, fields, 2, "%s", big);
+	k = parse(buf, receive(fx, buf), f);
+	assert_non_null(m = find(f, k, "MESSAGE"));
+	assert_int_equal(m->len, 2047 - strlen("MESSAGE="));
+	assert_true(strncmp(m->value, "warning: axx", 12) == 0);
+	assert_non_null(m = find(f, k, "CLIENT_NAME"));
+	assert_int_equal(m->len, 2047 - strlen("CLIENT_NAME="));
+	assert_true(m->value[0] == 'a' && m->value[m->len - 1] == 'x');
+	assert_string_equal(find(f, k, "QUEUE_ID")->value, "Q1");
+	assert_string_equal(find(f, k, "PRIORITY")->value, "4");
+	log_set_journal_sink(NULL);
+	log_use_journal(-1);
+}
+
 static void
 test_errors_not_crashes(void **state)
 {
@@ -275,6 +307,7 @@ main(void)
 	    cmocka_unit_test(test_plain_items_one_line_each),
 	    cmocka_unit_test(test_newline_value_binary_form),
 	    cmocka_unit_test(test_log_fields_arrive_as_sent),
+	    cmocka_unit_test(test_long_items_cut),
 	    cmocka_unit_test(test_errors_not_crashes),
 	};
 
