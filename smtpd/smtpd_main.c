@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "log_journal.h"
@@ -176,6 +177,20 @@ env_number(const char *name, long max)
 	return (errno || *end || n > max) ? -1 : n;
 }
 
+/* listen_vars - whether the environment holds a LISTEN_ variable: one
+ * look at it, where two getenv and three unsetenv walked it in every
+ * session that systemd did not start */
+static bool
+listen_vars(void)
+{
+	char **e;
+
+	for (e = environ; *e; e++)
+		if ((*e)[0] == 'L' && strncmp(*e, "LISTEN_", 7) == 0)
+			return true;
+	return false;
+}
+
 /* listen_fds - sd_listen_fds(3) without libsystemd (loading it cost
  * each session more than the session): the number of fds systemd
  * passed from fd 3 on, when LISTEN_PID names us; each is made
@@ -184,10 +199,13 @@ env_number(const char *name, long max)
 static int
 listen_fds(void)
 {
-	long pid = env_number("LISTEN_PID", LONG_MAX);
-	long n = env_number("LISTEN_FDS", INT_MAX - LISTEN_FDS_START);
+	long pid, n;
 	int fd;
 
+	if (!listen_vars())
+		return 0;
+	pid = env_number("LISTEN_PID", LONG_MAX);
+	n = env_number("LISTEN_FDS", INT_MAX - LISTEN_FDS_START);
 	(void)unsetenv("LISTEN_PID");
 	(void)unsetenv("LISTEN_FDS");
 	(void)unsetenv("LISTEN_FDNAMES");
