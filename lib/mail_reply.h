@@ -55,6 +55,8 @@ struct reply {
 /* reply_set - fill a reply; esc is the detail ("7.1"), class from code */
 void reply_set(struct reply *r, int code, const char *esc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* reply_set_text - reply_set(r, code, esc, "%s", text), without printf */
+void reply_set_text(struct reply *r, int code, const char *esc, const char *text);
 /* reply_result - RES_OK for 2xx/3xx, RES_TEMP for 4xx, RES_PERM for 5xx */
 enum result reply_result(const struct reply *r);
 /* reply_format - "550 5.7.1 text" (single line, no CRLF) into out */

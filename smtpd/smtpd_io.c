@@ -254,7 +254,20 @@ io_put_reply(struct smtp_io *io, const struct reply *r)
 	for (p = line; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			*p = '?';
-	return io_put_line(io, "%s", line);
+	return io_put_text(io, line, (size_t)(p - line));
+}
+
+enum io_status
+io_put_text(struct smtp_io *io, const char *text, size_t n)
+{
+	char line[SMTP_REPLY_LINE_MAX];
+
+	if (n > sizeof(line) - 3)
+		n = sizeof(line) - 3; /* RFC 5321 4.5.3.1.5: reply lines are short */
+	memcpy(line, text, n);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	return io_put(io, line, n);
 }
 
 enum io_status
@@ -269,11 +282,7 @@ io_put_line(struct smtp_io *io, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return IO_ERR;
-	if ((size_t)n >= sizeof(line) - 2)
-		n = (int)sizeof(line) - 3; /* RFC 5321 4.5.3.1.5: reply lines are short */
-	line[n++] = '\r';
-	line[n++] = '\n';
-	return io_put(io, line, (size_t)n);
+	return io_put_text(io, line, (size_t)n < sizeof(line) - 2 ? (size_t)n : sizeof(line) - 3);
 }
 
 size_t

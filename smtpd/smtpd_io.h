@@ -44,6 +44,8 @@ enum io_status io_flush(struct smtp_io *io);
 enum io_status io_put(struct smtp_io *io, const char *s, size_t n);
 /* io_put_reply - queue "code x.y.z text\r\n" */
 enum io_status io_put_reply(struct smtp_io *io, const struct reply *r);
+/* io_put_text - queue n octets of text (cut to a reply line) and CRLF */
+enum io_status io_put_text(struct smtp_io *io, const char *text, size_t n);
 /* io_put_line - queue a formatted line and CRLF */
 enum io_status io_put_line(struct smtp_io *io, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -221,8 +221,15 @@ smtpd_reply_code(struct session *s, int code, const char *esc, const char *text)
 {
 	struct reply r;
 
-	reply_set(&r, code, esc, "%s", text);
+	reply_set_text(&r, code, esc, text);
 	smtpd_reply(s, &r);
+}
+
+/* put_keyword - one fixed line of the EHLO reply (no printf for it) */
+static void
+put_keyword(struct session *s, const char *line)
+{
+	(void)io_put_text(&s->io, line, strlen(line));
 }
 
 /* cmd_helo - HELO/EHLO (RFC 5321 4.1.1.1); a new EHLO resets */
@@ -246,18 +253,18 @@ cmd_helo(struct session *s, const struct smtp_cmd *c)
 	}
 	/* RFC 2034: no enhanced codes in the EHLO keyword lines */
 	(void)io_put_line(&s->io, "250-%s", s->hostname);
-	(void)io_put_line(&s->io, "250-PIPELINING");
+	put_keyword(s, "250-PIPELINING");
 	(void)io_put_line(&s->io, "250-SIZE %llu", (unsigned long long)s->cfg->limits.message_size);
-	(void)io_put_line(&s->io, "250-8BITMIME");
-	(void)io_put_line(&s->io, "250-ENHANCEDSTATUSCODES");
+	put_keyword(s, "250-8BITMIME");
+	put_keyword(s, "250-ENHANCEDSTATUSCODES");
 	if (s->listener->tls == LISTENER_TLS_STARTTLS && s->io.ssl == NULL &&
 	    tls_configured(s->cfg))
-		(void)io_put_line(&s->io, "250-STARTTLS");
+		put_keyword(s, "250-STARTTLS");
 	/* RFC 4954 4: no AUTH over plain text; RFC 4616 9 */
 	if (s->io.ssl != NULL && s->listener->auth != LISTENER_AUTH_NONE && auth_configured(s->cfg))
-		(void)io_put_line(&s->io, "250-AUTH PLAIN LOGIN");
-	(void)io_put_line(&s->io, "250-SMTPUTF8");
-	(void)io_put_line(&s->io, "250 CHUNKING");
+		put_keyword(s, "250-AUTH PLAIN LOGIN");
+	put_keyword(s, "250-SMTPUTF8");
+	put_keyword(s, "250 CHUNKING");
 }
 
 static void

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -170,14 +171,64 @@ test_reply_format(void **state)
 	assert_int_equal(reply_result(&r), RES_TEMP);
 }
 
+/* reply_format writes what "%d %d.%s %s" (or "%d %s") would, cut as
+ * snprintf cuts, with the same result, for any code, detail and size;
+ * reply_set_text is reply_set with "%s" */
+static void
+test_reply_format_as_printf(void **state)
+{
+	static const int codes[] = {-1, 0, 99, 100, 221, 250, 421, 550, 999, 1000, 12345};
+	static const char *const escs[] = {NULL, "7.1", "5.7.1", "", "x", "4.4.7.1"};
+	static const size_t sizes[] = {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 16, 40, 512};
+	char text[REPLY_TEXT_MAX + 100], out[600], want[600];
+	const char *detail;
+	struct reply r, r2;
+	size_t c, e, z, t;
+	int n, rc;
+
+	(void)state;
+	for (t = 0; t < 3; t++) {
+		memset(text, 'a' + (int)t, sizeof(text) - 1);
+		text[t == 0 ? 0 : t == 1 ? 5 : sizeof(text) - 1] = '\0';
+		if (t == 2)
+			text[7] = '\n';
+		reply_set(&r, 250, NULL, "%s", text);
+		reply_set_text(&r2, 250, NULL, text);
+		assert_string_equal(r.text, r2.text);
+		for (c = 0; c < sizeof(codes) / sizeof(codes[0]); c++)
+			for (e = 0; e < sizeof(escs) / sizeof(escs[0]); e++)
+				for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+					r.code = codes[c];
+					r.esc = escs[e];
+					detail = r.esc;
+					if (detail && strlen(detail) >= 5 && detail[1] == '.')
+						detail += 2;
+					n = detail
+					        ? snprintf(want, sizes[z], "%d %d.%s %s", r.code,
+					                   r.code / 100, detail, r.text)
+					        : snprintf(want, sizes[z], "%d %s", r.code, r.text);
+					memset(out, '#', sizeof(out));
+					rc = reply_format(&r, out, sizes[z]);
+					assert_int_equal(rc,
+					                 (n < 0 || (size_t)n >= sizes[z]) ? -1 : 0);
+					assert_string_equal(out, want);
+				}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_buf_append_and_limit), cmocka_unit_test(test_buf_printf),
-	    cmocka_unit_test(test_buf_binary),           cmocka_unit_test(test_bounded),
-	    cmocka_unit_test(test_cidr_contains),        cmocka_unit_test(test_cidr_invalid),
-	    cmocka_unit_test(test_cidr_format),          cmocka_unit_test(test_reply_format),
+	    cmocka_unit_test(test_buf_append_and_limit),
+	    cmocka_unit_test(test_buf_printf),
+	    cmocka_unit_test(test_buf_binary),
+	    cmocka_unit_test(test_bounded),
+	    cmocka_unit_test(test_cidr_contains),
+	    cmocka_unit_test(test_cidr_invalid),
+	    cmocka_unit_test(test_cidr_format),
+	    cmocka_unit_test(test_reply_format),
+	    cmocka_unit_test(test_reply_format_as_printf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
