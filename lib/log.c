@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <sysexits.h>
 
+#include "buf.h"
+
 #define LOG_LINE_MAX 2048
 #define LOG_FIELDS_MAX 16
 
@@ -257,6 +259,15 @@ log_panic(const char *fmt, ...)
 	vlog(LOG_CRIT, NULL, 0, NULL, fmt, ap);
 	va_end(ap);
 	exit(EX_SOFTWARE);
+}
+
+void
+log_fields_text(int priority, const struct log_field *fields, size_t nfields, const char *text)
+{
+	char line[LOG_LINE_MAX];
+
+	(void)bounded_copy(line, sizeof(line), text); /* cut where vlog cuts */
+	emit(priority, fields, nfields, line);
 }
 
 void

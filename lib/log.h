@@ -32,5 +32,8 @@ void log_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
 /* log_fields - info line with structured fields (QUEUE_ID, CLIENT_ADDR ...) */
 void log_fields(int priority, const struct log_field *fields, size_t nfields, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* log_fields_text - log_fields(priority, fields, nfields, "%s", text) */
+void log_fields_text(int priority, const struct log_field *fields, size_t nfields,
+                     const char *text);
 
 #endif

@@ -158,7 +158,7 @@ smtpd_log(const struct session *s, const char *id, const char *fmt, ...)
 		line[0] = '\0';
 	va_end(ap);
 	log_clean(line);
-	log_fields(LOG_INFO, f, sizeof(f) / sizeof(f[0]), "%s", line);
+	log_fields_text(LOG_INFO, f, sizeof(f) / sizeof(f[0]), line);
 }
 
 /* finish - end the session: close TLS, exit */

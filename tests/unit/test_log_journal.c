@@ -235,6 +235,12 @@ test_log_fields_arrive_as_sent(void **state)
 	assert_string_equal(find(f, k, "TLS")->value, "TLSv1.3");
 	assert_null(find(f, k, "SASL_USERNAME"));
 
+	log_fields_text(LOG_INFO, fields + 1, 1, "100% text, no %s");
+	k = parse(buf, receive(fx, buf), f);
+	assert_int_equal(k, 4);
+	assert_string_equal(find(f, k, "MESSAGE")->value, "100% text, no %s");
+	assert_string_equal(find(f, k, "CLIENT_ADDR")->value, "192.0.2.7");
+
 	log_warn("two\nlines");
 	k = parse(buf, receive(fx, buf), f);
 	assert_non_null(m = find(f, k, "MESSAGE"));
