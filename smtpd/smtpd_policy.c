@@ -54,6 +54,9 @@ policy_where(const struct policy_client *c, const struct conf_client *cls, char 
 {
 	const char *file = c->cfg && c->cfg->file ? c->cfg->file : "config";
 
+	out[0] = '\0';
+	if (!c->why)
+		return; /* only policy_why reads it: nothing to explain in a session */
 	if (bounded_format(out, outsize, "%s (%s:%d)", cls->name, file, cls->line) < 0)
 		(void)bounded_copy(out, outsize, cls->name);
 }
@@ -146,7 +149,8 @@ connect_class(struct policy_client *c, const struct mail_addr *sender, const str
 	find_class(c);
 	if (c->class) {
 		policy_where(c, c->class, cls, sizeof(cls));
-		cidr_format(c->matched, net, sizeof(net));
+		if (c->why)
+			cidr_format(c->matched, net, sizeof(net));
 		policy_why(c, "class %s, network %s", cls, net);
 		return RES_OK;
 	}

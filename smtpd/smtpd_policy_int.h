@@ -26,7 +26,7 @@ typedef enum result (*policy_check)(struct policy_client *c, const struct mail_a
                                     const struct mail_addr *rcpt, struct reply *r);
 
 /* policy_where - "campus (mailout.conf:12)": a class and where it is
- * written */
+ * written, for policy_why; "" in a session, which explains nothing */
 void policy_where(const struct policy_client *c, const struct conf_client *cls, char *out,
                   size_t outsize);
 /* policy_join_list - "a, b, c" into out, cut with "..." when it does
