@@ -509,11 +509,21 @@ addr_fits_envelope(const struct mail_addr *a)
 int
 addr_format(const struct mail_addr *a, char *out, size_t outsize)
 {
+	size_t ln, dn;
+
 	if (a->null)
 		return bounded_copy(out, outsize, "");
 	if (a->domain[0] == '\0')
 		return bounded_copy(out, outsize, a->local);
-	return bounded_format(out, outsize, "%s@%s", a->local, a->domain);
+	ln = strlen(a->local);
+	dn = strlen(a->domain);
+	if (ln + 1 + dn >= outsize) /* cut as printf cuts */
+		return bounded_format(out, outsize, "%s@%s", a->local, a->domain);
+	/* runs several times per recipient: no printf where it fits */
+	memcpy(out, a->local, ln);
+	out[ln] = '@';
+	memcpy(out + ln + 1, a->domain, dn + 1);
+	return 0;
 }
 
 bool

@@ -352,6 +352,12 @@ test_format_roundtrip(void **state)
 	}
 	assert_int_equal(addr_parse_path("<a@example.org>", 15, &a, NULL, &r), RES_OK);
 	assert_int_equal(addr_format(&a, out, 5), -1);
+	assert_string_equal(out, "a@ex");
+	/* the edge: 13 octets need 14 */
+	assert_int_equal(addr_format(&a, out, 13), -1);
+	assert_string_equal(out, "a@example.or");
+	assert_int_equal(addr_format(&a, out, 14), 0);
+	assert_string_equal(out, "a@example.org");
 }
 
 struct match_case {
