@@ -181,12 +181,20 @@ comment(struct scan *sc, const char *r)
 	return r;
 }
 
-/* quoted - inside a string, copied as it is: an escaped octet (but an
- * escaped newline) is stepped over, so it cannot end the string */
+/* quoted - inside a string (begin() just kept its quote), copied as it
+ * is: an escaped octet (but an escaped newline) is stepped over, so it
+ * cannot end the string.  A double-quoted string without '\\', '\''
+ * or '$' means the same in single quotes, where libconfuse's lexer takes
+ * it in runs instead of one rule per octet: it is handed over so. */
 static const char *
 quoted(struct scan *sc, const char *r, struct parse_ctx *ctx)
 {
+	char *open = sc->w - 1;
+	bool requote = sc->q == '"';
+
 	for (; *r && *r != sc->q; r++) {
+		if (*r == '\\' || *r == '\'' || *r == '$')
+			requote = false;
 		if (*r == '\\' && r[1] && r[1] != '\n') {
 			put(sc, *r++);
 		} else if (*r == '\n') {
@@ -199,7 +207,10 @@ quoted(struct scan *sc, const char *r, struct parse_ctx *ctx)
 	}
 	if (*r) {
 		sc->q = 0;
-		put(sc, *r++);
+		if (requote)
+			*open = '\'';
+		put(sc, requote ? '\'' : *r);
+		r++;
 	}
 	return r;
 }
