@@ -701,7 +701,7 @@ test_odd_input(void **state)
 #define PRESCAN_TEXT(recipients)                                                                   \
 	"\t  spool   =\t/var/x/* a */state_dir = /run/y# b\n"                                      \
 	"blocklist_message = \"a  # b /* c */  d\\\"  e\"\n"                                       \
-	"gateway { ca_file = '/u  // v   #w' }\n"                                                  \
+	"gateway { ca_file = '/u  // v   #w' } queue { postmaster = \"o'brien@example.org\" }\n"   \
 	"/* c\n\n */ limits {   /* d\n */\n"                                                       \
 	"\t\trecipients = " recipients " }\n"
 
@@ -726,6 +726,7 @@ test_prescan_compacts(void **state)
 	assert_string_equal(c.state_dir, "/run/y");
 	assert_string_equal(c.blocklist_message, "a  # b /* c */  d\"  e");
 	assert_string_equal(c.gateway.ca_file, "/u  // v   #w");
+	assert_string_equal(c.queue.postmaster, "o'brien@example.org");
 	assert_int_equal(c.limits.recipients, 7);
 	conf_free(&c);
 }
