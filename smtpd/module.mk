@@ -30,6 +30,7 @@ $(BIN)/mailout-smtpd: $(call objs,smtpd/smtpd_main.c $(SMTPD_SRCS)) $(LIBMAILOUT
 PROGRAMS += $(BIN)/mailout-smtpd
 
 SCAN_SRCS := \
+	smtpd/scan_act.c \
 	smtpd/scan_arcload.c \
 	smtpd/scan_archive.c \
 	smtpd/scan_filter.c \
