@@ -19,6 +19,7 @@ Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_smtpd_inspect
 import base64
 import io
 import os
+import signal
 import stat
 import zipfile
 
@@ -213,6 +214,26 @@ class InspectInSmtpd(harness.TestCase):
         self.assertEqual(harness.children_of(pid), [helper])
         c.expect(221, 'QUIT')
         harness.wait_for(lambda: gone(helper), what='the helper to end with its session')
+
+    def test_helper_gone_defers(self):
+        """A helper that dies (as an inspection that crashed would leave
+        it) is not replaced once the key is loaded: 451, the session
+        goes on, nothing is queued."""
+        r = self.receiver(mode='socket-activate-inetd', listener='smtp')
+        c = self.session(r)
+        pid = r.wait_session()
+        c.expect(220, 'STARTTLS')
+        c.starttls()
+        c.expect(250, 'EHLO client.test.example')
+        (helper,) = harness.children_of(pid)
+        os.kill(helper, signal.SIGKILL)
+        for subject in ('first', 'second'):
+            code, lines = self.data(c, harness.message(subject))
+            self.assertEqual(code, 451, lines)
+        self.assertEqual(harness.children_of(pid), [])
+        c.expect(250, 'RSET')
+        self.assert_spool_empty()
+        self.assertIn('the inspection helper failed', self.smtpd_log(r))
 
     def test_implicit_tls_inspects_in_a_helper(self):
         r = self.receiver(mode='tcpserver', listener='smtps')
