@@ -1,6 +1,8 @@
 # smtpd/ - mailout-smtpd, one SMTP session per process, and mailout-scan,
-# the executable-attachment filter in the queue chain.  X_SRCS are the
-# library parts (unit tests, fuzzers); X_main.c hold only main().
+# the executable-attachment filter in the queue chain (mailout-sendmail
+# runs it; mailout-smtpd links the same inspection, SCAN_SRCS, and
+# inspects what it receives itself).  X_SRCS are the library parts (unit
+# tests, fuzzers); X_main.c hold only main().
 
 SMTPD_SRCS := \
 	smtpd/smtpd_proto.c \
@@ -10,6 +12,7 @@ SMTPD_SRCS := \
 	smtpd/smtpd_tls.c \
 	smtpd/smtpd_data.c \
 	smtpd/smtpd_queue.c \
+	smtpd/smtpd_inspect.c \
 	smtpd/smtpd_policy.c \
 	smtpd/smtpd_policy_from.c \
 	smtpd/smtpd_policy_dns.c \
@@ -32,13 +35,8 @@ SMTPD_LIBS :=
 # that bypasses that table fails to link instead of loading libssl.
 SMTPD_PKG_LIBS := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null)
 
-$(BIN)/mailout-smtpd: $(call objs,smtpd/smtpd_main.c $(SMTPD_SRCS)) $(LIBMAILOUT)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SMTPD_PKG_LIBS) $(SMTPD_LIBS)
-
-PROGRAMS += $(BIN)/mailout-smtpd
-
 SCAN_SRCS := \
+	smtpd/scan_act.c \
 	smtpd/scan_arcload.c \
 	smtpd/scan_archive.c \
 	smtpd/scan_filter.c \
@@ -46,6 +44,12 @@ SCAN_SRCS := \
 	smtpd/scan_io.c \
 	smtpd/scan_reply.c \
 	smtpd/scan_sandbox.c
+
+$(BIN)/mailout-smtpd: $(call objs,smtpd/smtpd_main.c $(SMTPD_SRCS) $(SCAN_SRCS)) $(LIBMAILOUT)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SMTPD_PKG_LIBS) $(SMTPD_LIBS)
+
+PROGRAMS += $(BIN)/mailout-smtpd
 
 # libarchive is not linked: smtpd/scan_arcload.c dlopens it when a
 # message may hold an archive (its headers are still needed to build).
