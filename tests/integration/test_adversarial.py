@@ -485,8 +485,8 @@ class Durability(Base):
 
     def test_kill_9_at_each_commit_step(self):
         for spec, in_new in (('-e trace=read -e inject=read:signal=SIGKILL:when=3', False),
-                             ('-e trace=write -e inject=write:signal=SIGKILL:when=1', False),
-                             ('-e trace=write -e inject=write:signal=SIGKILL:when=2', False),
+                             # the spool file gets one writev (envelope block + message)
+                             ('-e trace=writev -e inject=writev:signal=SIGKILL:when=1', False),
                              ('-e trace=fsync -e inject=fsync:signal=SIGKILL:when=1', False),
                              ('-e trace=renameat2 -e inject=renameat2:signal=SIGKILL', False),
                              ('-e trace=fsync -e inject=fsync:signal=SIGKILL:when=2', True)):
@@ -497,8 +497,8 @@ class Durability(Base):
                     self.assertEqual(new, [], spec)
 
     def test_io_errors_at_each_commit_step(self):
-        for spec in ('-e trace=write -e inject=write:error=ENOSPC:when=1',
-                     '-e trace=write -e inject=write:error=EIO:when=2',
+        for spec in ('-e trace=writev -e inject=writev:error=ENOSPC:when=1',
+                     '-e trace=writev -e inject=writev:error=EIO:when=1',
                      '-e trace=fsync -e inject=fsync:error=EIO:when=1',
                      '-e trace=renameat2 -e inject=renameat2:error=EIO',
                      '-e trace=fsync -e inject=fsync:error=EIO:when=2'):
