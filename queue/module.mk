@@ -4,6 +4,7 @@
 
 QUEUE_SRCS := \
 	queue/queue_msg.c \
+	queue/queue_server.c \
 	queue/queue_sock.c \
 	queue/queue_spool.c
 

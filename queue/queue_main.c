@@ -2,7 +2,7 @@
  * queue_main.c - mailout-queue: put one message into the spool
  *
  * mailout-queue [-c FILE] [-i QUEUEID]
- * mailout-queue --socket [-c FILE]
+ * mailout-queue --socket [-c FILE] [-t SECONDS]
  *
  * The qmail-queue protocol: the message on fd 0, read to EOF, then the
  * envelope on fd 1 (F<sender>\0T<rcpt>\0...\0), read to EOF.  With -i
@@ -11,10 +11,18 @@
  * It is the only program that writes a message into the spool.
  *
  * --socket: the same job for a client of a unix stream socket, for
- * services that cannot run a set-uid program (systemd's NoNewPrivileges=):
- * mailout-queue.socket (Accept=yes) starts one mailout-queue --socket
- * per connection, which is fd 0 (systemd StandardInput=socket, inetd,
- * systemd-socket-activate --inetd).  The protocol, version 1:
+ * services that cannot run a set-uid program (systemd's NoNewPrivileges=).
+ * Two ways to run it:
+ *   - one process per connection, which is fd 0 (inetd, systemd
+ *     Accept=yes with StandardInput=socket, systemd-socket-activate
+ *     --accept --inetd);
+ *   - one service for all connections: the listening socket is fd 3
+ *     (LISTEN_FDS=1: mailout-queue.socket with Accept=no,
+ *     systemd-socket-activate -l) or fd 0.  It reads the config once,
+ *     forks a child per connection that does exactly what the process
+ *     per connection does, and exits after -t SECONDS (default 10; 0:
+ *     never) without a connection or a job (queue_server.c).
+ * The protocol, version 1:
  *
  *   client -> server  ONE sendmsg(2): the request line
  *                       "mailout-queue/1\n"  or  "mailout-queue/1 -i ID\n"
@@ -45,6 +53,10 @@
  * With --socket the client is as untrusted as a set-id caller: the
  * request is checked byte for byte, only two read-only pipes are taken,
  * and the peer's uid and pid (SO_PEERCRED) are logged with failures.
+ * The service's parent never reads from a client nor opens the spool;
+ * each job runs in a fresh child of it, so no job sees another's fds
+ * or data.  Set-id, it refuses to serve a listening socket: a caller
+ * has no business starting a long-lived process as the spool's owner.
  * It makes sure fds 0-2 are open before opening anything, so a spool
  * file can never land on the caller's stderr; files are created 0640
  * with O_EXCL and committed with RENAME_NOREPLACE, so nothing existing
@@ -97,7 +109,15 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#define USAGE "usage: mailout-queue [-c FILE] [-i ID] | mailout-queue --socket [-c FILE]"
+#define USAGE                                                                                      \
+	"usage: mailout-queue [-c FILE] [-i ID] | mailout-queue --socket [-c FILE] [-t SECONDS]"
+
+/* The service on a listening socket: its config, read once at start. */
+struct service {
+	struct config cfg;
+	int cfg_rc; /* QQ_OK, or what every job answers (55) */
+	char cfg_why[QUEUE_WHY_MAX];
+};
 
 /* on_alarm - the caller stopped sending: give up (nothing is named yet) */
 static void
@@ -130,15 +150,30 @@ setup_process(void)
 	return sigaction(SIGALRM, &sa, NULL);
 }
 
-/* parse_args - -c FILE, -i ID (not with --socket: the request names
- * it); returns QQ_OK or QQ_BUG */
+/* parse_idle - -t SECONDS: digits only, at most SERVER_IDLE_MAX */
 static int
-parse_args(int argc, char **argv, bool sock, const char **cfile, struct qq_job *job)
+parse_idle(const char *arg, unsigned *idle)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	for (p = arg; *p >= '0' && *p <= '9' && v <= SERVER_IDLE_MAX; p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	if (p == arg || *p != '\0' || v > SERVER_IDLE_MAX)
+		return -1;
+	*idle = (unsigned)v;
+	return 0;
+}
+
+/* parse_args - -c FILE; -i ID (not with --socket: the request names
+ * it); -t SECONDS (only with --socket); returns QQ_OK or QQ_BUG */
+static int
+parse_args(int argc, char **argv, bool sock, const char **cfile, unsigned *idle, struct qq_job *job)
 {
 	int c;
 
 	optind = sock ? 2 : 1;
-	while ((c = getopt(argc, argv, sock ? "c:" : "c:i:")) != -1) {
+	while ((c = getopt(argc, argv, sock ? "c:t:" : "c:i:")) != -1) {
 		switch (c) {
 		case 'c':
 			*cfile = optarg;
@@ -148,6 +183,11 @@ parse_args(int argc, char **argv, bool sock, const char **cfile, struct qq_job *
 			    bounded_copy(job->id, sizeof(job->id), optarg) < 0)
 				return queue_fail(job, QQ_BUG, 0, "invalid queue ID for -i");
 			break;
+		case 't':
+			if (parse_idle(optarg, idle) < 0)
+				return queue_fail(job, QQ_BUG, 0, "-t: seconds, 0 to %d",
+				                  SERVER_IDLE_MAX);
+			break;
 		default:
 			return queue_fail(job, QQ_BUG, 0, "%s", USAGE);
 		}
@@ -155,6 +195,15 @@ parse_args(int argc, char **argv, bool sock, const char **cfile, struct qq_job *
 	if (optind != argc)
 		return queue_fail(job, QQ_BUG, 0, "%s", USAGE);
 	return QQ_OK;
+}
+
+/* use_config - the job's spool and size limit from a loaded config */
+static void
+use_config(const struct config *cfg, struct qq_job *job)
+{
+	job->spool = cfg->spool;
+	if (cfg->limits.message_size > 0)
+		job->max_size = cfg->limits.message_size + QUEUE_SIZE_SLACK;
 }
 
 /* load_config - the spool directory and size limit from the config */
@@ -172,9 +221,7 @@ load_config(const char *cfile, struct config *cfg, struct qq_job *job)
 		return queue_fail(job, QQ_CONFIG, 0, "unable to load the configuration");
 	if (cfg->spool == NULL || cfg->spool[0] != '/')
 		return queue_fail(job, QQ_CONFIG, 0, "spool is not an absolute path");
-	job->spool = cfg->spool;
-	if (cfg->limits.message_size > 0)
-		job->max_size = cfg->limits.message_size + QUEUE_SIZE_SLACK;
+	use_config(cfg, job);
 	return QQ_OK;
 }
 
@@ -208,6 +255,57 @@ report(const struct qq_job *job, int rc, const struct sock_req *rq)
 		           qq_exit_text(rc));
 }
 
+/* serve_connection - a child of the service: one client on fd 0, with
+ * the service's config; what a process of its own would do */
+static int
+serve_connection(void *arg)
+{
+	const struct service *svc = arg;
+	struct qq_job job;
+	struct sock_req rq;
+	int rc;
+
+	qq_job_init(&job);
+	sock_req_init(&rq);
+	rc = sock_job(&rq, &job);
+	if (rc == QQ_OK && svc->cfg_rc != QQ_OK)
+		rc = queue_fail(&job, svc->cfg_rc, 0, "%s", svc->cfg_why);
+	if (rc == QQ_OK) {
+		use_config(&svc->cfg, &job);
+		rc = queue_run(&job);
+	}
+	if (rc != QQ_OK)
+		report(&job, rc, &rq);
+	sock_done(&rq, rc);
+	qq_job_free(&job);
+	return rc;
+}
+
+/* serve - the service on listening socket lfd: the config once, then
+ * a child per connection (queue_server.c).  A config that does not
+ * load is logged once and answered 55 to every client, as a process
+ * per connection would; the next start reads it again. */
+static int
+serve(int lfd, const char *cfile, unsigned idle)
+{
+	struct service svc;
+	struct qq_job probe;
+	int rc;
+
+	memset(&svc, 0, sizeof(svc));
+	qq_job_init(&probe);
+	svc.cfg_rc = load_config(cfile, &svc.cfg, &probe);
+	if (svc.cfg_rc != QQ_OK) {
+		(void)bounded_copy(svc.cfg_why, sizeof(svc.cfg_why), probe.why);
+		log_warn("--socket: %s: every client gets exit %d until a restart", probe.why,
+		         svc.cfg_rc);
+	}
+	qq_job_free(&probe);
+	rc = server_run(lfd, idle, serve_connection, &svc);
+	conf_free(&svc.cfg);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -216,7 +314,8 @@ main(int argc, char **argv)
 	struct sock_req rq;
 	const char *cfile = NULL;
 	bool sock = argc > 1 && strcmp(argv[1], "--socket") == 0;
-	int rc;
+	unsigned idle = SERVER_IDLE_DEFAULT;
+	int rc, lfd = -1;
 
 	if (setup_process() < 0)
 		return QQ_BUG;
@@ -224,7 +323,13 @@ main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	qq_job_init(&job);
 	sock_req_init(&rq);
-	rc = parse_args(argc, argv, sock, &cfile, &job);
+	rc = parse_args(argc, argv, sock, &cfile, &idle, &job);
+	if (rc == QQ_OK && sock)
+		rc = server_listener(&lfd, &job);
+	if (rc == QQ_OK && lfd >= 0) {
+		qq_job_free(&job);
+		return serve(lfd, cfile, idle);
+	}
 	if (rc == QQ_OK && sock)
 		rc = sock_job(&rq, &job);
 	if (rc == QQ_OK)
