@@ -100,6 +100,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -301,6 +302,8 @@ serve(int lfd, const char *cfile, unsigned idle)
 		         svc.cfg_rc);
 	}
 	qq_job_free(&probe);
+	/* the config's garbage consolidated once here, not in every child */
+	(void)malloc_trim(0);
 	rc = server_run(lfd, idle, serve_connection, &svc);
 	conf_free(&svc.cfg);
 	return rc;
