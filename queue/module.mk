@@ -4,6 +4,8 @@
 
 QUEUE_SRCS := \
 	queue/queue_msg.c \
+	queue/queue_server.c \
+	queue/queue_sock.c \
 	queue/queue_spool.c
 
 $(call objs,queue/queue_main.c $(QUEUE_SRCS)): CPPFLAGS_ALL += -Iqueue

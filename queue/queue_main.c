@@ -2,7 +2,7 @@
  * queue_main.c - mailout-queue: put one message into the spool
  *
  * mailout-queue [-c FILE] [-i QUEUEID]
- * mailout-queue --socket [-c FILE]
+ * mailout-queue --socket [-c FILE] [-t SECONDS]
  *
  * The qmail-queue protocol: the message on fd 0, read to EOF, then the
  * envelope on fd 1 (F<sender>\0T<rcpt>\0...\0), read to EOF.  With -i
@@ -11,10 +11,18 @@
  * It is the only program that writes a message into the spool.
  *
  * --socket: the same job for a client of a unix stream socket, for
- * services that cannot run a set-uid program (systemd's NoNewPrivileges=):
- * mailout-queue.socket (Accept=yes) starts one mailout-queue --socket
- * per connection, which is fd 0 (systemd StandardInput=socket, inetd,
- * systemd-socket-activate --inetd).  The protocol, version 1:
+ * services that cannot run a set-uid program (systemd's NoNewPrivileges=).
+ * Two ways to run it:
+ *   - one process per connection, which is fd 0 (inetd, systemd
+ *     Accept=yes with StandardInput=socket, systemd-socket-activate
+ *     --accept --inetd);
+ *   - one service for all connections: the listening socket is fd 3
+ *     (LISTEN_FDS=1: mailout-queue.socket with Accept=no,
+ *     systemd-socket-activate -l) or fd 0.  It reads the config once,
+ *     forks a child per connection that does exactly what the process
+ *     per connection does, and exits after -t SECONDS (default 10; 0:
+ *     never) without a connection or a job (queue_server.c).
+ * The protocol, version 1:
  *
  *   client -> server  ONE sendmsg(2): the request line
  *                       "mailout-queue/1\n"  or  "mailout-queue/1 -i ID\n"
@@ -45,6 +53,10 @@
  * With --socket the client is as untrusted as a set-id caller: the
  * request is checked byte for byte, only two read-only pipes are taken,
  * and the peer's uid and pid (SO_PEERCRED) are logged with failures.
+ * The service's parent never reads from a client nor opens the spool;
+ * each job runs in a fresh child of it, so no job sees another's fds
+ * or data.  Set-id, it refuses to serve a listening socket: a caller
+ * has no business starting a long-lived process as the spool's owner.
  * It makes sure fds 0-2 are open before opening anything, so a spool
  * file can never land on the caller's stderr; files are created 0640
  * with O_EXCL and committed with RENAME_NOREPLACE, so nothing existing
@@ -84,10 +96,11 @@
 #include "conf.h"
 #include "log.h"
 #include "mail_spool.h"
-#include "queue_job.h"
+#include "queue_sock.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,31 +110,22 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#define SOCK_MAGIC "mailout-queue/1" /* the request line's first word */
-#define SOCK_REQ_MAX 64 /* octets of a request line, newline included */
-#define SOCK_REQ_TIMEOUT 30 /* seconds for the request to arrive */
-#define USAGE "usage: mailout-queue [-c FILE] [-i ID] | mailout-queue --socket [-c FILE]"
+#define USAGE                                                                                      \
+	"usage: mailout-queue [-c FILE] [-i ID] | mailout-queue --socket [-c FILE] [-t SECONDS]"
 
-/* The connection of --socket mode, for the exit-code octet; -1 otherwise. */
-static volatile sig_atomic_t reply_fd = -1;
-
-/* A --socket request: the line, the two pipes, who sent them. */
-struct sock_req {
-	char line[SOCK_REQ_MAX];
-	size_t len;
-	int fds[2]; /* message, envelope; -1: none */
-	struct ucred peer;
+/* The service on a listening socket: its config, read once at start. */
+struct service {
+	struct config cfg;
+	int cfg_rc; /* QQ_OK, or what every job answers (55) */
+	char cfg_why[QUEUE_WHY_MAX];
 };
 
 /* on_alarm - the caller stopped sending: give up (nothing is named yet) */
 static void
 on_alarm(int sig)
 {
-	unsigned char code = QQ_READ;
-
 	(void)sig;
-	if (reply_fd >= 0)
-		(void)send(reply_fd, &code, 1, MSG_NOSIGNAL);
+	sock_alarm_reply();
 	_exit(QQ_READ);
 }
 
@@ -147,15 +151,30 @@ setup_process(void)
 	return sigaction(SIGALRM, &sa, NULL);
 }
 
-/* parse_args - -c FILE, -i ID (not with --socket: the request names
- * it); returns QQ_OK or QQ_BUG */
+/* parse_idle - -t SECONDS: digits only, at most SERVER_IDLE_MAX */
 static int
-parse_args(int argc, char **argv, bool sock, const char **cfile, struct qq_job *job)
+parse_idle(const char *arg, unsigned *idle)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	for (p = arg; *p >= '0' && *p <= '9' && v <= SERVER_IDLE_MAX; p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	if (p == arg || *p != '\0' || v > SERVER_IDLE_MAX)
+		return -1;
+	*idle = (unsigned)v;
+	return 0;
+}
+
+/* parse_args - -c FILE; -i ID (not with --socket: the request names
+ * it); -t SECONDS (only with --socket); returns QQ_OK or QQ_BUG */
+static int
+parse_args(int argc, char **argv, bool sock, const char **cfile, unsigned *idle, struct qq_job *job)
 {
 	int c;
 
 	optind = sock ? 2 : 1;
-	while ((c = getopt(argc, argv, sock ? "c:" : "c:i:")) != -1) {
+	while ((c = getopt(argc, argv, sock ? "c:t:" : "c:i:")) != -1) {
 		switch (c) {
 		case 'c':
 			*cfile = optarg;
@@ -165,6 +184,11 @@ parse_args(int argc, char **argv, bool sock, const char **cfile, struct qq_job *
 			    bounded_copy(job->id, sizeof(job->id), optarg) < 0)
 				return queue_fail(job, QQ_BUG, 0, "invalid queue ID for -i");
 			break;
+		case 't':
+			if (parse_idle(optarg, idle) < 0)
+				return queue_fail(job, QQ_BUG, 0, "-t: seconds, 0 to %d",
+				                  SERVER_IDLE_MAX);
+			break;
 		default:
 			return queue_fail(job, QQ_BUG, 0, "%s", USAGE);
 		}
@@ -172,6 +196,15 @@ parse_args(int argc, char **argv, bool sock, const char **cfile, struct qq_job *
 	if (optind != argc)
 		return queue_fail(job, QQ_BUG, 0, "%s", USAGE);
 	return QQ_OK;
+}
+
+/* use_config - the job's spool and size limit from a loaded config */
+static void
+use_config(const struct config *cfg, struct qq_job *job)
+{
+	job->spool = cfg->spool;
+	if (cfg->limits.message_size > 0)
+		job->max_size = cfg->limits.message_size + QUEUE_SIZE_SLACK;
 }
 
 /* load_config - the spool directory and size limit from the config */
@@ -189,183 +222,8 @@ load_config(const char *cfile, struct config *cfg, struct qq_job *job)
 		return queue_fail(job, QQ_CONFIG, 0, "unable to load the configuration");
 	if (cfg->spool == NULL || cfg->spool[0] != '/')
 		return queue_fail(job, QQ_CONFIG, 0, "spool is not an absolute path");
-	job->spool = cfg->spool;
-	if (cfg->limits.message_size > 0)
-		job->max_size = cfg->limits.message_size + QUEUE_SIZE_SLACK;
+	use_config(cfg, job);
 	return QQ_OK;
-}
-
-/* sock_check - fd is a unix stream socket; note who is at the other end */
-static int
-sock_check(int fd, struct sock_req *rq, struct qq_job *job)
-{
-	struct timeval tv = {SOCK_REQ_TIMEOUT, 0};
-	socklen_t len;
-	int domain = 0, type = 0;
-
-	len = sizeof(domain);
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX)
-		return queue_fail(job, QQ_BUG, 0, "--socket: fd 0 is not a unix socket");
-	len = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
-		return queue_fail(job, QQ_BUG, 0, "--socket: fd 0 is not a stream socket");
-	len = sizeof(rq->peer);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &rq->peer, &len) < 0)
-		return queue_fail(job, QQ_BUG, errno, "--socket: SO_PEERCRED");
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-		return queue_fail(job, QQ_BUG, errno, "--socket: SO_RCVTIMEO");
-	return QQ_OK;
-}
-
-/* take_fds - the fds of every SCM_RIGHTS message; more than two, or
- * any other control message, makes the request bad (-1) */
-static int
-take_fds(struct msghdr *mh, struct sock_req *rq)
-{
-	struct cmsghdr *c;
-	size_t i, n, got = 0;
-	int fd, bad = 0;
-
-	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-			bad = 1;
-			continue;
-		}
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++) {
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (got < 2)
-				rq->fds[got] = fd;
-			else
-				(void)close(fd);
-			got++;
-		}
-	}
-	return bad || got != 2 || (mh->msg_flags & MSG_CTRUNC) ? -1 : 0;
-}
-
-/* sock_recv - the request line with its two fds (the fds ride on the
- * first octets; the rest of the line may follow in later reads) */
-static int
-sock_recv(int fd, struct sock_req *rq, struct qq_job *job)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} ctl;
-	struct iovec iov = {rq->line, sizeof(rq->line)};
-	struct msghdr mh;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return queue_fail(job, QQ_READ, n < 0 ? errno : 0, "--socket: no request");
-	rq->len = (size_t)n;
-	if (take_fds(&mh, rq) < 0)
-		return queue_fail(job, QQ_BUG, 0, "--socket: request without exactly two fds");
-	while (memchr(rq->line, '\n', rq->len) == NULL && rq->len < sizeof(rq->line)) {
-		n = recv(fd, rq->line + rq->len, sizeof(rq->line) - rq->len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return queue_fail(job, QQ_BUG, n < 0 ? errno : 0,
-			                  "--socket: request cut short");
-		rq->len += (size_t)n;
-	}
-	return QQ_OK;
-}
-
-/* pipe_ok - a pipe, opened for reading only */
-static bool
-pipe_ok(int fd)
-{
-	struct stat st;
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl >= 0 && (fl & O_ACCMODE) == O_RDONLY && fstat(fd, &st) == 0 &&
-	       S_ISFIFO(st.st_mode);
-}
-
-/* sock_parse - "mailout-queue/1\n" or "mailout-queue/1 -i ID\n", and
- * nothing else; the fds must be read-only pipes */
-static int
-sock_parse(struct sock_req *rq, struct qq_job *job)
-{
-	const size_t m = sizeof(SOCK_MAGIC) - 1, opt = sizeof(" -i ") - 1;
-	const char *l = rq->line;
-
-	if (!pipe_ok(rq->fds[0]) || !pipe_ok(rq->fds[1]))
-		return queue_fail(job, QQ_BUG, 0, "--socket: the fds are not read-only pipes");
-	if (rq->len < m + 1 || memcmp(l, SOCK_MAGIC, m) != 0 || l[rq->len - 1] != '\n' ||
-	    memchr(l, '\n', rq->len) != l + rq->len - 1)
-		return queue_fail(job, QQ_BUG, 0, "--socket: bad request line");
-	if (rq->len == m + 1)
-		return QQ_OK;
-	if (rq->len != m + opt + QUEUE_ID_LEN + 1 || memcmp(l + m, " -i ", opt) != 0)
-		return queue_fail(job, QQ_BUG, 0, "--socket: bad request line");
-	memcpy(job->id, l + m + opt, QUEUE_ID_LEN);
-	job->id[QUEUE_ID_LEN] = '\0';
-	if (!queue_id_valid(job->id)) {
-		job->id[0] = '\0';
-		return queue_fail(job, QQ_BUG, 0, "--socket: invalid queue ID");
-	}
-	return QQ_OK;
-}
-
-/* sock_req_init - no request, no fds, no peer yet: report() and
- * sock_done() read it even when the arguments were refused first */
-static void
-sock_req_init(struct sock_req *rq)
-{
-	memset(rq, 0, sizeof(*rq));
-	rq->fds[0] = rq->fds[1] = -1;
-	rq->peer.pid = 0;
-	rq->peer.uid = (uid_t)-1;
-}
-
-/* sock_job - --socket: take the request on fd 0; the job reads the pipes */
-static int
-sock_job(struct sock_req *rq, struct qq_job *job)
-{
-	int rc;
-
-	if ((rc = sock_check(0, rq, job)) != QQ_OK)
-		return rc;
-	reply_fd = 0;
-	if ((rc = sock_recv(0, rq, job)) != QQ_OK)
-		return rc;
-	if ((rc = sock_parse(rq, job)) != QQ_OK)
-		return rc;
-	job->msgfd = rq->fds[0];
-	job->envfd = rq->fds[1];
-	return QQ_OK;
-}
-
-/* sock_done - the exit-code octet to the client; close the pipes */
-static void
-sock_done(struct sock_req *rq, int rc)
-{
-	unsigned char code = (unsigned char)rc;
-	ssize_t n;
-
-	if (reply_fd >= 0) {
-		do
-			n = send(0, &code, 1, MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
-		if (n != 1)
-			log_warn_errno("--socket: unable to send the exit code %d", rc);
-	}
-	if (rq->fds[0] >= 0)
-		(void)close(rq->fds[0]);
-	if (rq->fds[1] >= 0)
-		(void)close(rq->fds[1]);
 }
 
 /* aborted - the caller closed both pipes without an envelope: its
@@ -398,6 +256,59 @@ report(const struct qq_job *job, int rc, const struct sock_req *rq)
 		           qq_exit_text(rc));
 }
 
+/* serve_connection - a child of the service: one client on fd 0, with
+ * the service's config; what a process of its own would do */
+static int
+serve_connection(void *arg)
+{
+	const struct service *svc = arg;
+	struct qq_job job;
+	struct sock_req rq;
+	int rc;
+
+	qq_job_init(&job);
+	sock_req_init(&rq);
+	rc = sock_job(&rq, &job);
+	if (rc == QQ_OK && svc->cfg_rc != QQ_OK)
+		rc = queue_fail(&job, svc->cfg_rc, 0, "%s", svc->cfg_why);
+	if (rc == QQ_OK) {
+		use_config(&svc->cfg, &job);
+		rc = queue_run(&job);
+	}
+	if (rc != QQ_OK)
+		report(&job, rc, &rq);
+	sock_done(&rq, rc);
+	qq_job_free(&job);
+	return rc;
+}
+
+/* serve - the service on listening socket lfd: the config once, then
+ * a child per connection (queue_server.c).  A config that does not
+ * load is logged once and answered 55 to every client, as a process
+ * per connection would; the next start reads it again. */
+static int
+serve(int lfd, const char *cfile, unsigned idle)
+{
+	struct service svc;
+	struct qq_job probe;
+	int rc;
+
+	memset(&svc, 0, sizeof(svc));
+	qq_job_init(&probe);
+	svc.cfg_rc = load_config(cfile, &svc.cfg, &probe);
+	if (svc.cfg_rc != QQ_OK) {
+		(void)bounded_copy(svc.cfg_why, sizeof(svc.cfg_why), probe.why);
+		log_warn("--socket: %s: every client gets exit %d until a restart", probe.why,
+		         svc.cfg_rc);
+	}
+	qq_job_free(&probe);
+	/* the config's garbage consolidated once here, not in every child */
+	(void)malloc_trim(0);
+	rc = server_run(lfd, idle, serve_connection, &svc);
+	conf_free(&svc.cfg);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -406,7 +317,8 @@ main(int argc, char **argv)
 	struct sock_req rq;
 	const char *cfile = NULL;
 	bool sock = argc > 1 && strcmp(argv[1], "--socket") == 0;
-	int rc;
+	unsigned idle = SERVER_IDLE_DEFAULT;
+	int rc, lfd = -1;
 
 	if (setup_process() < 0)
 		return QQ_BUG;
@@ -414,7 +326,13 @@ main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	qq_job_init(&job);
 	sock_req_init(&rq);
-	rc = parse_args(argc, argv, sock, &cfile, &job);
+	rc = parse_args(argc, argv, sock, &cfile, &idle, &job);
+	if (rc == QQ_OK && sock)
+		rc = server_listener(&lfd, &job);
+	if (rc == QQ_OK && lfd >= 0) {
+		qq_job_free(&job);
+		return serve(lfd, cfile, idle);
+	}
 	if (rc == QQ_OK && sock)
 		rc = sock_job(&rq, &job);
 	if (rc == QQ_OK)

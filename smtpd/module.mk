@@ -1,6 +1,8 @@
 # smtpd/ - mailout-smtpd, one SMTP session per process, and mailout-scan,
-# the executable-attachment filter in the queue chain.  X_SRCS are the
-# library parts (unit tests, fuzzers); X_main.c hold only main().
+# the executable-attachment filter in the queue chain (mailout-sendmail
+# runs it; mailout-smtpd links the same inspection, SCAN_SRCS, and
+# inspects what it receives itself).  X_SRCS are the library parts (unit
+# tests, fuzzers); X_main.c hold only main().
 
 SMTPD_SRCS := \
 	smtpd/smtpd_proto.c \
@@ -10,6 +12,7 @@ SMTPD_SRCS := \
 	smtpd/smtpd_tls.c \
 	smtpd/smtpd_data.c \
 	smtpd/smtpd_queue.c \
+	smtpd/smtpd_inspect.c \
 	smtpd/smtpd_policy.c \
 	smtpd/smtpd_policy_from.c \
 	smtpd/smtpd_policy_dns.c \
@@ -39,13 +42,8 @@ SMTPD_LIBS :=
 CONFUSE_ARCHIVE := $(wildcard $(shell $(PKG_CONFIG) --variable=libdir libconfuse 2>/dev/null)/libconfuse.a)
 SMTPD_PKG_LIBS := $(or $(CONFUSE_ARCHIVE),$(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null))
 
-$(BIN)/mailout-smtpd: $(call objs,smtpd/smtpd_main.c $(SMTPD_SRCS)) $(LIBMAILOUT)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SMTPD_PKG_LIBS) $(SMTPD_LIBS)
-
-PROGRAMS += $(BIN)/mailout-smtpd
-
 SCAN_SRCS := \
+	smtpd/scan_act.c \
 	smtpd/scan_arcload.c \
 	smtpd/scan_archive.c \
 	smtpd/scan_filter.c \
@@ -53,6 +51,12 @@ SCAN_SRCS := \
 	smtpd/scan_io.c \
 	smtpd/scan_reply.c \
 	smtpd/scan_sandbox.c
+
+$(BIN)/mailout-smtpd: $(call objs,smtpd/smtpd_main.c $(SMTPD_SRCS) $(SCAN_SRCS)) $(LIBMAILOUT)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SMTPD_PKG_LIBS) $(SMTPD_LIBS)
+
+PROGRAMS += $(BIN)/mailout-smtpd
 
 # libarchive is not linked: smtpd/scan_arcload.c dlopens it when a
 # message may hold an archive (its headers are still needed to build).

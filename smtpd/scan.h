@@ -1,13 +1,17 @@
 /*
- * scan.h - mailout-scan: no executables in attachments
+ * scan.h - no executables in attachments: the inspection and what follows
  *
- * mailout-scan sits in the queue chain between mailout-smtpd and
- * mailout-queue (as qmail's QMAILQUEUE filters do).  It reads the
- * message into a sealed memfd, inspects it in a sandboxed child
- * (scan_sandbox.c: no network, no files, bounded time and memory),
- * and then either hands the very same bytes on to the queue (a program
- * or queue.socket, through lib/mail_qclient.h), or refuses (exit 31, one reply line on fd 3), or
- * queues a notification to the sender instead (executable_action = bounce).
+ * Two programs inspect messages with this code.  mailout-smtpd holds
+ * each message it receives in a sealed memfd and inspects it itself
+ * (smtpd/smtpd_inspect.c); mailout-scan, a filter in the queue chain
+ * (as qmail's QMAILQUEUE filters are) that mailout-sendmail runs, reads
+ * its fd 0 into a sealed memfd (scan_io.c).  Either way the message is
+ * inspected in a confined child (scan_sandbox.c: no network, no files,
+ * bounded time and memory), and then (scan_act.c) the very same bytes
+ * are handed on to the queue (a program or queue.socket, through
+ * lib/mail_qclient.h), or refused with a 554 naming the file, or a
+ * notification is queued to the sender instead (executable_action =
+ * bounce).
  *
  * The inspection: every MIME part (lib/mail_mime.h) and every entry of
  * every archive libarchive can read, nested up to SCAN_DEPTH_MAX, is
@@ -31,6 +35,8 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "mail_qclient.h"
+#include "mail_reply.h"
 #include "result.h"
 
 #define SCAN_DEPTH_MAX 4 /* archives inside archives */
@@ -40,6 +46,9 @@
 #define SCAN_NAME_MAX 192 /* of a name in a verdict (sanitised, tail kept) */
 #define SCAN_PATH_MAX 1024 /* of an entry's path while walking */
 #define SCAN_TIME_MAX 60 /* seconds of inspection, then the child is killed */
+/* seconds the parent waits for a verdict before it kills the child
+ * itself (a child that ignores SIGALRM and sleeps uses no CPU time) */
+#define SCAN_WAIT_MAX (SCAN_TIME_MAX + 5)
 #define SCAN_SIZE_SLACK ((uint64_t)64 * 1024) /* as mailout-queue: room for Received: */
 #define SCAN_SIZE_DEFAULT ((uint64_t)1024 * 1024 * 1024) /* limits.message_size = 0 */
 
@@ -60,6 +69,21 @@ struct scan_verdict {
 	unsigned encrypted; /* entries whose content could not be read */
 	unsigned damaged; /* archives that could not be read to their end */
 	char note[SCAN_NAME_MAX]; /* the first such archive */
+};
+
+/* One sealed message, its envelope, and how to reach the queue (scan_act.c). */
+struct scan_job {
+	const struct config *cfg;
+	const char *id; /* queue ID; NULL: none */
+	const char *msg; /* the sealed, inspected octets */
+	size_t len;
+	const char *sender;
+	const char *const *rcpts;
+	size_t n_rcpts;
+	/* the hand-off: program (NULL: lib/mail_qclient.h chooses), -c
+	 * config, socket, $MAILOUT_QUEUE, reply pipe, timeout; its id is set
+	 * for each hand-off (the message's, or the notification's) */
+	struct qclient_opts hop;
 };
 
 /* Where the archive walk is (scan_archive.c). */
@@ -162,15 +186,23 @@ int scan_archive(struct scan_ctx *c, const unsigned char *data, size_t len, cons
 
 /* scan_sandbox.c */
 /* scan_confine - no new privileges, seccomp: no network, no exec, no
- * file may be opened or changed; 0 or -1 */
+ * file may be opened or changed, no signal to another process; 0 or -1 */
 int scan_confine(void);
+/* scan_child_fds - what the confined child holds: /dev/null on fds 0, 1
+ * and 2, out (its verdict pipe) on fd 3, nothing else; 0 or -1 */
+int scan_child_fds(int out);
+/* scan_verdict_check - a verdict from a child is not trusted: kind in
+ * range, names ended and sanitised again; 0 or -1 */
+int scan_verdict_check(struct scan_verdict *v);
 /* scan_isolated - run scan_message in a confined child; when it needs
  * libarchive, load it and run a fresh child.  RES_OK with the verdict,
  * RES_TEMP when a child failed us or libarchive could not be loaded */
 enum result scan_isolated(const char *msg, size_t len, struct scan_verdict *v);
 
 /* scan_reply.c */
-/* scan_reply_line - "554 5.7.1 Attachment ..." (no line end) */
+/* scan_reply - 554 5.7.1 "Attachment ... is an executable ..." */
+void scan_reply(const struct scan_verdict *v, struct reply *r);
+/* scan_reply_line - the same as one line (no line end) */
 int scan_reply_line(const struct scan_verdict *v, char *out, size_t outsize);
 /* scan_notification - the message telling the sender what was not
  * delivered and why (LF endings), with the original header section */
@@ -178,12 +210,33 @@ int scan_notification(const struct scan_verdict *v, const char *hostname, const 
                       const char *sender, const char *const *rcpts, size_t n_rcpts, const char *msg,
                       size_t len, struct buf *out);
 
+/* scan_act.c */
+/* scan_act - what follows from a verdict (RES_TEMP from scan_isolated
+ * is the caller's: QQ_TEMP): clean - hand j's message on; executable
+ * or uninspectable - refuse (reject: QQ_PERM, r the 554 naming the
+ * file) or queue the notification (bounce); our own trouble - QQ_NOMEM.
+ * Returns the exit code (qmail-queue's); r is the reply a client gets. */
+int scan_act(const struct scan_job *j, const struct scan_verdict *v, struct reply *r);
+/* scan_hand_on - msg and its envelope to the queue as j->hop says,
+ * with queue ID id; the exit code (QQ_TEMP when it could not run or
+ * gave no verdict), r the reply (lib/mail_qclient.h) */
+int scan_hand_on(const struct scan_job *j, const char *id, const char *msg, size_t len,
+                 const char *sender, const char *const *rcpts, size_t n_rcpts, struct reply *r);
+
 /* scan_filter.c */
-/* scan_filter - the whole job: read, inspect (unless !inspect: then
- * only pass the message on), act; returns the exit code (qmail-queue's) */
+/* scan_filter - mailout-scan's whole job: read, inspect (unless
+ * !inspect: then only pass the message on), act; returns the exit code
+ * (qmail-queue's) */
 int scan_filter(const struct config *cfg, const char *cfile, const char *id, bool inspect);
 
 /* scan_io.c */
+/* scan_memfd_new - an empty memfd that can be sealed; QQ_OK or QQ_NOMEM */
+int scan_memfd_new(int *memfd);
+/* scan_memfd_append - n octets at its end; 0, or -1 with errno */
+int scan_memfd_append(int memfd, const char *p, size_t n);
+/* scan_memfd_seal - no more changes by anyone, then map its len
+ * octets read-only (len 0: ""); QQ_OK or an exit code */
+int scan_memfd_seal(int memfd, size_t len, const char **map);
 /* scan_read_message - fd 0 into a sealed memfd; QQ_OK or an exit code */
 int scan_read_message(int in, uint64_t max, int *memfd, const char **map, size_t *len);
 /* scan_read_envelope - fd 1, bounded; QQ_OK or an exit code */
@@ -192,11 +245,6 @@ int scan_read_envelope(int in, struct buf *raw);
  * unless it is mailout-scan itself, else NULL when queue.socket is set
  * (mailout-queue --socket), else the compiled-in mailout-queue */
 const char *scan_queue_program(const struct config *cfg);
-/* scan_hand_on - msg and the envelope to the next hop (lib/mail_qclient.h)
- * as queue ID id ("-i id", "-c cfile"); its exit code, QQ_TEMP when it
- * could not run or gave no verdict */
-int scan_hand_on(const struct config *cfg, const char *cfile, const char *id, const char *msg,
-                 size_t len, const char *sender, const char *const *rcpts, size_t n_rcpts);
 /* scan_tell_receiver - the reply line to fd 3 when that is a pipe */
 void scan_tell_receiver(const char *line);
 

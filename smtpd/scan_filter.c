@@ -1,103 +1,38 @@
 /*
- * scan_filter.c - mailout-scan's one job: inspect, then queue or refuse
+ * scan_filter.c - mailout-scan's one job: read, inspect, act
  *
- * What it is for: the order of things.  Read the message and the
- * envelope (the qmail-queue protocol), inspect the message in the
- * confined child, then: clean - hand the same sealed bytes on to the
- * queue (scan_hand_on: a program or queue.socket) and exit with its
- * code; executable - refuse it (exit
- * 31 and a reply line on fd 3), or, with executable_action = bounce,
- * accept it but queue only a notification to the sender (none for the
- * null sender).
+ * What it is for: the order of things in the filter.  Read the message
+ * and the envelope (the qmail-queue protocol), inspect the message in
+ * the confined child, then act on the verdict (scan_act.c: queue the
+ * same sealed bytes, refuse, or queue a notification) and exit with
+ * the code that gives; a refusal's reply line goes to fd 3 for the
+ * receiver (scan_tell_receiver).
  * What it must never do: queue a message that was not inspected, or
- * answer 0 unless something was durably queued (or, for the null
- * sender under bounce, deliberately dropped and logged).
+ * answer 0 unless something was durably queued (scan_act.c).
  */
 #include "scan.h"
 
-#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "log.h"
-#include "mail_reply.h"
 #include "mail_spool.h"
-
-/* notify - queue the notification to the sender, with a new queue ID */
-static int
-notify(const struct config *cfg, const struct scan_verdict *v, const struct envelope *env,
-       const char *cfile, const char *qid, const char *msg, size_t len)
-{
-	struct buf note = BUF_INIT(0);
-	char nid[QUEUE_ID_LEN + 1];
-	const char *to[1] = {env->sender};
-	int rc;
-
-	if (queue_id_new(nid, sizeof(nid)) < 0) {
-		log_warn_errno("%s: unable to make a queue ID", qid);
-		return QQ_TEMP;
-	}
-	if (scan_notification(v, cfg->hostname ? cfg->hostname : "localhost", nid, env->sender,
-	                      env->rcpts, env->n_rcpts, msg, len, &note) < 0) {
-		buf_free(&note);
-		return QQ_NOMEM;
-	}
-	rc = scan_hand_on(cfg, cfile, nid, note.s, note.len, "", to, 1);
-	if (rc == QQ_OK)
-		log_info(
-		    "%s: not delivered: executable attachment; notification to <%s> queued as %s",
-		    qid, env->sender, nid);
-	buf_free(&note);
-	return rc;
-}
-
-/* refuse - act on an executable (or an uninspectable message) */
-static int
-refuse(const struct config *cfg, const struct scan_verdict *v, const struct envelope *env,
-       const char *cfile, const char *qid, const char *msg, size_t len)
-{
-	char line[REPLY_TEXT_MAX + 16];
-
-	if (scan_reply_line(v, line, sizeof(line)) < 0)
-		(void)bounded_copy(line, sizeof(line), "554 5.7.1 Executable attachment");
-	if (cfg->content.executable_action == EXEC_REJECT) {
-		log_warn("%s: reject: from=<%s>: %s", qid, env->sender, line);
-		scan_tell_receiver(line);
-		return QQ_PERM;
-	}
-	log_warn("%s: bounce: from=<%s>: %s", qid, env->sender, line);
-	if (env->sender[0] == '\0') {
-		log_warn("%s: discarded: null sender, no notification", qid);
-		return QQ_OK;
-	}
-	return notify(cfg, v, env, cfile, qid, msg, len);
-}
 
 /* inspect_and_act - the verdict and what follows from it */
 static int
-inspect_and_act(const struct config *cfg, const char *cfile, const char *id, const char *msg,
-                size_t len, const struct envelope *env)
+inspect_and_act(const struct scan_job *j)
 {
-	const char *qid = id ? id : "NOQUEUE";
 	struct scan_verdict v;
+	struct reply r;
+	char line[REPLY_TEXT_MAX + 16];
+	int rc;
 
-	if (scan_isolated(msg, len, &v) != RES_OK)
+	if (scan_isolated(j->msg, j->len, &v) != RES_OK)
 		return QQ_TEMP;
-	if (v.encrypted > 0 || v.damaged > 0)
-		log_info("%s: not inspected, let through: %u encrypted entries, %u unreadable "
-		         "archives (first: \"%s\")",
-		         qid, v.encrypted, v.damaged, v.note);
-	switch (v.kind) {
-	case SCAN_CLEAN:
-		return scan_hand_on(cfg, cfile, id, msg, len, env->sender, env->rcpts,
-		                    env->n_rcpts);
-	case SCAN_EXEC:
-	case SCAN_UNINSPECTABLE:
-		return refuse(cfg, &v, env, cfile, qid, msg, len);
-	default:
-		log_warn("%s: inspection: %s", qid, v.why);
-		return QQ_NOMEM;
-	}
+	rc = scan_act(j, &v, &r);
+	if (rc == QQ_PERM && reply_format(&r, line, sizeof(line)) == 0)
+		scan_tell_receiver(line);
+	return rc;
 }
 
 /* report_envelope - an envelope mailout-queue would refuse as well: an
@@ -120,6 +55,8 @@ scan_filter(const struct config *cfg, const char *cfile, const char *id, bool in
 	                                        : SCAN_SIZE_DEFAULT;
 	const char *qid = id ? id : "NOQUEUE", *msg = NULL;
 	struct envelope env;
+	struct scan_job job;
+	struct reply r;
 	struct buf raw;
 	size_t len = 0;
 	int fd = -1, rc;
@@ -135,10 +72,22 @@ scan_filter(const struct config *cfg, const char *cfile, const char *id, bool in
 		report_envelope(qid, rc, raw.len);
 		goto out;
 	}
+	job = (struct scan_job){
+	    .cfg = cfg,
+	    .id = id,
+	    .msg = msg,
+	    .len = len,
+	    .sender = env.sender,
+	    .rcpts = (const char *const *)env.rcpts,
+	    .n_rcpts = env.n_rcpts,
+	    .hop = {.config = cfile,
+	            .program = scan_queue_program(cfg),
+	            .socket = cfg->queue.socket},
+	};
 	if (inspect)
-		rc = inspect_and_act(cfg, cfile, id, msg, len, &env);
+		rc = inspect_and_act(&job);
 	else
-		rc = scan_hand_on(cfg, cfile, id, msg, len, env.sender, env.rcpts, env.n_rcpts);
+		rc = scan_hand_on(&job, id, msg, len, env.sender, job.rcpts, env.n_rcpts, &r);
 out:
 	if (fd >= 0) {
 		if (len > 0)

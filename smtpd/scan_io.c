@@ -1,11 +1,12 @@
 /*
- * scan_io.c - mailout-scan's side of the qmail-queue protocol
+ * scan_io.c - the sealed message, and mailout-scan's side of the
+ * qmail-queue protocol
  *
- * What it is for: reading the message (fd 0) into a memfd and sealing
- * it, so that what was inspected is byte for byte what mailout-queue
- * stores; reading the envelope (fd 1); handing the inspected bytes
- * and the envelope on to the queue (a program or queue.socket, through
- * lib/mail_qclient.h); handing the receiver a reply line on fd 3.
+ * What it is for: the memfd a message is held in and sealed, so that
+ * what was inspected is byte for byte what mailout-queue stores (both
+ * mailout-smtpd and mailout-scan fill one); mailout-scan's reading of
+ * the message (fd 0) and the envelope (fd 1), the choice of its next
+ * hop, and the reply line it leaves the receiver on fd 3.
  * What it must never do: hold more than the size limit, write the
  * spool itself, or let the queue program inherit fd 3 or our sandbox.
  */
@@ -18,7 +19,6 @@
 #include <sys/stat.h>
 
 #include "log.h"
-#include "mail_qclient.h"
 #include "mail_spool.h"
 
 #ifndef MAILOUT_SBINDIR
@@ -87,34 +87,55 @@ fill(int in, int fd, uint64_t max, size_t *len)
 }
 
 int
-scan_read_message(int in, uint64_t max, int *memfd, const char **map, size_t *len)
+scan_memfd_new(int *memfd)
 {
-	int fd, rc;
-	void *m;
-
-	if ((fd = memfd_create("mailout-scan", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) {
+	if ((*memfd = memfd_create("mailout-message", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) {
 		log_warn_errno("memfd_create");
 		return QQ_NOMEM;
 	}
-	if ((rc = fill(in, fd, max, len)) != QQ_OK) {
+	return QQ_OK;
+}
+
+int
+scan_memfd_append(int memfd, const char *p, size_t n)
+{
+	return write_all(memfd, p, n);
+}
+
+int
+scan_memfd_seal(int memfd, size_t len, const char **map)
+{
+	void *m;
+
+	/* sealed: neither we, the inspection nor the queue program can
+	 * change what was inspected */
+	if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
+	    0) {
+		log_warn_errno("sealing the message");
+		return QQ_BUG;
+	}
+	m = len > 0 ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, memfd, 0) : (void *)"";
+	if (m == MAP_FAILED) {
+		log_warn_errno("mapping the message");
+		return QQ_NOMEM;
+	}
+	*map = m;
+	return QQ_OK;
+}
+
+int
+scan_read_message(int in, uint64_t max, int *memfd, const char **map, size_t *len)
+{
+	int fd, rc;
+
+	if ((rc = scan_memfd_new(&fd)) != QQ_OK)
+		return rc;
+	if ((rc = fill(in, fd, max, len)) != QQ_OK ||
+	    (rc = scan_memfd_seal(fd, *len, map)) != QQ_OK) {
 		close(fd);
 		return rc;
 	}
-	/* sealed: neither we, the inspection nor the queue program can
-	 * change what was inspected */
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
-		log_warn_errno("sealing the message");
-		close(fd);
-		return QQ_BUG;
-	}
-	m = *len > 0 ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0) : (void *)"";
-	if (m == MAP_FAILED) {
-		log_warn_errno("mapping the message");
-		close(fd);
-		return QQ_NOMEM;
-	}
 	*memfd = fd;
-	*map = m;
 	return QQ_OK;
 }
 
@@ -162,27 +183,6 @@ scan_queue_program(const struct config *cfg)
 	if (cfg->queue.socket && cfg->queue.socket[0])
 		return NULL;
 	return MAILOUT_SBINDIR "/mailout-queue";
-}
-
-int
-scan_hand_on(const struct config *cfg, const char *cfile, const char *id, const char *msg,
-             size_t len, const char *sender, const char *const *rcpts, size_t n_rcpts)
-{
-	struct qclient_opts o = {
-	    .id = id,
-	    .config = cfile,
-	    .program = scan_queue_program(cfg),
-	    .socket = cfg->queue.socket,
-	};
-	struct qclient q;
-	struct reply r;
-
-	if (qclient_open(&q, &o, &r) != RES_OK)
-		return QQ_TEMP;
-	/* a failed write is latched: the commit sends no envelope */
-	(void)qclient_write(&q, msg, len);
-	(void)qclient_commitv(&q, sender, rcpts, n_rcpts, &r);
-	return q.exit < 0 ? QQ_TEMP : q.exit;
 }
 
 void

@@ -9,10 +9,11 @@
  * else $MAILOUT_QUEUE (unless that names mailout-scan itself), else
  * mailout-queue --socket when queue.socket is set, else the compiled-in
  * SBINDIR/mailout-queue - with the same -c and -i, exiting with its
- * exit code (lib/mail_qclient.h makes the hand-off).  mailout-smtpd
- * runs it with content.block_executables = true, mailout-sendmail
- * always: with the rule off it execs the queue program at once (or
- * passes the message over the socket uninspected).
+ * exit code (lib/mail_qclient.h makes the hand-off).  mailout-sendmail
+ * runs it always: with the rule off it execs the queue program at once
+ * (or passes the message over the socket uninspected).  mailout-smtpd
+ * runs the same inspection and the same acting on it (scan_act.c) in
+ * itself, not this program (unless it is named as its $MAILOUT_QUEUE).
  *
  * SECURITY: mailout-scan runs as its caller (mailout-smtpd's user, not
  * set-id) and can write nothing the caller could not.  It parses

@@ -35,19 +35,26 @@ subject(const struct scan_verdict *v, char *out, size_t outsize)
 		(void)bounded_format(out, outsize, "Attachment \"%s\"", v->name);
 }
 
-int
-scan_reply_line(const struct scan_verdict *v, char *out, size_t outsize)
+void
+scan_reply(const struct scan_verdict *v, struct reply *r)
 {
-	struct reply r;
 	char what[2 * SCAN_NAME_MAX + 64];
 
 	subject(v, what, sizeof(what));
 	if (v->kind == SCAN_EXEC)
-		reply_set(&r, 554, ESC_POLICY, "%s is an executable and is not accepted; " ADVICE,
+		reply_set(r, 554, ESC_POLICY, "%s is an executable and is not accepted; " ADVICE,
 		          what);
 	else
-		reply_set(&r, 554, ESC_POLICY,
+		reply_set(r, 554, ESC_POLICY,
 		          "%s cannot be inspected (%s) and is not accepted; " ADVICE, what, v->why);
+}
+
+int
+scan_reply_line(const struct scan_verdict *v, char *out, size_t outsize)
+{
+	struct reply r;
+
+	scan_reply(v, &r);
 	return reply_format(&r, out, outsize);
 }
 

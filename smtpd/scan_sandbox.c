@@ -3,15 +3,34 @@
  *
  * What it is for: keeping a bug in the MIME walker or in libarchive -
  * both chew on hostile input - away from everything that matters.  The
- * child is forked after the message is mapped read-only; it keeps only
- * fd 2 and the pipe for its verdict, sets no_new_privs, and installs a
- * seccomp filter under which every way to reach the network (socket,
- * connect, ...), to run a program (execve, fork, clone), to open,
- * create, change or remove a file, to signal another process or to
- * use io_uring (which would bypass the filter) fails with EPERM.  It
- * also gets a CPU limit, an alarm and (when not under a sanitizer,
- * which needs the address space) an address-space limit, so a
- * pathological input costs bounded time and memory.
+ * child is forked after the message is mapped read-only.  Before it
+ * looks at a single octet it holds /dev/null on fds 0, 1 and 2 and the
+ * pipe for its verdict on fd 3, and nothing else (close_range): no
+ * client connection, no listening socket, no syslog or journal socket,
+ * no stderr that might be the client's (inetd).  It sets no_new_privs
+ * and installs a seccomp filter under which every way to reach the
+ * network (socket, connect, sendmsg ...), to run a program (execve,
+ * fork, clone), to open, create, change or remove a file, to signal
+ * another process (kill, tgkill ...), to read or write another
+ * process's memory (ptrace, process_vm_readv/writev, pidfd_getfd), to
+ * change namespaces or mounts, or to use io_uring (which would bypass
+ * the filter) fails with EPERM.  The filter is a deny-list: what it
+ * lets through (read, write, mmap ...) can only act on the fds above,
+ * so the one place the child can write to that is not /dev/null is its
+ * verdict pipe.  It also gets a CPU limit, an alarm and (when not
+ * under a sanitizer, which needs the address space) an address-space
+ * limit; the parent does not wait longer than SCAN_WAIT_MAX for the
+ * verdict either (a child that ignored its alarm and slept is killed).
+ * The child never logs (a syslog() could reach a socket whose fd
+ * number is now the verdict pipe's) and leaves by _exit: no atexit
+ * handler, no stdio buffer of the parent is flushed twice.
+ *
+ * What the child can read: the whole memory of the process that forked
+ * it, and that is why mailout-smtpd forks it from a process that holds
+ * nothing secret (smtpd/smtpd_inspect.c): its verdict - names from the
+ * message, sanitised - reaches the client in a 554, so whatever a
+ * compromised inspector could read, it could send there.
+ *
  * The first child runs without libarchive; when it reports that a part
  * may hold an archive (SCAN_NEED_ARCHIVE), libarchive is loaded here in
  * the parent (the child could not open it) and a fresh child inspects
@@ -26,6 +45,7 @@
 #include "scan.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -36,6 +56,8 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -93,8 +115,12 @@ scan_confine(void)
 		DENY(__NR_mknod),
 		DENY(__NR_fork),
 		DENY(__NR_vfork),
-		DENY(__NR_kill),
 #endif
+		DENY(__NR_kill),
+		DENY(__NR_tkill),
+		DENY(__NR_tgkill),
+		DENY(__NR_rt_sigqueueinfo),
+		DENY(__NR_rt_tgsigqueueinfo),
 		DENY(__NR_socket),
 		DENY(__NR_socketpair),
 		DENY(__NR_connect),
@@ -126,6 +152,7 @@ scan_confine(void)
 		DENY(__NR_fchmodat),
 		DENY(__NR_fchown),
 		DENY(__NR_fchownat),
+		DENY(__NR_process_vm_readv),
 		DENY(__NR_process_vm_writev),
 		DENY(__NR_io_uring_setup),
 		DENY(__NR_io_uring_enter),
@@ -134,6 +161,15 @@ scan_confine(void)
 		DENY(__NR_umount2),
 		DENY(__NR_pivot_root),
 		DENY(__NR_chroot),
+		DENY(__NR_unshare),
+		DENY(__NR_setns),
+#ifdef __NR_open_tree
+		DENY(__NR_open_tree),
+		DENY(__NR_move_mount),
+		DENY(__NR_fsopen),
+		DENY(__NR_fsmount),
+		DENY(__NR_fspick),
+#endif
 		DENY(__NR_bpf),
 		DENY(__NR_perf_event_open),
 		DENY(__NR_memfd_create),
@@ -152,12 +188,19 @@ scan_confine(void)
 }
 #endif
 
-/* limits - bounded CPU time, address space, no file growth */
+/* limits - bounded CPU time, address space, no file growth; SIGALRM
+ * and SIGXCPU kill (a handler of the parent's, such as mailout-scan's
+ * read timeout, would turn "too long" into an exit code) */
 static int
 limits(void)
 {
 	struct rlimit cpu = {SCAN_TIME_MAX / 2, SCAN_TIME_MAX / 2 + 1}, none = {0, 0};
+	sigset_t set;
 
+	if (signal(SIGALRM, SIG_DFL) == SIG_ERR || signal(SIGXCPU, SIG_DFL) == SIG_ERR ||
+	    sigemptyset(&set) < 0 || sigaddset(&set, SIGALRM) < 0 || sigaddset(&set, SIGXCPU) < 0 ||
+	    sigprocmask(SIG_UNBLOCK, &set, NULL) < 0)
+		return -1;
 	if (setrlimit(RLIMIT_CPU, &cpu) < 0 || setrlimit(RLIMIT_FSIZE, &none) < 0)
 		return -1;
 #ifndef SCAN_UNDER_ASAN
@@ -172,35 +215,88 @@ limits(void)
 	return 0;
 }
 
+int
+scan_child_fds(int out)
+{
+	int null, fd;
+
+	if (out < 3) { /* the loop below would cover it */
+		errno = EBADF;
+		return -1;
+	}
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		return -1;
+	for (fd = 0; fd <= 2; fd++)
+		if (fd != null && dup2(null, fd) < 0)
+			return -1;
+	if (out != 3 && dup2(out, 3) < 0)
+		return -1;
+	return close_range(4, ~0U, 0);
+}
+
+/* Exit codes of the child; the parent logs what they mean. */
+enum child_exit {
+	CHILD_OK = 0,
+	CHILD_FDS = 10, /* scan_child_fds failed */
+	CHILD_LIMITS, /* setrlimit failed */
+	CHILD_CONFINE, /* no seccomp filter */
+	CHILD_WRITE, /* the verdict could not be written */
+};
+
 /* child - confine, inspect, report, _exit (no atexit handlers) */
 static void
 child(int out, const char *msg, size_t len)
 {
 	struct scan_verdict v;
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ssize_t w;
 
-	log_use_journal(0); /* the journal would need a socket */
-	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (out != 3 && dup2(out, 3) < 0) ||
-	    close_range(4, ~0U, 0) < 0 || limits() < 0 || scan_confine() < 0) {
-		log_warn_errno("unable to confine the inspection");
-		_exit(1);
-	}
+	/* its socket may get a number scan_child_fds gives the pipe */
+	closelog();
+	log_use_journal(0);
+	if (scan_child_fds(out) < 0)
+		_exit(CHILD_FDS);
+	if (limits() < 0)
+		_exit(CHILD_LIMITS);
+	if (scan_confine() < 0)
+		_exit(CHILD_CONFINE);
 	scan_message(msg, len, &v);
 	do
 		w = write(3, &v, sizeof(v));
 	while (w < 0 && errno == EINTR);
-	_exit(w == (ssize_t)sizeof(v) ? 0 : 1);
+	_exit(w == (ssize_t)sizeof(v) ? CHILD_OK : CHILD_WRITE);
 }
 
-/* read_verdict - exactly one verdict from the child; -1 if not */
-static int
-read_verdict(int fd, struct scan_verdict *v)
+/* now_ms - monotonic milliseconds */
+static long long
+now_ms(void)
 {
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* read_verdict - exactly one verdict from the child by the deadline;
+ * 0, -1 (the child closed its pipe short or a read failed), or -2
+ * (the deadline passed) */
+static int
+read_verdict(int fd, struct scan_verdict *v, long long until)
+{
+	struct pollfd p = {fd, POLLIN, 0};
 	size_t got = 0;
+	long long left;
 	ssize_t r;
+	int rc;
 
 	while (got < sizeof(*v)) {
+		if ((left = until - now_ms()) <= 0)
+			return -2;
+		rc = poll(&p, 1, (int)left);
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		if (rc <= 0)
+			continue;
 		r = read(fd, (char *)v + got, sizeof(*v) - got);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -211,9 +307,8 @@ read_verdict(int fd, struct scan_verdict *v)
 	return 0;
 }
 
-/* check_verdict - the child is not trusted: terminate and clean up */
-static int
-check_verdict(struct scan_verdict *v)
+int
+scan_verdict_check(struct scan_verdict *v)
 {
 	char tmp[SCAN_NAME_MAX];
 
@@ -244,6 +339,31 @@ reap(pid_t pid)
 	return status;
 }
 
+/* too_long - the content made the inspection take too long: refuse it */
+static enum result
+too_long(struct scan_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->kind = SCAN_UNINSPECTABLE;
+	(void)bounded_copy(v->why, sizeof(v->why), "takes too long to inspect");
+	return RES_OK;
+}
+
+/* child_failed - log why a child gave no verdict */
+static void
+child_failed(int status)
+{
+	static const char *const why[] = {"its descriptors could not be closed",
+	                                  "its limits could not be set", "it could not be confined",
+	                                  "its verdict could not be written"};
+	int code = status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+	if (code >= CHILD_FDS && code <= CHILD_WRITE)
+		log_warn("the inspection failed: %s", why[code - CHILD_FDS]);
+	else
+		log_warn("the inspection failed (wait status %d)", status);
+}
+
 /* isolated_once - one confined child, one verdict */
 static enum result
 isolated_once(const char *msg, size_t len, struct scan_verdict *v)
@@ -266,20 +386,17 @@ isolated_once(const char *msg, size_t len, struct scan_verdict *v)
 		child(p[1], msg, len);
 	}
 	close(p[1]);
-	got = read_verdict(p[0], v);
+	got = read_verdict(p[0], v, now_ms() + SCAN_WAIT_MAX * 1000LL);
 	close(p[0]);
+	if (got == -2)
+		(void)kill(pid, SIGKILL);
 	status = reap(pid);
-	if (status >= 0 && WIFSIGNALED(status) &&
-	    (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGALRM)) {
-		/* the content made the inspection take too long: refuse it */
-		memset(v, 0, sizeof(*v));
-		v->kind = SCAN_UNINSPECTABLE;
-		(void)bounded_copy(v->why, sizeof(v->why), "takes too long to inspect");
-		return RES_OK;
-	}
-	if (got < 0 || status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    check_verdict(v) < 0) {
-		log_warn("the inspection failed (wait status %d)", status);
+	if (got == -2 || (status >= 0 && WIFSIGNALED(status) &&
+	                  (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGALRM)))
+		return too_long(v);
+	if (got < 0 || status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != CHILD_OK ||
+	    scan_verdict_check(v) < 0) {
+		child_failed(status);
 		return RES_TEMP;
 	}
 	return RES_OK;

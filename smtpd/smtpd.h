@@ -4,7 +4,9 @@
  * The session (smtpd_proto.c) reads command lines through smtpd_io,
  * parses them with smtpd_parse.c, asks smtpd_policy before it answers,
  * streams DATA/BDAT content through smtpd_data.c into mailout-queue
- * (smtpd_queue.c).  Everything the client sends is untrusted and is
+ * (smtpd_queue.c), or, with content.block_executables, holds it in a
+ * sealed memfd and inspects it in a confined child first
+ * (smtpd_inspect.c).  Everything the client sends is untrusted and is
  * held in struct buf or in fixed, bounded arrays.
  */
 #ifndef MAILOUT_SMTPD_H

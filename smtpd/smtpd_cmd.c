@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "smtpd_inspect.h"
 #include "smtpd_tls.h"
 
 /* lines of map problems logged per session */
@@ -308,6 +309,8 @@ starttls_check(struct session *s, const struct smtp_cmd *c, struct reply *r)
 		reply_set(r, 503, ESC_BAD_SEQ, "Error: TLS already active");
 		return RES_PERM;
 	}
+	if (s->listener->tls == LISTENER_TLS_STARTTLS)
+		inspect_before_secrets(s->cfg); /* before the key is loaded */
 	if (s->listener->tls != LISTENER_TLS_STARTTLS || tls_prepare(s->cfg) != RES_OK) {
 		reply_set(r, 454, ESC_SECURITY, "TLS not available due to local problem");
 		return RES_TEMP;

@@ -5,7 +5,9 @@
  * RFC 3030 BDAT) through the canonicalising readers of mail_data.h,
  * prepending our Received: header, adding a missing Date: and
  * Message-ID: at the end of the header section, counting hops, and
- * streaming it all to mailout-queue as it arrives, so memory stays
+ * streaming it all to mailout-queue as it arrives (or, with
+ * content.block_executables, into the memfd that smtpd_queue.c holds
+ * for the inspection, bounded by limits.message_size), so memory stays
  * bounded whatever the client sends.  For a class with rewrite = true
  * the header section goes out one whole field at a time, From:, To:
  * and Cc: masqueraded (lib/mail_rewrite.h), a missing From: added from

@@ -15,7 +15,9 @@
  * runs as an unprivileged user that cannot write the spool: a message
  * reaches the spool only through mailout-queue, which checks what it is
  * given.  Every client octet is held in a bounded buffer; every wait
- * has a deadline; a broken config refuses mail (421) rather than
+ * has a deadline; message content is inspected (MIME, libarchive) only
+ * in a seccomp-confined child forked from a process that holds no
+ * secret (smtpd_inspect.c); a broken config refuses mail (421) rather than
  * accept it under unknown rules.  The environment is trusted only as
  * far as its invoker is: MAILOUT_CONFIG, MAILOUT_QUEUE,
  * CREDENTIALS_DIRECTORY, LISTEN_FDS and OPENSSL_CONF come from the

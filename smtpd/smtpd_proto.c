@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "smtpd_inspect.h"
 #include "smtpd_tls.h"
 
 typedef void (*cmd_fn)(struct session *s, const struct smtp_cmd *c);
@@ -461,6 +462,7 @@ pregreet(struct session *s)
 static void
 implicit_tls(struct session *s)
 {
+	inspect_before_secrets(s->cfg); /* before the key is loaded */
 	if (tls_prepare(s->cfg) != RES_OK) {
 		log_warn("TLS is not available for listener %s", s->listener->name);
 		finish(s);

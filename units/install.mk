@@ -79,8 +79,11 @@ install-conf:
 	test -e $(DESTDIR)$(SYSCONFDIR)/mailout/mailout.conf || \
 		$(INSTALL) -m 0644 conf/mailout.conf $(DESTDIR)$(SYSCONFDIR)/mailout/mailout.conf
 
+# mailout-queue@.service served the socket with Accept=yes, before
+# mailout-queue.service (Accept=no) replaced it: an upgrade removes it.
 install-units: units
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	rm -f $(DESTDIR)$(UNITDIR)/mailout-queue@.service
 	$(INSTALL) -m 0644 $(UNIT_FILES) $(DESTDIR)$(UNITDIR)/
 	$(INSTALL) -m 0644 $(BUILD)/units/mailout.sysusers $(DESTDIR)$(SYSUSERSDIR)/mailout.conf
 	$(INSTALL) -m 0644 $(BUILD)/units/mailout.tmpfiles $(DESTDIR)$(TMPFILESDIR)/mailout.conf

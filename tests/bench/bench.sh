@@ -4,7 +4,8 @@
 # Installs what the bench needs from Debian (postfix for smtp-source,
 # smtp-sink and the Postfix under comparison; valgrind),
 # keeps the system's own Postfix from running, builds the programs
-# (without sanitizers) and the two bench tools (fsyncbench, loadclient),
+# (without sanitizers) and the bench tools (fsyncbench, loadclient, and
+# noconfine.so for the inspection children under callgrind),
 # then runs tests/bench/bench.py, which prints the table and writes it,
 # dated, to build/bench/results.md.  Everything stays on loopback; the
 # private Postfix instance runs in a temporary directory and is stopped
@@ -74,6 +75,8 @@ cc $CFLAGS_BENCH -o "$TOOLS/fsyncbench" tests/bench/fsyncbench.c
 # shellcheck disable=SC2086
 cc $CFLAGS_BENCH -pthread $(pkg-config --cflags openssl) -o "$TOOLS/loadclient" \
 	tests/bench/loadclient.c $(pkg-config --libs openssl)
+# shellcheck disable=SC2086
+cc $CFLAGS_BENCH -shared -fPIC -o "$TOOLS/noconfine.so" tests/bench/noconfine.c
 
 exec /usr/bin/python3 tests/bench/bench.py --bin "$BUILDDIR/bin" --tools "$TOOLS" \
 	--out build/bench

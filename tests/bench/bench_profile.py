@@ -6,22 +6,29 @@ machine's noise.  Three measurements:
   - mailout-smtpd: one session over a pipe (the UCSPI way: TCPREMOTEIP),
     EHLO, N messages of about 2 kB, QUIT; once with N = 0 (the fixed
     cost of a session) and once with N = PROFILE_N.  Per message is
-    (Ir(N) - Ir(0)) / N; mailout-queue runs natively as its child.
+    (Ir(N) - Ir(0)) / N; mailout-queue runs natively as its child.  The
+    inspection children it forks (content.block_executables) run under
+    callgrind too, each into its own file (%p), counted from
+    scan_message on, with noconfine.so preloaded (their seccomp filter
+    and rlimits would keep valgrind from working): the session process
+    and the children are two rows;
   - mailout-queue: one message per process (as in production), the
     median of REPS runs;
   - mailout-smtpd behind tcpserver for one real session of one message
     from loadclient, plain and with STARTTLS: the handshake's price;
-  - CPU time (getrusage) per message of mailout-queue alone and of the
-    mailout-scan chain, whose seccomp-confined inspector cannot run
-    under valgrind.
+  - CPU time (getrusage) per message of mailout-queue alone, of the
+    mailout-scan chain (mailout-sendmail's), and of mailout-smtpd with
+    its inspection and mailout-queue (PROFILE_N in a session).
 
 callgrind_annotate's output for each is written to OUT (its top
 functions by self cost are the hot spots), next to the raw files.
 """
 
+import glob
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 
@@ -47,12 +54,33 @@ def smtpd_script(n):
     return b'EHLO bench.test.example\r\n' + tx * n + b'QUIT\r\n'
 
 
-def callgrind(argv, out_file, env, timeout=600, **kw):
-    """Run argv under callgrind (children natively); returns (rc, stdout)."""
+def callgrind(argv, out_file, env, timeout=600, extra=(), **kw):
+    """Run argv under callgrind (exec'd children natively); returns (rc, stdout)."""
     vg = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + out_file,
-          '--trace-children=no', '--log-file=' + out_file + '.log'] + argv
+          '--trace-children=no', '--log-file=' + out_file + '.log'] + list(extra) + argv
     p = subprocess.run(vg, env=env, timeout=timeout, stderr=subprocess.DEVNULL, **kw)
     return p.returncode, p.stdout
+
+
+def smtpd_under_callgrind(env, tools):
+    """(env, valgrind options) for mailout-smtpd: its forked inspection
+    children write out_file.PID each, counted from scan_message on, and
+    run with noconfine.so (see tests/bench/noconfine.c); collect() then
+    sorts the files out."""
+    return dict(env, LD_PRELOAD=os.path.join(tools, 'noconfine.so')), ['--zero-before=scan_message']
+
+
+def collect(out_file):
+    """The files of out_file.%p: the biggest is the session process's,
+    copied to out_file (for annotate); returns the summed Ir of the
+    others (the inspection children, and a TLS session's helper)."""
+    files = [f for f in glob.glob(out_file + '.*') if f.rsplit('.', 1)[1].isdigit()]
+    if not files:
+        raise AssertionError('no callgrind files %s.PID' % out_file)
+    irs = {f: total_ir(f) for f in files}
+    main = max(irs, key=irs.get)
+    shutil.copyfile(main, out_file)
+    return sum(ir for f, ir in irs.items() if f != main)
 
 
 def total_ir(out_file):
@@ -133,23 +161,28 @@ def diff(after, before):
     return {k: v for k, v in out.items() if v > 0}
 
 
-def profile_smtpd(b, bin_dir, out_dir):
-    env = b.env({'TCPREMOTEIP': '127.0.0.1', 'TCPREMOTEPORT': '40000',
-                 'MAILOUT_QUEUE': os.path.join(bin_dir, 'mailout-queue')})
+def profile_smtpd(b, bin_dir, out_dir, tools):
+    env, extra = smtpd_under_callgrind(b.env({
+        'TCPREMOTEIP': '127.0.0.1', 'TCPREMOTEPORT': '40000',
+        'MAILOUT_QUEUE': os.path.join(bin_dir, 'mailout-queue')}), tools)
     argv = [os.path.join(bin_dir, 'mailout-smtpd'), '-c', b.conf, '-l', 'smtp']
-    ir, costs = {}, {}
+    ir, kids, costs = {}, {}, {}
     for n in (0, PROFILE_N):
         out_file = os.path.join(out_dir, 'callgrind.smtpd.%d' % n)
-        rc, out = callgrind(argv, out_file, env, input=smtpd_script(n), stdout=subprocess.PIPE)
+        for f in glob.glob(out_file + '.*'):
+            os.unlink(f)
+        rc, out = callgrind(argv, out_file + '.%p', env, extra=extra, input=smtpd_script(n),
+                            stdout=subprocess.PIPE)
         queued = out.count(b'queued as')
         if rc != 0 or queued != n:
             raise AssertionError('mailout-smtpd under callgrind: exit %d, %d of %d queued:\n%s'
                                  % (rc, queued, n, out[-2000:].decode('utf-8', 'replace')))
+        kids[n] = collect(out_file)
         ir[n] = total_ir(out_file)
         costs[n] = annotate(out_file)
-    for name in os.listdir(os.path.join(b.spool, 'new')):
-        os.unlink(os.path.join(b.spool, 'new', name))
-    return ir[0], (ir[PROFILE_N] - ir[0]) / PROFILE_N, costs[0], diff(costs[PROFILE_N], costs[0])
+    clear_new(b)
+    return (ir[0], (ir[PROFILE_N] - ir[0]) / PROFILE_N, (kids[PROFILE_N] - kids[0]) / PROFILE_N,
+            costs[0], diff(costs[PROFILE_N], costs[0]))
 
 
 def profile_queue(b, bin_dir, out_dir):
@@ -202,19 +235,44 @@ def chain_cpu(b, bin_dir, name, n=50):
     return 1000.0 * ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) / n
 
 
+def session_cpu(b, bin_dir):
+    """CPU time (ms) per message of mailout-smtpd receiving PROFILE_N
+    messages in one session over a pipe, its inspection children and
+    mailout-queue included; the median of REPS runs of (N - 0) / N."""
+    env = b.env({'TCPREMOTEIP': '127.0.0.1', 'TCPREMOTEPORT': '40000',
+                 'MAILOUT_QUEUE': os.path.join(bin_dir, 'mailout-queue')})
+    argv = [os.path.join(bin_dir, 'mailout-smtpd'), '-c', b.conf, '-l', 'smtp']
+
+    def cpu(n):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p = subprocess.run(argv, input=smtpd_script(n), stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, env=env, timeout=600)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if p.stdout.count(b'queued as') != n:
+            raise AssertionError('mailout-smtpd queued %d of %d' % (p.stdout.count(b'queued as'), n))
+        clear_new(b)
+        return (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+    return statistics.median(1000.0 * (cpu(PROFILE_N) - cpu(0)) / PROFILE_N for _ in range(REPS))
+
+
 def profile_session(b, bin_dir, out_dir, tools, tls):
     """One real TCP session (tcpserver, smtpd under callgrind) of one
     message from loadclient, with STARTTLS or without; returns
     (Ir, costs).  Shows what a handshake and process start cost."""
     tag = 'tls' if tls else 'plain'
     out = os.path.join(out_dir, 'callgrind.session-%s' % tag)
+    for f in glob.glob(out + '.*'):
+        os.unlink(f)
     port = harness.free_port()
     smtpd = [os.path.join(bin_dir, 'mailout-smtpd'), '-c', b.conf, '-l', 'smtp']
+    env, extra = smtpd_under_callgrind(
+        b.env({'MAILOUT_QUEUE': os.path.join(bin_dir, 'mailout-queue')}), tools)
     p = b.start(['tcpserver', '-q', '-R', '-H', '-l', '0', '-c', '4', '127.0.0.1', str(port),
                  'valgrind',
-                 '--tool=callgrind', '--callgrind-out-file=' + out, '--trace-children=no',
-                 '--log-file=' + out + '.log'] + smtpd, name='tcpserver-callgrind',
-                env=b.env({'MAILOUT_QUEUE': os.path.join(bin_dir, 'mailout-queue')}))
+                 '--tool=callgrind', '--callgrind-out-file=' + out + '.%p', '--trace-children=no',
+                 '--log-file=' + out + '.log'] + extra + smtpd, name='tcpserver-callgrind',
+                env=env)
     try:
         harness.wait_listening(port, proc=p)
         argv = [os.path.join(tools, 'loadclient'), '-p', str(port), '-n', '1', '-m', '1',
@@ -229,6 +287,7 @@ def profile_session(b, bin_dir, out_dir, tools, tls):
         raise AssertionError('the %s session under callgrind did not queue its message' % tag)
     for name in os.listdir(new):
         os.unlink(os.path.join(new, name))
+    collect(out)
     return total_ir(out), annotate(out)
 
 
@@ -252,22 +311,26 @@ def hot_lines(title, costs):
 def profile(t, b, bin_dir, out_dir, tools):
     """Add the callgrind rows to table t (b.conf is the bench's config);
     return note lines (hot spots)."""
-    fixed, per_msg, c_fixed, c_msgs = profile_smtpd(b, bin_dir, out_dir)
+    fixed, per_msg, per_kids, c_fixed, c_msgs = profile_smtpd(b, bin_dir, out_dir, tools)
     q, c_queue = profile_queue(b, bin_dir, out_dir)
     cpu_queue = chain_cpu(b, bin_dir, 'mailout-queue')
     cpu_chain = chain_cpu(b, bin_dir, 'mailout-scan')
+    cpu_session = session_cpu(b, bin_dir)
     plain, _ = profile_session(b, bin_dir, out_dir, tools, False)
     tls, c_tls = profile_session(b, bin_dir, out_dir, tools, True)
     t.add('cpu', 'mailout-smtpd per message (Ir, %d in a session)' % PROFILE_N, 'instructions',
           per_msg, None)
+    t.add('cpu', 'its inspection children per message (Ir)', 'instructions', per_kids, None)
     t.add('cpu', 'mailout-smtpd per message, session start included (Ir(N) / N)', 'instructions',
           per_msg + fixed / PROFILE_N, None)
     t.add('cpu', 'mailout-smtpd per session (Ir, fixed cost)', 'instructions', fixed, None)
     t.add('cpu', 'mailout-queue per message (Ir, one process)', 'instructions', q, None)
-    t.add('cpu', 'smtpd + queue per message (scan not under valgrind)', 'instructions', per_msg + q,
-          None)
+    t.add('cpu', 'smtpd + inspection + queue per message', 'instructions',
+          per_msg + per_kids + q, None)
     t.add('cpu', 'mailout-queue per message, CPU time', 'ms', cpu_queue, None)
     t.add('cpu', 'mailout-scan + inspector + mailout-queue per message, CPU', 'ms', cpu_chain, None)
+    t.add('cpu', 'smtpd + inspection + queue per message, CPU (%d in a session)' % PROFILE_N,
+          'ms', cpu_session, None)
     t.add('cpu', 'mailout-smtpd, TCP session of 1 message, plain', 'instructions', plain, None)
     t.add('cpu', 'mailout-smtpd, TCP session of 1 message, STARTTLS', 'instructions', tls, None)
     return (hot_lines('mailout-smtpd, what %d messages add to a session' % PROFILE_N, c_msgs) +

@@ -15,8 +15,8 @@ Run the tests with Debian's /usr/bin/python3 (it has aiosmtpd).
 MAILOUT_BIN names the directory of the built programs (default
 build/check/bin).  The programs under test find the built queue chain:
 MAILOUT_QUEUE is the built mailout-queue and MAILOUT_SCAN the built
-mailout-scan (unless a test names its own MAILOUT_QUEUE), in every
-activator mode.
+mailout-scan (unless a test names its own MAILOUT_QUEUE; the receiver
+does not read it), in every activator mode.
 """
 
 import errno
@@ -527,9 +527,9 @@ class TestCase(unittest.TestCase):
         env['UBSAN_OPTIONS'] += ':log_path=%s/ubsan' % self.san_dir
         env['MAILOUT_QUEUE'] = bin('mailout-queue')
         # The built scanner in front of the built queue, as the installed
-        # ones are: with content.block_executables (the default) the
-        # receiver runs $MAILOUT_SCAN and mailout-sendmail always does;
-        # the scanner hands on to $MAILOUT_QUEUE.  A test that names its
+        # ones are: mailout-sendmail always runs $MAILOUT_SCAN (the
+        # receiver inspects by itself and does not read it); the
+        # scanner hands on to $MAILOUT_QUEUE.  A test that names its
         # own MAILOUT_QUEUE gets qmail's QMAILQUEUE meaning: it replaces
         # the whole chain, so no scanner unless it names one too.
         if have_bin('mailout-scan') and not (extra or {}).get('MAILOUT_QUEUE'):

@@ -485,8 +485,8 @@ class Durability(Base):
 
     def test_kill_9_at_each_commit_step(self):
         for spec, in_new in (('-e trace=read -e inject=read:signal=SIGKILL:when=3', False),
-                             ('-e trace=write -e inject=write:signal=SIGKILL:when=1', False),
-                             ('-e trace=write -e inject=write:signal=SIGKILL:when=2', False),
+                             # the spool file gets one writev (envelope block + message)
+                             ('-e trace=writev -e inject=writev:signal=SIGKILL:when=1', False),
                              ('-e trace=fsync -e inject=fsync:signal=SIGKILL:when=1', False),
                              ('-e trace=renameat2 -e inject=renameat2:signal=SIGKILL', False),
                              ('-e trace=fsync -e inject=fsync:signal=SIGKILL:when=2', True)):
@@ -497,8 +497,8 @@ class Durability(Base):
                     self.assertEqual(new, [], spec)
 
     def test_io_errors_at_each_commit_step(self):
-        for spec in ('-e trace=write -e inject=write:error=ENOSPC:when=1',
-                     '-e trace=write -e inject=write:error=EIO:when=2',
+        for spec in ('-e trace=writev -e inject=writev:error=ENOSPC:when=1',
+                     '-e trace=writev -e inject=writev:error=EIO:when=1',
                      '-e trace=fsync -e inject=fsync:error=EIO:when=1',
                      '-e trace=renameat2 -e inject=renameat2:error=EIO',
                      '-e trace=fsync -e inject=fsync:error=EIO:when=2'):
@@ -913,10 +913,13 @@ class CleanText(AuthBase):
 class Aborted(Base):
     """A transaction that ends without a message (the client goes away,
     552, RSET after BDAT) reaches mailout-queue as an empty envelope:
-    exit 91 as qmail-queue, logged quietly, never as a format error."""
+    exit 91 as qmail-queue, logged quietly, never as a format error.
+    That is the streaming path (content.block_executables = false); with
+    the rule on, a message is held by the receiver until its end, and
+    an aborted one never reaches the queue (test_held_message_aborted)."""
 
-    def receiver_direct(self, limits=None):
-        self.config(limits=limits)
+    def receiver_direct(self, limits=None, content='false'):
+        self.config(limits=limits, extra='content { block_executables = %s }\n' % content)
         return self.start_receiver(env={'MAILOUT_QUEUE': harness.bin('mailout-queue')})
 
     def assert_quiet(self, rcv, n):
@@ -943,6 +946,22 @@ class Aborted(Base):
         c.expect(250, 'RSET')
         c.expect(221, 'QUIT')
         self.assert_quiet(rcv, 3)
+
+    def test_held_message_aborted(self):
+        rcv = self.receiver_direct(limits={'message_size': '1k'}, content='true')
+        c = self.in_data(rcv)
+        c.send(b'Subject: half\r\n\r\nhalf a mess')
+        c.close()
+        c = self.in_data(rcv)
+        c.send(b'Subject: big\r\n\r\n' + (b'x' * 70 + b'\r\n') * 40 + b'.\r\n')
+        code, lines = c.reply()
+        self.assertEqual(code, 552, lines)
+        c.expect(221, 'QUIT')
+        rcv.wait_no_session()
+        log = self.smtpd_log(rcv)
+        self.assertNotIn('mailout-queue', log)  # it never ran
+        self.assertNotIn('warning', log)
+        self.assert_nothing_queued()
 
 
 if __name__ == '__main__':

@@ -5,11 +5,13 @@ the test's directory), with a pipe on fd 3 for its reply line: what the
 receiver would tell the client, and what lands in new/.  Then end to
 end: mailout-smtpd under tcpserver with mailout-scan in the queue chain
 (as a QMAILQUEUE-style filter: MAILOUT_QUEUE=mailout-scan, the real
-queue in MAILOUT_SCAN_QUEUE), and the receiver running mailout-scan
-itself (MAILOUT_SCAN, a reply pipe on its fd 3): the named 554 reply,
-with mailout-queue run by the scanner and with mailout-queue --socket
-(queue.socket) under systemd-socket-activate on a unix socket.  Last,
-mailout-sendmail through the scanner, both ways.
+queue in MAILOUT_SCAN_QUEUE, after the receiver's own inspection), and
+the receiver inspecting by itself (a MAILOUT_SCAN it no longer reads
+set all the same): the named 554 reply, with mailout-queue run by the
+receiver and with mailout-queue --socket (queue.socket) under
+systemd-socket-activate on a unix socket.  Last, mailout-sendmail
+through the scanner, both ways (test_smtpd_inspect.py: no scanner at
+all).
 
 Attachments are built here: PE and ELF headers, zip/tar.gz/7z archives
 (7z needs the p7zip-full package), quoted-printable and base64 parts,
@@ -367,7 +369,7 @@ def harness_write(fd, data):
 
 
 class ScanEndToEnd(harness.TestCase):
-    """mailout-smtpd -> mailout-scan -> mailout-queue, with real clients."""
+    """mailout-smtpd (inspecting) -> [mailout-scan ->] mailout-queue, with real clients."""
 
     def setUp(self):
         super().setUp()
@@ -405,7 +407,7 @@ class ScanEndToEnd(harness.TestCase):
         self.assertEqual(len(self.spool_new()), 1)
 
     def test_receiver_names_the_file(self):
-        """mailout-smtpd runs $MAILOUT_SCAN with a pipe on fd 3."""
+        """mailout-smtpd inspects by itself and names the file."""
         r = self.start_receiver(mode='tcpserver', listener='plain',
                                 env={'MAILOUT_SCAN': bin('mailout-scan')})
         s = self.smtp(r)
@@ -418,8 +420,8 @@ class ScanEndToEnd(harness.TestCase):
     # -- the receiver runs the scanner: swaks, direct and over queue.socket --
 
     def socket_receiver(self):
-        """The receiver with queue.socket set and no $MAILOUT_QUEUE: the
-        scanner's last hop is the socket."""
+        """The receiver with queue.socket set and no $MAILOUT_QUEUE: it
+        hands an inspected message to the socket."""
         self.config(extra=REJECT)
         path = start_queue_socket(self)
         self.config(extra=REJECT + 'queue { socket = "%s" }\n' % path)

@@ -1,11 +1,11 @@
-"""test_harness_scan.py - the scanner runs in every activator mode of the harness
+"""test_harness_scan.py - the inspection works in every activator mode of the harness
 
 With the config's default content.block_executables and no MAILOUT_QUEUE
-of its own, a receiver started by harness.start_receiver runs the built
-mailout-scan in front of the built mailout-queue, whichever activator
-starts it: systemd-socket-activate (--inetd or LISTEN_FDS), which passes
-on only the variables it is told to, and tcpserver, which passes its
-whole environment.  A user sees it as the 554 naming the file for a PE
+of its own, a receiver started by harness.start_receiver inspects each
+message (in a confined child) and hands it to the built mailout-queue,
+whichever activator starts it: systemd-socket-activate (--inetd or
+LISTEN_FDS), which passes on only the variables it is told to, and
+tcpserver, which passes its whole environment.  A user sees it as the 554 naming the file for a PE
 attachment, and a queued clean message.
 Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_harness_scan
 (from tests/integration).

@@ -129,7 +129,7 @@ class Install(unittest.TestCase):
         for u in ('mailout-smtpd.socket', 'mailout-smtpd@.service', 'mailout-submission.socket',
                   'mailout-submission@.service', 'mailout-smtps.socket', 'mailout-smtps@.service',
                   'mailout-deliver.service', 'mailout-deliver.timer', 'mailout-deliver.path',
-                  'mailout-queue.socket', 'mailout-queue@.service'):
+                  'mailout-queue.socket', 'mailout-queue.service'):
             path = os.path.join(unitdir, u)
             self.assertTrue(os.path.isfile(path), u + ' not installed')
             self.assertEqual(mode_of(path), 0o644)
@@ -142,6 +142,18 @@ class Install(unittest.TestCase):
             self.assertTrue(os.path.isfile(self.d(f)), f + ' not installed')
         self.assertEqual(mode_of(self.d('/etc/mailout/tls')), 0o700)
         self.assertEqual(mode_of(self.d('/etc/mailout/gateway')), 0o700)
+
+    def test_upgrade_removes_the_queue_template(self):
+        # mailout-queue@.service served mailout-queue.socket with Accept=yes;
+        # mailout-queue.service (Accept=no) replaces it
+        unitdir = self.d('/usr/lib/systemd/system')
+        os.makedirs(unitdir)
+        old = os.path.join(unitdir, 'mailout-queue@.service')
+        with open(old, 'w') as f:
+            f.write('[Service]\nExecStart=/usr/local/sbin/mailout-queue --socket\n')
+        self.install()
+        self.assertFalse(os.path.exists(old), 'the old template is still installed')
+        self.assertTrue(os.path.isfile(os.path.join(unitdir, 'mailout-queue.service')))
 
     def test_config_never_overwritten(self):
         self.install()

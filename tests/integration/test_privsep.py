@@ -8,7 +8,9 @@ spool; removed afterwards).  Then, with setpriv as each user:
 - the receiver's user cannot list, read, create, change or remove spool
   files; it can queue mail only through mailout-queue, set-uid, which
   ignores -c and MAILOUT_CONFIG, or through mailout-queue --socket (run
-  by systemd-socket-activate on a unix socket, as the spool user);
+  by systemd-socket-activate on a unix socket, as the spool user: per
+  connection, or one service for all); set-uid, it refuses to serve a
+  listening socket;
 - only the spool user changes or removes queued files;
 - mailout-spool works for root and the spool user, not for the receiver;
 - a message sent with smtplib to mailout-smtpd running as the receiver's
@@ -37,6 +39,7 @@ import zipfile
 
 import harness
 from test_install import make
+from test_queue_service import unix_listening
 
 RCV = 'mo-test-rcv'
 SPOOLU = 'mo-test-spool'
@@ -201,6 +204,20 @@ class Privsep(unittest.TestCase):
         os.chmod(self.qsock, 0o666)  # as mailout-queue.socket's SocketMode=
         return p
 
+    def start_queue_service(self):
+        """systemd-socket-activate -l on the queue socket (Accept=no): one
+        mailout-queue --socket for all connections, as the spool user."""
+        if os.path.lexists(self.qsock):
+            os.unlink(self.qsock)
+        log = os.path.join(self.tmp, 'queue-service.%d.log' % len(self.procs))
+        argv = ['systemd-socket-activate', '-l', self.qsock] + \
+            setpriv(SPOOLU) + [os.path.join(self.sbin, 'mailout-queue'), '--socket']
+        p = harness.Proc(argv, log, env={'PATH': '/usr/bin:/bin'})
+        self.procs.append(p)
+        harness.wait_for(lambda: unix_listening(self.qsock), what='the queue socket')
+        os.chmod(self.qsock, 0o666)
+        return p
+
     def start_receiver(self, conf):
         """mailout-smtpd per connection, as the receiver's user, on 127.0.0.1."""
         port = harness.free_port()
@@ -342,6 +359,30 @@ class Privsep(unittest.TestCase):
         m = harness.QUEUE_ID_RE.search(out)
         self.assertIsNotNone(m, out)
         self.assert_spool_file(m.group(1))
+
+    def test_receiver_queues_through_the_service(self):
+        svc = self.start_queue_service()
+        port = self.start_receiver(self.sock_conf)
+        ids = [self.send_smtplib(port) for _ in range(3)]
+        for qid in ids:
+            self.assert_spool_file(qid)
+        # the service and its jobs run as the spool user
+        self.assertEqual(os.stat('/proc/%d' % svc.pid).st_uid, pwd.getpwnam(SPOOLU).pw_uid)
+        self.assertIsNone(svc.poll())
+
+    def test_setuid_queue_refuses_a_listening_socket(self):
+        path = os.path.join(self.tmp, 'listen.sock')
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as ls:
+            ls.bind(path)
+            ls.listen(4)
+            p = subprocess.run(setpriv(RCV) + [os.path.join(self.sbin, 'mailout-queue'),
+                                               '--socket'],
+                               stdin=ls.fileno(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, env={'PATH': '/usr/bin:/bin'},
+                               timeout=60)
+        os.unlink(path)
+        self.assertEqual(p.returncode, 81, p.stderr)
+        self.assertIn(b'set-id', p.stderr)
 
     def test_scanner_through_the_socket(self):
         """The receiver, as its user, runs the installed mailout-scan; the

@@ -19,7 +19,7 @@ import unittest
 from test_install import make
 
 SERVICES = ('mailout-smtpd@.service', 'mailout-submission@.service', 'mailout-smtps@.service',
-            'mailout-queue@.service', 'mailout-deliver.service')
+            'mailout-queue.service', 'mailout-deliver.service')
 EXPOSURE_MAX = 2.0
 
 
@@ -104,8 +104,11 @@ class Units(unittest.TestCase):
             self.assertRegex(text, r'(?m)^User=mailout$')
             self.assertNotIn(os.path.join(self.var, 'spool'), text)
             self.assertIn('LoadCredential=tls:', text)
-        text = self.unit('mailout-queue@.service')
+        text = self.unit('mailout-queue.service')
         self.assertRegex(text, r'(?m)^PrivateNetwork=yes$')
+        # SIGTERM to the service alone: its running jobs finish
+        self.assertRegex(text, r'(?m)^KillMode=mixed$')
+        self.assertNotRegex(text, r'(?m)^StandardInput=socket$')
         self.assertRegex(text, r'(?m)^RestrictAddressFamilies=AF_UNIX$')
         self.assertRegex(text, r'(?m)^ReadWritePaths=%s$' %
                          re.escape(os.path.join(self.var, 'spool/mailout')))
@@ -124,7 +127,10 @@ class Units(unittest.TestCase):
         q = self.unit('mailout-queue.socket')
         self.assertRegex(q, r'(?m)^ListenStream=%s$' %
                          re.escape(os.path.join(self.run_dir, 'mailout-queue.sock')))
-        self.assertRegex(q, r'(?m)^Accept=yes$')
+        # one service for all clients (Accept=no), nothing left of the
+        # per-connection template
+        self.assertRegex(q, r'(?m)^Accept=no$')
+        self.assertFalse(os.path.exists(os.path.join(self.unitdir, 'mailout-queue@.service')))
         path = self.unit('mailout-deliver.path')
         self.assertRegex(path, r'(?m)^DirectoryNotEmpty=%s$' %
                          re.escape(os.path.join(self.var, 'spool/mailout/new')))

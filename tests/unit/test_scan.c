@@ -6,8 +6,12 @@
  * names) and inspected in memory; the reply line; the notification;
  * libarchive loaded only for a message that may hold an archive (the
  * inspector asks for it, the parent loads it and inspects again);
- * and the sandbox: after scan_confine() socket, open, exec and fork
- * must fail.  Never writes files or talks to the network.
+ * and the sandbox: after scan_child_fds() the child holds /dev/null on
+ * fds 0-2 and its verdict pipe on fd 3, nothing else (whatever its
+ * parent had open: a socket like a client connection, a file); after
+ * scan_confine() socket, open, exec, fork, signals to another process
+ * and reading another process's memory must fail.  Never writes files
+ * or talks to the network.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +29,9 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 static void
@@ -390,6 +397,8 @@ static int
 confined_child(void)
 {
 	char *const argv[] = {(char *)"/bin/true", NULL};
+	static char secret[16] = "parent's secret", copy[16];
+	struct iovec local = {copy, sizeof(copy)}, remote = {secret, sizeof(secret)};
 
 	if (scan_confine() < 0)
 		return 10;
@@ -402,6 +411,12 @@ confined_child(void)
 	execv(argv[0], argv);
 	if (fork() == 0)
 		_exit(99);
+	if (kill(getppid(), 0) == 0 || errno != EPERM)
+		return 14;
+	if (syscall(SYS_tgkill, getppid(), getppid(), 0) == 0 || errno != EPERM)
+		return 15;
+	if (process_vm_readv(getppid(), &local, 1, &remote, 1, 0) >= 0 || errno != EPERM)
+		return 16;
 	return 0;
 }
 
@@ -414,6 +429,57 @@ test_sandbox(void **unused)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(confined_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* same_file - fd a is open on the file st describes */
+static bool
+same_file(int fd, const struct stat *st)
+{
+	struct stat f;
+
+	return fstat(fd, &f) == 0 && f.st_dev == st->st_dev && f.st_ino == st->st_ino;
+}
+
+/* fds_child - scan_child_fds in a process that holds a socket, a file
+ * and a pipe: 0 when only /dev/null on 0-2 and the pipe on 3 are left */
+static int
+fds_child(void)
+{
+	struct stat null, pipe_st;
+	int sv[2], p[2], file, fd;
+
+	if (stat("/dev/null", &null) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ||
+	    (file = open("/proc/self/status", O_RDONLY)) < 0 || pipe(p) < 0 ||
+	    fstat(p[1], &pipe_st) < 0)
+		return 20;
+	/* a client connection on fd 2, as inetd hands over */
+	if (dup2(sv[0], 2) < 0)
+		return 21;
+	if (scan_child_fds(p[1]) < 0)
+		return 22;
+	for (fd = 0; fd <= 2; fd++)
+		if (!same_file(fd, &null))
+			return 23 + fd;
+	if (!same_file(3, &pipe_st))
+		return 26;
+	for (fd = 4; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			return 27;
+	return write(2, "x", 1) == 1 ? 0 : 28; /* into /dev/null */
+}
+
+static void
+test_child_fds(void **unused)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fds_child());
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -433,6 +499,7 @@ main(void)
 	    cmocka_unit_test(test_message),
 	    cmocka_unit_test(test_reply),
 	    cmocka_unit_test(test_sandbox),
+	    cmocka_unit_test(test_child_fds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,302 @@
+/*
+ * smtpd_inspect.c - where mailout-smtpd's inspection children come from
+ *
+ * What it is for: choosing the process that forks the confined
+ * inspection child (scan_isolated, smtpd/scan_sandbox.c), so that the
+ * child can read nothing the client may not learn - its verdict, names
+ * taken from the message, reaches the client in the 554, and a bug in
+ * the MIME walker or libarchive could put anything it can read there.
+ *
+ * A session without TLS holds its config and what its client sent:
+ * the session process forks the child itself.  A session that starts
+ * TLS (STARTTLS or implicit) loads the certificate's private key and
+ * the ticket keys all sessions share, and after TLS maybe AUTH's
+ * passwd file or PAM state.  So before that (inspect_before_secrets)
+ * it forks a helper, a copy of itself that holds none of it, and from
+ * then on sends each sealed memfd to the helper over a SOCK_SEQPACKET
+ * pair (SCM_RIGHTS); the helper maps it read-only, runs scan_isolated
+ * (a fresh confined child per message; libarchive is loaded in the
+ * helper when a message first needs it) and sends back the verdict.
+ * The seccomp filter keeps the child from reading the session's memory
+ * any other way (ptrace, process_vm_readv, /proc: open is refused).
+ *
+ * The helper holds /dev/null on fds 0 and 1, the session's stderr on
+ * fd 2 (never the client's: lib/log.c has made it /dev/null under
+ * inetd, and logs through syslog(3), which the helper reopens) and its
+ * socket on fd 3: no client connection, no listening socket.  It ends
+ * when the socket reaches EOF (the session exited) or is killed by the
+ * session's exit handler; it never runs the session's atexit handlers
+ * or flushes its stdio (_exit).
+ * What it must never do: inspect in the session process once a secret
+ * may be loaded (no helper then: the message is deferred), or wait for
+ * the helper without a deadline.
+ */
+#include "smtpd_inspect.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+
+#define HELPER_FD 3
+/* two children at most (without, then with libarchive), each bounded */
+#define HELPER_WAIT_MAX (2 * SCAN_WAIT_MAX + 10)
+
+struct helper_request {
+	uint64_t len; /* octets in the memfd that comes with it */
+};
+
+struct helper_answer {
+	int result; /* enum result of scan_isolated */
+	struct scan_verdict v;
+};
+
+static struct {
+	bool wanted; /* a secret may be loaded: inspect through the helper only */
+	pid_t pid; /* 0: none */
+	int sock; /* -1: none */
+} helper = {false, 0, -1};
+
+/* inspect_fd - the helper's part for one message: map, inspect, unmap */
+static enum result
+inspect_fd(int fd, uint64_t len, struct scan_verdict *v)
+{
+	struct stat st;
+	const char *msg = "";
+	enum result r;
+
+	if (fstat(fd, &st) < 0 || st.st_size < 0 || (uint64_t)st.st_size != len || len > SIZE_MAX) {
+		log_warn("inspection helper: the message is not what was announced");
+		return RES_TEMP;
+	}
+	if (len > 0 &&
+	    (msg = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+		log_warn_errno("inspection helper: mapping the message");
+		return RES_TEMP;
+	}
+	r = scan_isolated(msg, (size_t)len, v);
+	if (len > 0)
+		(void)munmap((void *)msg, (size_t)len);
+	return r;
+}
+
+/* serve_one - one request: recvmsg with the memfd, the answer back;
+ * 0, or -1 at EOF or on a broken request (the helper then exits) */
+static int
+serve_one(int sock)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct helper_request req;
+	struct helper_answer ans;
+	struct iovec iov = {&req, sizeof(req)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd;
+
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (n != (ssize_t)sizeof(req) || c == NULL || c->cmsg_level != SOL_SOCKET ||
+	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	memset(&ans, 0, sizeof(ans));
+	ans.result = (int)inspect_fd(fd, req.len, &ans.v);
+	(void)close(fd);
+	return send(sock, &ans, sizeof(ans), MSG_NOSIGNAL) == (ssize_t)sizeof(ans) ? 0 : -1;
+}
+
+/* helper_main - the helper: its fds, then requests until EOF */
+__attribute__((noreturn)) static void
+helper_main(int sock)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* syslog's and the journal's sockets go with close_range: forget
+	 * them first, so that nothing writes to a number reused below */
+	closelog();
+	log_use_journal(0);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    (sock != HELPER_FD && dup2(sock, HELPER_FD) < 0) ||
+	    close_range(HELPER_FD + 1, ~0U, 0) < 0)
+		_exit(1);
+	while (serve_one(HELPER_FD) == 0)
+		;
+	_exit(0);
+}
+
+/* helper_stop - close the socket, kill and reap the helper */
+static void
+helper_stop(void)
+{
+	if (helper.sock >= 0)
+		(void)close(helper.sock);
+	helper.sock = -1;
+	if (helper.pid > 0) {
+		(void)kill(helper.pid, SIGKILL);
+		while (waitpid(helper.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	helper.pid = 0;
+}
+
+/* helper_start - the socket pair, the fork; 0 or -1 (errno) */
+static int
+helper_start(void)
+{
+	int sv[2], e;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	if ((pid = fork()) < 0) {
+		e = errno;
+		(void)close(sv[0]);
+		(void)close(sv[1]);
+		errno = e;
+		return -1;
+	}
+	if (pid == 0) {
+		(void)close(sv[0]);
+		helper_main(sv[1]);
+	}
+	(void)close(sv[1]);
+	helper.pid = pid;
+	helper.sock = sv[0];
+	return 0;
+}
+
+void
+inspect_before_secrets(const struct config *cfg)
+{
+	if (!cfg->content.block_executables || helper.wanted)
+		return;
+	helper.wanted = true;
+	if (helper_start() < 0) {
+		log_warn_errno("unable to start the inspection helper; messages will be deferred");
+		return;
+	}
+	if (atexit(helper_stop) != 0)
+		log_warn("unable to register the inspection helper's end");
+}
+
+/* now_ms - monotonic milliseconds */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ask - the request with the memfd; 0 or -1 */
+static int
+ask(int memfd, size_t len)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct helper_request req = {len};
+	struct iovec iov = {&req, sizeof(req)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &memfd, sizeof(memfd));
+	do
+		n = sendmsg(helper.sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(req) ? 0 : -1;
+}
+
+/* answer - the helper's answer by the deadline; 0, or -1 (errno:
+ * ETIMEDOUT when it did not come in time) */
+static int
+answer(struct helper_answer *ans)
+{
+	struct pollfd p = {helper.sock, POLLIN, 0};
+	long long until = now_ms() + HELPER_WAIT_MAX * 1000LL, left;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if ((left = until - now_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if ((rc = poll(&p, 1, (int)left)) < 0 && errno != EINTR)
+			return -1;
+		if (rc > 0)
+			break;
+	}
+	do
+		n = recv(helper.sock, ans, sizeof(*ans), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*ans)) {
+		errno = n < 0 ? errno : EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* through_helper - one message through the helper; a helper that
+ * fails us is stopped, and the session's later messages are deferred */
+static enum result
+through_helper(int memfd, size_t len, struct scan_verdict *v)
+{
+	struct helper_answer ans;
+
+	if (helper.sock < 0) {
+		log_warn("no inspection helper: message deferred");
+		return RES_TEMP;
+	}
+	if (ask(memfd, len) < 0 || answer(&ans) < 0) {
+		log_warn_errno("the inspection helper failed");
+		helper_stop();
+		return RES_TEMP;
+	}
+	if (ans.result != RES_OK)
+		return RES_TEMP; /* the helper logged why */
+	*v = ans.v;
+	if (scan_verdict_check(v) < 0) {
+		log_warn("the inspection helper gave a bad verdict");
+		helper_stop();
+		return RES_TEMP;
+	}
+	return RES_OK;
+}
+
+enum result
+inspect_message(int memfd, const char *msg, size_t len, struct scan_verdict *v)
+{
+	if (helper.wanted)
+		return through_helper(memfd, len, v);
+	return scan_isolated(msg, len, v);
+}

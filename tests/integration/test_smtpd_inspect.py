@@ -1,0 +1,256 @@
+"""test_smtpd_inspect.py - mailout-smtpd inspects what it receives itself
+
+With content.block_executables the receiver holds each message in a
+sealed memfd, inspects it in a confined child and then queues it,
+refuses it with the 554 naming the file, or queues a notification:
+no mailout-scan runs.  Here $MAILOUT_SCAN names a program that leaves
+a mark and fails, so a scanner that ran would show (and defer the
+message).  Covered: DATA and BDAT LAST, pipelined commands after the
+content, a zip holding an executable (libarchive is then loaded into
+the session process, which forks the inspector), executable_action =
+bounce, a queue that fails (451, and still 554 for an executable), and
+a session that started TLS: from before the key was loaded on, its
+inspectors come from a helper process that holds /dev/null, the
+session's stderr and its own socket, never the client's connection.
+Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_smtpd_inspect
+(from tests/integration).
+"""
+
+import base64
+import io
+import os
+import signal
+import stat
+import zipfile
+
+import harness
+
+SENDER, RCPT = 'sender@example.org', 'rcpt@example.org'
+PE = b'MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff' + b'\0' * 200
+REJECT = 'content {\n block_executables = true\n executable_action = "reject"\n}\n'
+BOUNCE = 'content {\n block_executables = true\n executable_action = "bounce"\n}\n'
+
+
+def attach(name, data):
+    """A message with one base64 attachment (CRLF endings, no final dot)."""
+    lines = ['From: <%s>' % SENDER, 'To: <%s>' % RCPT, 'Subject: inspect', 'MIME-Version: 1.0',
+             'Content-Type: multipart/mixed; boundary="b"', '', '--b',
+             'Content-Type: text/plain', '', 'see the attachment', '--b',
+             'Content-Type: application/octet-stream; name="%s"' % name,
+             'Content-Disposition: attachment; filename="%s"' % name,
+             'Content-Transfer-Encoding: base64', '',
+             base64.encodebytes(data).decode().rstrip('\n'), '--b--', '']
+    return '\r\n'.join(lines).encode()
+
+
+def zip_of(name, data):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, data)
+    return b.getvalue()
+
+
+def maps_libarchive(pid):
+    with open('/proc/%d/maps' % pid) as f:
+        return 'libarchive' in f.read()
+
+
+def gone(pid):
+    """pid has exited (or is a zombie)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except OSError:
+        return True
+
+
+def fd_targets(pid):
+    """{fd: readlink target} of a process."""
+    d = '/proc/%d/fd' % pid
+    return {int(n): os.readlink(os.path.join(d, n)) for n in os.listdir(d)}
+
+
+class InspectInSmtpd(harness.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        for b in ('mailout-smtpd', 'mailout-queue'):
+            if not harness.have_bin(b):
+                self.fail('%s is not built' % b)
+        self.mark = os.path.join(self.tmp, 'scanner-ran')
+        self.scanner = os.path.join(self.tmp, 'fake-scan')
+        with open(self.scanner, 'w') as f:
+            f.write('#!/bin/sh\ntouch %s\nexit 71\n' % self.mark)
+        os.chmod(self.scanner, 0o755)
+        self.config(extra=REJECT)
+
+    def receiver(self, mode='tcpserver', listener='plain', env=None):
+        e = {'MAILOUT_SCAN': self.scanner}
+        e.update(env or {})
+        return self.start_receiver(mode=mode, listener=listener, env=e)
+
+    def tearDown(self):
+        self.assertFalse(os.path.exists(self.mark), 'mailout-scan was run')
+        super().tearDown()
+
+    def session(self, r):
+        c = self.raw(r)
+        c.expect(250, 'EHLO client.test.example')
+        return c
+
+    def data(self, c, msg):
+        """MAIL, RCPT, DATA, msg: the final reply (code, lines)."""
+        c.expect(250, 'MAIL FROM:<%s>' % SENDER)
+        c.expect(250, 'RCPT TO:<%s>' % RCPT)
+        c.expect(354, 'DATA')
+        c.send(msg + b'.\r\n')
+        return c.reply(30)
+
+    def test_executable_refused_clean_queued(self):
+        c = self.session(self.receiver())
+        code, lines = self.data(c, attach('report.pdf', PE))
+        self.assertEqual(code, 554, lines)
+        self.assertRegex(lines[-1], r'^554 5\.7\.1 Attachment "report\.pdf" is an executable')
+        self.assert_spool_empty()
+        code, lines = self.data(c, attach('notes.txt', b'plain words\n'))
+        self.assertEqual(code, 250, lines)
+        msg = self.assert_queued(lines[-1], SENDER, [RCPT])
+        self.assertTrue(msg['content'].startswith(b'Received: from client.test.example'))
+        c.expect(221, 'QUIT')
+
+    def test_zip_inspected_with_libarchive_loaded_in_the_session(self):
+        r = self.receiver()
+        c = self.session(r)
+        pid = r.wait_session()
+        self.assertIn('mailout-smtpd', harness.exe_of(pid))
+        self.assertEqual(self.data(c, harness.message('plain'))[0], 250)
+        self.assertFalse(maps_libarchive(pid), 'libarchive loaded for a plain message')
+        code, lines = self.data(c, attach('docs.zip', zip_of('readme.txt', PE)))
+        self.assertEqual(code, 554, lines)
+        self.assertIn('Attachment "readme.txt" (inside "docs.zip") is an executable', lines[-1])
+        self.assertTrue(maps_libarchive(pid), 'libarchive is not in the session process')
+        self.assertEqual(harness.children_of(pid), [], 'an inspector outlived its message')
+        code, lines = self.data(c, attach('docs.zip', zip_of('readme.txt', b'words\n')))
+        self.assertEqual(code, 250, lines)
+        self.assertEqual(len(self.spool_new()), 2)
+
+    def test_bdat_last_and_pipelining(self):
+        c = self.session(self.receiver())
+        bad = attach('setup.exe', b'not even a program')
+        # all at once: a BDAT transaction, then DATA of the next one
+        c.send(('MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nBDAT %d LAST\r\n' %
+                (SENDER, RCPT, len(bad))).encode() + bad +
+               ('MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n' % (SENDER, RCPT)).encode())
+        for want in (250, 250, 554, 250, 250, 354):
+            code, lines = c.reply(30)
+            self.assertEqual(code, want, lines)
+            if want == 554:
+                self.assertIn('"setup.exe" is an executable', lines[-1])
+        # the content, its dot and the next commands in one write
+        c.send(harness.message('pipelined') + b'.\r\nNOOP\r\nMAIL FROM:<%s>\r\n' % SENDER.encode())
+        code, lines = c.reply(30)
+        self.assertEqual(code, 250, lines)
+        self.assert_queued(lines[-1], SENDER, [RCPT])
+        c.expect(250)  # NOOP
+        c.expect(250)  # MAIL
+        c.expect(250, 'RCPT TO:<%s>' % RCPT)
+        good = harness.message('chunked')
+        c.send(b'BDAT 10\r\n' + good[:10] + b'BDAT %d LAST\r\n' % (len(good) - 10) + good[10:])
+        c.expect(250)
+        code, lines = c.reply(30)
+        self.assertEqual(code, 250, lines)
+        self.assertEqual(len(self.spool_new()), 2)
+
+    def test_bounce_queues_the_notification(self):
+        self.config(extra=BOUNCE)
+        c = self.session(self.receiver())
+        code, lines = self.data(c, attach('docs.zip', zip_of('run.bat', b'echo hi\r\n')))
+        self.assertEqual(code, 250, lines)
+        (qid,) = self.spool_new()
+        note = self.read_spool(qid)
+        self.assertEqual(note['from'], '')
+        self.assertEqual(note['to'], [SENDER])
+        self.assertIn(b'Attachment "run.bat" (inside "docs.zip") is an executable', note['content'])
+
+    def test_queue_failure_is_temporary(self):
+        c = self.session(self.receiver(env={'MAILOUT_QUEUE': '/bin/false'}))
+        code, lines = self.data(c, harness.message('clean'))
+        self.assertEqual(code, 451, lines)
+        code, lines = self.data(c, attach('report.pdf', PE))
+        self.assertEqual(code, 554, lines)
+        self.assert_spool_empty()
+
+    def test_tls_session_inspects_in_a_helper(self):
+        """Inspectors of a session that started TLS come from a helper
+        forked before the key was loaded; the helper holds no client fd."""
+        r = self.receiver(mode='socket-activate-inetd', listener='smtp')
+        c = self.session(r)
+        pid = r.wait_session()
+        self.assertEqual(harness.children_of(pid), [], 'a helper before STARTTLS')
+        c.expect(220, 'STARTTLS')
+        c.starttls()
+        c.expect(250, 'EHLO client.test.example')
+        (helper,) = harness.children_of(pid)
+        self.assertIn('mailout-smtpd', harness.exe_of(helper))
+        session_fds, helper_fds = fd_targets(pid), fd_targets(helper)
+        self.assertEqual(sorted(helper_fds), [0, 1, 2, 3], helper_fds)
+        # inetd: the connection is the session's fds 0 and 1; the
+        # helper keeps the session's stderr (lib/log.c: never the client)
+        self.assertTrue(session_fds[0].startswith('socket:'), session_fds)
+        self.assertEqual(helper_fds[0], '/dev/null', helper_fds)
+        self.assertEqual(helper_fds[1], '/dev/null', helper_fds)
+        self.assertEqual(helper_fds[2], session_fds[2], helper_fds)
+        self.assertNotEqual(helper_fds[2], session_fds[0], helper_fds)
+        self.assertTrue(helper_fds[3].startswith('socket:'), helper_fds)
+        self.assertNotIn(helper_fds[3], session_fds.values(), 'the helper holds a session fd')
+        code, lines = self.data(c, attach('docs.zip', zip_of('readme.txt', PE)))
+        self.assertEqual(code, 554, lines)
+        self.assertIn('"readme.txt" (inside "docs.zip")', lines[-1])
+        self.assertFalse(maps_libarchive(pid), 'libarchive loaded in the TLS session process')
+        self.assertTrue(maps_libarchive(helper), 'libarchive not loaded in the helper')
+        code, lines = self.data(c, attach('notes.txt', b'words\n'))
+        self.assertEqual(code, 250, lines)
+        self.assert_queued(lines[-1], SENDER, [RCPT])
+        self.assertEqual(harness.children_of(pid), [helper])
+        c.expect(221, 'QUIT')
+        harness.wait_for(lambda: gone(helper), what='the helper to end with its session')
+
+    def test_helper_gone_defers(self):
+        """A helper that dies (as an inspection that crashed would leave
+        it) is not replaced once the key is loaded: 451, the session
+        goes on, nothing is queued."""
+        r = self.receiver(mode='socket-activate-inetd', listener='smtp')
+        c = self.session(r)
+        pid = r.wait_session()
+        c.expect(220, 'STARTTLS')
+        c.starttls()
+        c.expect(250, 'EHLO client.test.example')
+        (helper,) = harness.children_of(pid)
+        os.kill(helper, signal.SIGKILL)
+        for subject in ('first', 'second'):
+            code, lines = self.data(c, harness.message(subject))
+            self.assertEqual(code, 451, lines)
+        self.assertEqual(harness.children_of(pid), [])
+        c.expect(250, 'RSET')
+        self.assert_spool_empty()
+        self.assertIn('the inspection helper failed', self.smtpd_log(r))
+
+    def test_implicit_tls_inspects_in_a_helper(self):
+        r = self.receiver(mode='tcpserver', listener='smtps')
+        s = self.smtp(r, ssl_wrap=True)
+        pid = r.wait_session()
+        (helper,) = harness.children_of(pid)
+        for fd, target in fd_targets(helper).items():
+            # tcpserver: the connection is fds 0 and 1 of the session
+            self.assertFalse(stat.S_ISSOCK(os.stat('/proc/%d/fd/%d' % (helper, fd)).st_mode) and
+                             fd != 3, (fd, target))
+        with self.assertRaises(harness.smtplib.SMTPDataError) as cm:
+            s.sendmail(SENDER, [RCPT], attach('x.scr', b'hello'))
+        self.assertEqual(cm.exception.smtp_code, 554)
+        s.sendmail(SENDER, [RCPT], attach('x.txt', b'hello'))
+        self.assertEqual(len(self.spool_new()), 1)
+
+
+if __name__ == '__main__':
+    import unittest
+    unittest.main()
