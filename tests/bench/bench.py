@@ -5,19 +5,29 @@ the programs and the two C tools) with Debian's /usr/bin/python3:
 
     bench.py --bin BUILD/bin --tools BUILD/bench-tools --out build/bench
 
+mailout runs as deployed: the receivers hand each message over
+queue.socket to one queue service (mailout-queue --socket started by
+systemd-socket-activate -l, as mailout-queue.socket with Accept=no
+does; bench_peers.QueueService), started afresh before each run.
 Measures, each as the median of REPS (>= 3) repetitions:
   - the fsync ceiling of the spool's file system (fsyncbench);
   - accept rates with Postfix's smtp-source (1 and 10 sessions, one
     message per connection and many), mailout under
     systemd-socket-activate --accept and under tcpserver, and a private
-    Postfix instance that holds what it accepts;
+    Postfix instance that holds what it accepts; one shape also with
+    mailout-queue exec'd per message (tcpserver, MAILOUT_QUEUE: qmail's
+    way, no socket);
   - the drain of DRAIN messages to smtp-sink, 1 and 4 connections;
   - STARTTLS accept rates with loadclient (resumption off and on);
-  - memory of a receiver process paused in a dialogue, and idle footprint;
-  - instructions per message (callgrind) of mailout-smtpd and
-    mailout-queue, with their hot spots.
+  - the hand-off alone (bench_handoff.py): mailout-queue spawned per
+    message against the queue service;
+  - memory of a receiver process paused in a dialogue and of the queue
+    service with a hand-off in flight; the idle footprint once the
+    service has exited after its idle time;
+  - instructions per message (callgrind) of the receive chain, split by
+    process, with the hot spots (bench_profile.py).
 Prints the table and writes it, dated, to OUT/results.md (callgrind
-files and annotations beside it).  Every loop is bounded in count and
+files and reports beside it).  Every loop is bounded in count and
 time; everything started is stopped by pid; Postfix is stopped at the
 end whatever happens.
 """
@@ -28,6 +38,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import statistics
 import sys
 import time
@@ -36,6 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
 sys.path.insert(0, HERE)
 
+import bench_handoff  # noqa: E402
 import bench_peers  # noqa: E402
 import bench_profile  # noqa: E402
 import certs  # noqa: E402
@@ -47,7 +59,7 @@ N_ACCEPT = int(os.environ.get('N_ACCEPT', '500'))
 N_TLS = int(os.environ.get('N_TLS', '200'))
 DRAIN = int(os.environ.get('DRAIN', '5000'))
 # PARTS=accept,tls runs only those parts (while working on one of them)
-PARTS = set(os.environ.get('PARTS', 'accept,drain,tls,memory,profile').split(','))
+PARTS = set(os.environ.get('PARTS', 'accept,drain,tls,handoff,memory,profile').split(','))
 SENDER, RCPT = 'bench@example.org', 'rcpt@example.org'
 CLIENTS = {'campus': {'networks': ['127.0.0.0/8'], 'require_tls': False, 'require_dns': False,
                       'verify_sender': False, 'relay_domains': ['example.org']}}
@@ -55,6 +67,10 @@ LISTENERS = {'smtp': {'tls': 'starttls', 'auth': 'none'}}
 # (label, smtp-source sessions, -d: many messages per connection)
 ACCEPT_SHAPES = [('1 session, 1 msg/conn', 1, False), ('10 sessions, 1 msg/conn', 10, False),
                  ('1 session, many msg/conn', 1, True), ('10 sessions, many msg/conn', 10, True)]
+# the shape also run with mailout-queue exec'd per message (no queue.socket)
+CLASSIC_SHAPE = '10 sessions, 1 msg/conn'
+CLASSIC = 'tcpserver, mailout-queue exec\'d'
+SERVICE_IDLE = 10  # seconds: mailout-queue --socket's default -t, as the unit runs it
 # (label, concurrency, connections, messages per connection, resume)
 TLS_SHAPES = [('1 client, 1 msg/conn', 1, N_TLS, 1, False),
               ('10 clients, 1 msg/conn', 10, N_TLS, 1, False),
@@ -102,20 +118,38 @@ class Table:
         return '\n'.join(out + [''] + self.notes) + '\n'
 
 
-def mailout_config(b, sink, conns):
+def queue_socket(b):
+    return os.path.join(b.tmp, 'queue.sock')
+
+
+def mailout_config(b, sink, conns, socket_handoff=True):
     """The bench's mailout.conf: clients on 127.0.0.0/8 without TLS or
-    DNS checks, STARTTLS offered, gateway smtp-sink without TLS, and a
-    state_dir of its own (TLS ticket keys shared by the receivers)."""
+    DNS checks, STARTTLS offered, gateway smtp-sink without TLS, a
+    state_dir of its own (TLS ticket keys shared by the receivers) and,
+    unless socket_handoff is false, queue.socket."""
     state = os.path.join(b.tmp, 'state')
     os.makedirs(state, exist_ok=True)
+    extra = 'state_dir = "%s"\n' % state
+    if socket_handoff:
+        extra += 'queue { socket = "%s" }\n' % queue_socket(b)
     return b.render_config(clients=CLIENTS, listeners=LISTENERS, gateway={
         'servers': ['[127.0.0.1]:%d' % sink.port], 'tls': 'none', 'connections': conns},
-        extra='state_dir = "%s"\n' % state)
+        extra=extra)
 
 
 class Bench(harness.TestCase):
     def runTest(self):
         pass
+
+    def env(self, extra=None):
+        """The harness's environment without the sanitizers' options,
+        and without MAILOUT_QUEUE and MAILOUT_SCAN unless extra names
+        them: the receivers then hand off over queue.socket."""
+        env = super().env(extra)
+        keep = set(extra or ())
+        return {k: v for k, v in env.items() if k not in (
+            'ASAN_OPTIONS', 'UBSAN_OPTIONS') and (k in keep or k not in (
+                'MAILOUT_QUEUE', 'MAILOUT_SCAN'))}
 
 
 def median(xs):
@@ -173,18 +207,26 @@ def accept_once(name, port, clear, count, sessions, many):
     return N_ACCEPT / dt, cpu
 
 
-def start_tcpserver(b):
+def start_tcpserver(b, conf=None, env=None):
     """mailout-smtpd under tcpserver as a qmail admin runs it: -RHl0, so
     that tcpserver asks no DNS server for names (loopback only)."""
     port = harness.free_port()
     argv = ['tcpserver', '-q', '-R', '-H', '-l', '0', '-c', '200', '127.0.0.1', str(port),
-            harness.bin('mailout-smtpd'), '-c', b.conf, '-l', 'smtp']
-    p = b.start(argv, name='receiver-tcpserver')
+            harness.bin('mailout-smtpd'), '-c', conf or b.conf, '-l', 'smtp']
+    p = b.start(argv, name='receiver-tcpserver', env=b.env(env))
     harness.wait_listening(port, proc=p)
     return harness.Receiver(p, '127.0.0.1', port, 'tcpserver')
 
 
-def bench_accept(t, b, pf, tools):
+def start_classic(b, sink):
+    """tcpserver with mailout-queue exec'd per message, as a qmail admin
+    runs it: a config without queue.socket, MAILOUT_QUEUE naming the
+    program (the installed one would be the compiled-in path)."""
+    conf = b.write_config(mailout_config(b, sink, 4, socket_handoff=False), name='classic.conf')
+    return start_tcpserver(b, conf, {'MAILOUT_QUEUE': harness.bin('mailout-queue')})
+
+
+def bench_accept(t, b, pf, tools, svc, sink):
     new = os.path.join(b.spool, 'new')
     fs_dir = os.path.join(b.tmp, 'fsync')
     os.mkdir(fs_dir)
@@ -192,34 +234,50 @@ def bench_accept(t, b, pf, tools):
     try:
         rcvs.append(b.start_receiver('socket-activate-fds', listener='smtp', addr='127.0.0.1'))
         rcvs.append(start_tcpserver(b))
-        servers = [('systemd', rcvs[0].port, lambda: clear_dir(new), lambda: len(os.listdir(new))),
-                   ('tcpserver', rcvs[1].port, lambda: clear_dir(new),
-                    lambda: len(os.listdir(new))),
-                   ('postfix', pf.port, pf.delete_all, pf.held)]
+        rcvs.append(start_classic(b, sink))
+
+        def mailout():
+            clear_dir(new)
+            svc.fresh()
+
+        def classic():
+            clear_dir(new)
+            svc.stop()  # not used: a run that tried the socket would fail
+
+        def queued():
+            return len(os.listdir(new))
+
+        # (name, port, prepare, count, shapes)
+        servers = [('systemd', rcvs[0].port, mailout, queued, None),
+                   ('tcpserver', rcvs[1].port, mailout, queued, None),
+                   (CLASSIC, rcvs[2].port, classic, queued, (CLASSIC_SHAPE,)),
+                   ('postfix', pf.port, pf.delete_all, pf.held, None)]
         rates, cpu, fsync = {}, {}, {1: [], 8: []}
         for _ in range(REPS):
             fsync[1].append(fsync_probe(tools, fs_dir, 1, 100))
             fsync[8].append(fsync_probe(tools, fs_dir, 8, 50))
             for label, sessions, many in ACCEPT_SHAPES:
-                for name, port, clear, count in servers:
-                    rate, ms = accept_once(name, port, clear, count, sessions, many)
+                for name, port, prepare, count, shapes in servers:
+                    if shapes and label not in shapes:
+                        continue
+                    rate, ms = accept_once(name, port, prepare, count, sessions, many)
                     rates.setdefault((name, label), []).append(rate)
                     cpu.setdefault((name, label), []).append(ms)
         clear_dir(new)
         pf.delete_all()
     finally:
+        svc.stop()
         for r in rcvs:
             b.stop(r.proc)
     t.add('fsync', 'commits/s, 1 writer', 'commits/s', median(fsync[1]), None)
     t.add('fsync', 'commits/s, 8 writers', 'commits/s', median(fsync[8]), None)
-    for mode in ('systemd', 'tcpserver'):
-        for label, _, _ in ACCEPT_SHAPES:
-            t.add('accept', '%s (%s)' % (label, mode), 'msg/s', median(rates[(mode, label)]),
-                  median(rates[('postfix', label)]))
-    for mode in ('systemd', 'tcpserver'):
-        for label, _, _ in ACCEPT_SHAPES:
-            t.add('accept', 'CPU per message, %s (%s)' % (label, mode), 'ms',
-                  median(cpu[(mode, label)]), median(cpu[('postfix', label)]))
+    for what, unit, res in (('', 'msg/s', rates), ('CPU per message, ', 'ms', cpu)):
+        for mode in ('systemd', 'tcpserver'):
+            for label, _, _ in ACCEPT_SHAPES:
+                t.add('accept', '%s%s (%s)' % (what, label, mode), unit,
+                      median(res[(mode, label)]), median(res[('postfix', label)]))
+        t.add('accept', '%s%s (%s)' % (what, CLASSIC_SHAPE, CLASSIC), unit,
+              median(res[(CLASSIC, CLASSIC_SHAPE)]), median(res[('postfix', CLASSIC_SHAPE)]))
     t.notes.append('CPU per message: the whole machine\'s busy time (/proc/stat, all CPUs) '
                    'during the run over the messages: server, smtp-source and kernel '
                    'together, so the two servers compare on equal terms; lower is better.')
@@ -227,12 +285,14 @@ def bench_accept(t, b, pf, tools):
 
 # -- drain to smtp-sink -----------------------------------------------------
 
-def fill_mailout(b, n):
+def fill_mailout(b, n, svc):
     """Queue n messages through the receiver; returns a copy of the spool."""
     rcv = b.start_receiver('socket-activate-fds', listener='smtp', addr='127.0.0.1')
     try:
+        svc.fresh()
         run(smtp_source(rcv.port, 10, True, n), timeout=900)
     finally:
+        svc.stop()
         b.stop(rcv.proc)
     got = len(os.listdir(os.path.join(b.spool, 'new')))
     if got != n:
@@ -277,8 +337,8 @@ def drain_postfix(pf):
     return dt
 
 
-def bench_drain(t, b, bin_dir, pf, sink):
-    tpl = fill_mailout(b, DRAIN)
+def bench_drain(t, b, bin_dir, pf, sink, svc):
+    tpl = fill_mailout(b, DRAIN, svc)
     for conns in (1, 4):
         conf = b.write_config(mailout_config(b, sink, conns), name='drain-%d.conf' % conns)
         pf.reload(conns)
@@ -303,12 +363,17 @@ def loadclient(tools, port, conc, n, m, resume):
     return dict(kv.split('=', 1) for kv in out.split())
 
 
-def bench_tls(t, b, tools, pf):
+def bench_tls(t, b, tools, pf, svc):
     new = os.path.join(b.spool, 'new')
     rcv = b.start_receiver('socket-activate-fds', listener='smtp', addr='127.0.0.1')
     res = {}
+
+    def mailout():
+        clear_dir(new)
+        svc.fresh()
+
     try:
-        servers = (('mailout', rcv.port, lambda: clear_dir(new)), ('postfix', pf.port, pf.delete_all))
+        servers = (('mailout', rcv.port, mailout), ('postfix', pf.port, pf.delete_all))
         for _ in range(REPS):
             for label, conc, n, m, resume in TLS_SHAPES:
                 for name, port, clear in servers:
@@ -319,6 +384,7 @@ def bench_tls(t, b, tools, pf):
         clear_dir(new)
         pf.delete_all()
     finally:
+        svc.stop()
         b.stop(rcv.proc)
     for label, _, _, _, resume in TLS_SHAPES:
         m = res[('mailout', label)]
@@ -331,9 +397,10 @@ def bench_tls(t, b, tools, pf):
 
 # -- memory -----------------------------------------------------------------------
 
-def paused_session(port, candidates, tls):
+def paused_session(port, candidates, tls, meanwhile=None):
     """Open a session, stop after RCPT; (Rss, Pss, Private_Dirty) kB of
-    the server process that holds it."""
+    the server process that holds it, and what meanwhile() returns,
+    called while the session waits."""
     c = harness.RawClient(port, '127.0.0.1', '127.0.0.1', 30)
     try:
         c.expect(220)
@@ -349,9 +416,59 @@ def paused_session(port, candidates, tls):
         pid = inode and bench_peers.pid_of_socket(inode, candidates())
         if not pid:
             raise AssertionError('no server process holds the connection on port %d' % port)
-        return bench_peers.smaps(pid)
+        return bench_peers.smaps(pid), meanwhile and meanwhile()
     finally:
         c.close()
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def service_busy(b, svc):
+    """A hand-off held in flight in the queue service (the request and
+    its two pipes sent, the message not yet): (Rss, Pss, Private_Dirty)
+    kB of the service's parent and of the job's child; then the message
+    and envelope go, and the job must answer 0."""
+    mr, mw = os.pipe()
+    er, ew = os.pipe()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    try:
+        s.connect(svc.path)
+        socket.send_fds(s, [b'mailout-queue/1\n'], [mr, er])
+        os.close(mr)
+        os.close(er)
+        mr = er = -1
+        kids = harness.wait_for(lambda: harness.children_of(svc.pid), 10,
+                                what='the queue service\'s job')
+        time.sleep(0.3)  # the job has read its request and waits for the message
+        mem = bench_peers.smaps(svc.pid), bench_peers.smaps(kids[0])
+        write_all(mw, bench_profile.message('\n'))
+        os.close(mw)
+        mw = -1
+        write_all(ew, ('F%s\0T%s\0\0' % (SENDER, RCPT)).encode())
+        os.close(ew)
+        ew = -1
+        code = s.recv(1)
+        if code != b'\0':
+            raise AssertionError('the held hand-off got %r, not 0' % code)
+        return mem
+    finally:
+        for fd in (mr, mw, er, ew):
+            if fd >= 0:
+                os.close(fd)
+        s.close()
+
+
+def postfix_cleanup(pf):
+    """(Rss, Pss, Private_Dirty) kB of Postfix's cleanup process (the
+    one that writes the queue file) with the biggest Private_Dirty."""
+    mem = [bench_peers.smaps(p) for p, name in pf.processes().items() if name == 'cleanup']
+    mem = [m for m in mem if m]
+    return max(mem, key=lambda m: m[2]) if mem else None
 
 
 def mailout_idle(bin_dir):
@@ -362,19 +479,39 @@ def mailout_idle(bin_dir):
     return len(procs), sum(x[0] for x in mem), sum(x[1] for x in mem)
 
 
-def bench_memory(t, b, bin_dir, pf, pf_idle):
+def bench_memory(t, b, bin_dir, pf, pf_idle, svc):
     rcv = b.start_receiver('socket-activate-fds', listener='smtp', addr='127.0.0.1')
     try:
-        m = [paused_session(rcv.port, rcv.sessions, tls) for tls in (False, True)]
+        svc.fresh()
+        m = [paused_session(rcv.port, rcv.sessions, tls)[0] for tls in (False, True)]
         rcv.wait_no_session()
+        parent, job = service_busy(b, svc)
+        last = time.monotonic()
+        clear_dir(os.path.join(b.spool, 'new'))
     finally:
         b.stop(rcv.proc)
-    p = [paused_session(pf.port, lambda: list(pf.processes()), tls) for tls in (False, True)]
+    p = [paused_session(pf.port, lambda: list(pf.processes()), tls,
+                        lambda: postfix_cleanup(pf)) for tls in (False, True)]
     for i, what in enumerate(('plain', 'STARTTLS')):
         t.add('memory', 'receiver, paused after RCPT, %s: Private_Dirty' % what, 'kB',
-              m[i][2], p[i][2])
-        t.add('memory', 'receiver, paused after RCPT, %s: PSS' % what, 'kB', m[i][1], p[i][1])
+              m[i][2], p[i][0][2])
+        t.add('memory', 'receiver, paused after RCPT, %s: PSS' % what, 'kB', m[i][1], p[i][0][1])
+    cleanup = p[0][1] or (None, None, None)
+    t.add('memory', 'queue service, hand-off in flight: parent, Private_Dirty', 'kB', parent[2],
+          None)
+    t.add('memory', 'queue service, hand-off in flight: parent, PSS', 'kB', parent[1], None)
+    t.add('memory', 'queue service, hand-off in flight: its job, Private_Dirty', 'kB', job[2],
+          cleanup[2])
+    t.add('memory', 'queue service, hand-off in flight: its job, PSS', 'kB', job[1], cleanup[1])
+    t.notes.append('Queue service memory: one hand-off held open (request sent, message not '
+                   'yet); the parent is what runs while mail moves, the job what each '
+                   'concurrent hand-off adds. Postfix: its cleanup process (the one that '
+                   'writes the queue file; the largest if several run) while a session '
+                   'waits after RCPT.')
+    # nothing of mailout runs once the service has gone after its idle time
+    linger = svc.wait_exit(SERVICE_IDLE + 30) - last
     n, rss, pss = mailout_idle(bin_dir)
+    t.add('idle', 'queue service: seconds it stays after the last hand-off', 's', linger, None)
     t.add('idle', 'processes when nothing happens', 'count', n, pf_idle[0])
     t.add('idle', 'resident memory when nothing happens: PSS', 'kB', pss, pf_idle[2])
     t.add('idle', 'resident memory when nothing happens: RSS', 'kB', rss, pf_idle[1])
@@ -410,13 +547,12 @@ def main():
     t = Table()
     b = Bench()
     b.setUp()
-    b.env = lambda extra=None, _env=b.env: {k: v for k, v in _env(extra).items()
-                                            if k not in ('ASAN_OPTIONS', 'UBSAN_OPTIONS')}
     pf = sink = None
     try:
         cert, key = certs.server('localhost')
         sink = bench_peers.Sink(b.tmp)
         b.write_config(mailout_config(b, sink, 4))
+        svc = bench_peers.QueueService(b, queue_socket(b), b.conf)
         started = datetime.datetime.now()
         print('mailout vs Postfix %s, median of %d runs; %s' % (
             bench_peers.postfix_version(), REPS, machine_line(b.spool)), flush=True)
@@ -426,15 +562,18 @@ def main():
         pf.start()
         pf_idle = postfix_idle(pf)
         if 'accept' in PARTS:
-            bench_accept(t, b, pf, a.tools)
+            bench_accept(t, b, pf, a.tools, svc, sink)
         if 'drain' in PARTS:
-            bench_drain(t, b, a.bin, pf, sink)
+            bench_drain(t, b, a.bin, pf, sink, svc)
         if 'tls' in PARTS:
-            bench_tls(t, b, a.tools, pf)
+            bench_tls(t, b, a.tools, pf, svc)
+        if 'handoff' in PARTS:
+            bench_handoff.bench(t, a.bin, a.tools, b.tmp, REPS)
         if 'memory' in PARTS:
-            bench_memory(t, b, a.bin, pf, pf_idle)
+            bench_memory(t, b, a.bin, pf, pf_idle, svc)
         pf.stop()
-        prof = bench_profile.profile(t, b, a.bin, a.out, a.tools) if 'profile' in PARTS else []
+        prof = bench_profile.profile(t, b, a.bin, a.out, a.tools, queue_socket(b)) \
+            if 'profile' in PARTS else []
         t.notes += ['Postfix idle processes: %s.' % pf_idle[3]] + prof
         header = '## mailout vs Postfix, %s\n\n%s; Postfix %s; median of %d runs.' % (
             started.strftime('%Y-%m-%d'), machine_line(b.spool), bench_peers.postfix_version(),

@@ -4,14 +4,16 @@
 # Installs what the bench needs from Debian (postfix for smtp-source,
 # smtp-sink and the Postfix under comparison; valgrind),
 # keeps the system's own Postfix from running, builds the programs
-# (without sanitizers) and the bench tools (fsyncbench, loadclient, and
-# noconfine.so for the inspection children under callgrind),
+# (without sanitizers) and the bench tools (fsyncbench, loadclient,
+# queuebench for the hand-off alone, and noconfine.so for the inspection
+# children under callgrind),
 # then runs tests/bench/bench.py, which prints the table and writes it,
 # dated, to build/bench/results.md.  Everything stays on loopback; the
 # private Postfix instance runs in a temporary directory and is stopped
 # at the end.  Takes about 10 minutes; REPS=N (>= 3), N_ACCEPT, N_TLS,
-# DRAIN and PROFILE_N shrink or grow it; PARTS=accept,drain,tls,memory,profile
-# (any of them) runs only those parts.  Not part of `make check`.
+# DRAIN, N_HANDOFF and PROFILE_N shrink or grow it;
+# PARTS=accept,drain,tls,handoff,memory,profile (any of them) runs only
+# those parts.  Not part of `make check`.
 #
 #   make bench                        # BUILD=build
 #   tests/bench/bench.sh build/bench
@@ -75,6 +77,9 @@ cc $CFLAGS_BENCH -o "$TOOLS/fsyncbench" tests/bench/fsyncbench.c
 # shellcheck disable=SC2086
 cc $CFLAGS_BENCH -pthread $(pkg-config --cflags openssl) -o "$TOOLS/loadclient" \
 	tests/bench/loadclient.c $(pkg-config --libs openssl)
+# shellcheck disable=SC2086
+cc $CFLAGS_BENCH -Ilib -Iconf -o "$TOOLS/queuebench" tests/bench/queuebench.c \
+	"$BUILDDIR/obj/libmailout.a"
 # shellcheck disable=SC2086
 cc $CFLAGS_BENCH -shared -fPIC -o "$TOOLS/noconfine.so" tests/bench/noconfine.c
 

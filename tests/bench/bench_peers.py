@@ -1,5 +1,6 @@
 """bench_peers.py - the other side of `make bench`: a private Postfix
-instance, smtp-sink, and the process measurements both servers share
+instance, smtp-sink, mailout's queue service as its socket unit starts
+it, and the process measurements both servers share
 
 The Postfix instance lives in a temporary directory of its own (its
 config_directory, queue_directory and data_directory), listens only on
@@ -272,6 +273,61 @@ def pid_of_socket(inode, candidates):
 
 def all_pids():
     return [int(d) for d in os.listdir('/proc') if d.isdigit()]
+
+
+class QueueService:
+    """mailout-queue --socket on a unix socket, as mailout-queue.socket
+    (Accept=no) starts it: systemd-socket-activate -l PATH listens and,
+    on the first connection, execs one mailout-queue --socket (the same
+    pid) with the listening socket on fd 3; it forks a child per
+    connection and exits after its idle time.  systemd keeps the socket
+    and starts the service again for the next client; the activator
+    goes with the service, so fresh() starts it anew before each run.
+    wrap: a command in front of mailout-queue (valgrind); opts: its
+    options after -c (-t SECONDS).  Stopped by pid (SIGTERM: it lets
+    the running jobs finish)."""
+
+    def __init__(self, tc, path, conf, wrap=(), opts=()):
+        self.tc, self.path, self.conf = tc, path, conf
+        self.wrap, self.opts = list(wrap), list(opts)
+        self.proc = None
+
+    def start(self):
+        if os.path.lexists(self.path):
+            os.unlink(self.path)
+        argv = ['systemd-socket-activate', '-l', self.path] + self.wrap + [
+            harness.bin('mailout-queue'), '--socket', '-c', self.conf] + self.opts
+        self.proc = self.tc.start(argv, name='queue-service', env=self.tc.env())
+        harness.wait_unix_listening(self.path, proc=self.proc)
+        return self
+
+    def stop(self, timeout=5.0):
+        if self.proc is not None:
+            self.proc.stop(timeout)
+            if self.proc in self.tc.procs:
+                self.tc.procs.remove(self.proc)
+            self.proc = None
+
+    def fresh(self):
+        self.stop()
+        return self.start()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self):
+        """Is the service (or its activator, before the first client) there?"""
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_exit(self, timeout):
+        """Wait for the service to exit by itself (its idle time);
+        returns the monotonic time it was seen gone."""
+        harness.wait_for(lambda: not self.running(), timeout, step=0.05,
+                         what='the queue service to exit when idle')
+        gone = time.monotonic()
+        self.stop()
+        return gone
 
 
 class Sink:

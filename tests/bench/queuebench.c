@@ -18,7 +18,7 @@
  *
  * What it must never do: run without bound (N is capped, a hand-off
  * has the client's own timeout), or hide a failed message.
- * Part of tests/bench/handoff.py, never of `make check`.
+ * Part of `make bench` (tests/bench/bench_handoff.py), never of `make check`.
  */
 #include <errno.h>
 #include <stdio.h>

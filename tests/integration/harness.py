@@ -121,6 +121,32 @@ def wait_listening(port, kind='tcp', proc=None, timeout=WAIT):
     raise AssertionError('nothing listens on %s port %d after %.0fs' % (kind, port, timeout))
 
 
+def unix_listening(path):
+    """Is a unix stream socket listening at path (/proc/net/unix: flag
+    __SO_ACCEPTCON)?  The file exists from bind(), before listen(): a
+    client that connects in between is refused."""
+    with open('/proc/net/unix') as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if len(cols) >= 8 and cols[7] == path and int(cols[3], 16) & 0x10000:
+                return True
+    return False
+
+
+def wait_unix_listening(path, proc=None, timeout=WAIT):
+    """Wait until a unix socket listens at path, without connecting to it
+    (a probe connection would start a job); proc must not exit first."""
+    deadline = time.monotonic() + timeout
+    while not unix_listening(path):
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError('%s exited with %s before listening on %s:\n%s' %
+                                 (proc.argv[0], proc.returncode, path, proc.log_tail()))
+        if time.monotonic() >= deadline:
+            raise AssertionError('nothing listens on %s after %.0fs' % (path, timeout))
+        time.sleep(0.02)
+
+
 def wait_for(pred, timeout=WAIT, step=0.02, what='condition'):
     """Poll pred() until it returns something true; bounded in time."""
     deadline = time.monotonic() + timeout

@@ -352,8 +352,8 @@ def start_queue_socket(tc):
     path = os.path.join(tc.tmp, 'queue.sock')
     argv = ['systemd-socket-activate', '-l', path, '--accept', '--inetd',
             bin('mailout-queue'), '--socket', '-c', tc.conf]
-    tc.start(argv, name='queue-socket')
-    harness.wait_for(lambda: os.path.exists(path), what='the queue socket')
+    p = tc.start(argv, name='queue-socket')
+    harness.wait_unix_listening(path, proc=p)
     return path
 
 

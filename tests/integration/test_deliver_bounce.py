@@ -43,7 +43,7 @@ class TestBounceOverSocket(DeliverCase):
         argv = ['systemd-socket-activate', '-l', self.qsock, '--accept', '--inetd',
                 bin('mailout-queue'), '--socket', '-c', self.conf]
         p = self.start(argv, name='queue-socket')
-        harness.wait_for(lambda: os.path.exists(self.qsock), what='the queue socket')
+        harness.wait_unix_listening(self.qsock, proc=p)
         return p
 
     def run_deliver(self, *args):

@@ -39,7 +39,6 @@ import zipfile
 
 import harness
 from test_install import make
-from test_queue_service import unix_listening
 
 RCV = 'mo-test-rcv'
 SPOOLU = 'mo-test-spool'
@@ -200,7 +199,7 @@ class Privsep(unittest.TestCase):
             setpriv(SPOOLU) + [os.path.join(self.sbin, 'mailout-queue'), '--socket']
         p = harness.Proc(argv, log, env={'PATH': '/usr/bin:/bin'})
         self.procs.append(p)
-        harness.wait_for(lambda: os.path.exists(self.qsock), what='the queue socket')
+        harness.wait_unix_listening(self.qsock, proc=p)
         os.chmod(self.qsock, 0o666)  # as mailout-queue.socket's SocketMode=
         return p
 
@@ -214,7 +213,7 @@ class Privsep(unittest.TestCase):
             setpriv(SPOOLU) + [os.path.join(self.sbin, 'mailout-queue'), '--socket']
         p = harness.Proc(argv, log, env={'PATH': '/usr/bin:/bin'})
         self.procs.append(p)
-        harness.wait_for(lambda: unix_listening(self.qsock), what='the queue socket')
+        harness.wait_unix_listening(self.qsock, proc=p)
         os.chmod(self.qsock, 0o666)
         return p
 

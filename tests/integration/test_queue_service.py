@@ -43,18 +43,6 @@ PLAIN = {'plain': {'tls': 'none', 'auth': 'none'}}
 NO_SCAN = 'content { block_executables = false }\nqueue { socket = "%s" }\n'
 
 
-def unix_listening(path):
-    """Is a unix stream socket listening at path (/proc/net/unix: flag
-    __SO_ACCEPTCON)?  The file exists from bind(), before listen()."""
-    with open('/proc/net/unix') as f:
-        next(f)
-        for line in f:
-            cols = line.split()
-            if len(cols) >= 8 and cols[7] == path and int(cols[3], 16) & 0x10000:
-                return True
-    return False
-
-
 def write_all(fd, data):
     try:
         view = memoryview(data)
@@ -142,7 +130,7 @@ class QueueService(harness.TestCase):
                 argv += ['-E', '%s=%s' % (k, env[k])]
         argv += [bin('mailout-queue'), '--socket', '-c', conf or self.conf] + list(opts)
         p = self.start(argv, name='queue-service')
-        harness.wait_for(lambda: unix_listening(self.qsock), what='the queue socket')
+        harness.wait_unix_listening(self.qsock, proc=p)
         return p
 
     def service_pid(self, proc):
