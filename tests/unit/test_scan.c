@@ -5,8 +5,9 @@
  * libarchive's writer (zip, tar.gz, 7z, nested, disguised, encrypted
  * names) and inspected in memory; the reply line; the notification;
  * libarchive loaded only for a message that may hold an archive (the
- * inspector asks for it, the parent loads it and inspects again);
- * and the sandbox: after scan_child_fds() the child holds /dev/null on
+ * inspector asks for it, the parent loads it and inspects again); one
+ * inspector kept for many messages, replaced when it died, ran out of
+ * time or served its number; and the sandbox: after scan_child_fds() the child holds /dev/null on
  * fds 0-2 and its verdict pipe on fd 3, nothing else (whatever its
  * parent had open: a socket like a client connection, a file); after
  * scan_confine() socket, open, exec, fork, signals to another process
@@ -28,6 +29,9 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -292,6 +296,21 @@ attach(struct buf *m, const char *type, const char *name, const void *data, size
 }
 
 /* test_lazy - first of all: libarchive not loaded until a part may be an archive */
+/* sealed - m's octets in a sealed memfd, as the receiver holds a message */
+static int
+sealed(const struct buf *m)
+{
+	const char *map;
+	int fd;
+
+	assert_int_equal(scan_memfd_new(&fd), QQ_OK);
+	assert_int_equal(scan_memfd_append(fd, m->s, m->len), 0);
+	assert_int_equal(scan_memfd_seal(fd, m->len, &map), QQ_OK);
+	if (m->len > 0)
+		assert_int_equal(munmap((void *)map, m->len), 0);
+	return fd;
+}
+
 static void
 test_lazy(void **unused)
 {
@@ -316,6 +335,7 @@ test_lazy(void **unused)
 	struct scan_verdict v;
 	struct buf m, z;
 	size_t i;
+	int fd;
 
 	assert_null(scan_arc);
 	scan_message(plain, sizeof(plain) - 1, &v);
@@ -335,13 +355,101 @@ test_lazy(void **unused)
 	assert_int_equal(v.kind, SCAN_NEED_ARCHIVE);
 	assert_string_equal(v.name, "docs.dat");
 	/* the whole way: a confined child asks, the parent loads, a fresh child finds it */
-	assert_int_equal(scan_isolated(m.s, m.len, &v), RES_OK);
+	fd = sealed(&m);
+	assert_int_equal(scan_isolated(fd, m.len, &v), RES_OK);
 	assert_int_equal(v.kind, SCAN_EXEC);
 	assert_string_equal(v.name, "setup.exe");
 	assert_string_equal(v.outer, "docs.dat");
 	assert_non_null(scan_arc);
+	scan_inspector_stop();
+	close(fd);
 	buf_free(&m);
 	buf_free(&z);
+}
+
+/* fds_of - how many descriptors process pid holds */
+static int
+fds_of(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* verdict_of - scan_isolated's kind for the message in fd (-1: RES_TEMP) */
+static int
+verdict_of(int fd, size_t len)
+{
+	struct scan_verdict v;
+
+	return scan_isolated(fd, len, &v) == RES_OK ? v.kind : -1;
+}
+
+static void
+test_inspector_kept(void **unused)
+{
+	struct scan_verdict v;
+	struct buf clean, exe;
+	pid_t first, second;
+	int fc, fe;
+	unsigned i;
+
+	attach(&clean, "text/plain", "notes.txt", "hello", 5);
+	attach(&exe, "application/pdf", "report.pdf", "MZ\x90\x00", 4);
+	fc = sealed(&clean);
+	fe = sealed(&exe);
+	assert_int_equal(scan_inspector_pid(), 0);
+	/* clean, executable, clean: one child, which keeps no message open */
+	assert_int_equal(verdict_of(fc, clean.len), SCAN_CLEAN);
+	first = scan_inspector_pid();
+	assert_true(first > 0);
+	assert_int_equal(verdict_of(fe, exe.len), SCAN_EXEC);
+	assert_int_equal(verdict_of(fc, clean.len), SCAN_CLEAN);
+	assert_int_equal(scan_inspector_pid(), first);
+	assert_int_equal(fds_of(first), 4); /* /dev/null on 0-2, its socket */
+	/* killed while idle: that message is deferred, the next gets a fresh child */
+	assert_int_equal(kill(first, SIGKILL), 0);
+	assert_int_equal(verdict_of(fc, clean.len), -1);
+	assert_int_equal(scan_inspector_pid(), 0);
+	assert_int_equal(verdict_of(fe, exe.len), SCAN_EXEC);
+	second = scan_inspector_pid();
+	assert_true(second > 0 && second != first);
+	/* its time ran out (the alarm it arms for each message): refused as
+	 * too long to inspect, and replaced */
+	assert_int_equal(kill(second, SIGALRM), 0);
+	assert_int_equal(scan_isolated(fc, clean.len, &v), RES_OK);
+	assert_int_equal(v.kind, SCAN_UNINSPECTABLE);
+	assert_string_equal(v.why, "takes too long to inspect");
+	assert_int_equal(scan_inspector_pid(), 0);
+	/* a child serves SCAN_INSPECTOR_MESSAGES, then a fresh one */
+	for (i = 0; i < SCAN_INSPECTOR_MESSAGES; i++) {
+		assert_int_equal(verdict_of(fc, clean.len), SCAN_CLEAN);
+		if (i == 0)
+			first = scan_inspector_pid();
+		assert_int_equal(scan_inspector_pid(), first);
+	}
+	assert_int_equal(verdict_of(fc, clean.len), SCAN_CLEAN);
+	assert_true(scan_inspector_pid() != first);
+	/* stopped: gone and reaped */
+	second = scan_inspector_pid();
+	scan_inspector_stop();
+	assert_int_equal(scan_inspector_pid(), 0);
+	assert_int_equal(kill(second, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	close(fc);
+	close(fe);
+	buf_free(&clean);
+	buf_free(&exe);
 }
 
 static void
@@ -498,6 +606,7 @@ main(void)
 	    cmocka_unit_test(test_not_archives),
 	    cmocka_unit_test(test_message),
 	    cmocka_unit_test(test_reply),
+	    cmocka_unit_test(test_inspector_kept),
 	    cmocka_unit_test(test_sandbox),
 	    cmocka_unit_test(test_child_fds),
 	};
