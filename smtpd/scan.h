@@ -57,7 +57,6 @@
 #define SCAN_CPU_MAX (SCAN_TIME_MAX / 2)
 #define SCAN_CPU_WORN 1
 #define SCAN_INSPECTOR_MESSAGES 1000 /* a child serves this many, then a fresh one */
-#define SCAN_STOP_WAIT_MS 2000 /* for a child told to go (EOF), then it is killed */
 #define SCAN_SIZE_SLACK ((uint64_t)64 * 1024) /* as mailout-queue: room for Received: */
 #define SCAN_SIZE_DEFAULT ((uint64_t)1024 * 1024 * 1024) /* limits.message_size = 0 */
 
@@ -209,19 +208,17 @@ int scan_verdict_check(struct scan_verdict *v);
 
 /* scan_inspector.c */
 /* scan_isolated - the verdict on the len octets of the sealed memfd,
- * from the process's confined child (forked at the first message, then
- * kept); when it needs libarchive, load it and ask a fresh child.
- * RES_OK with the verdict (a child that took too long: SCAN_UNINSPECTABLE),
- * RES_TEMP when a child failed us or libarchive could not be loaded */
-enum result scan_isolated(int memfd, size_t len, struct scan_verdict *v);
-/* scan_inspector_stop - tell the child to go (EOF), wait for it up to
- * SCAN_STOP_WAIT_MS, then kill it; reaped.  Nothing if there is none. */
+ * which the caller has mapped at msg, from the process's confined child
+ * (forked at the first message, then kept: a fresh child reads msg, a
+ * kept one gets the memfd); when it needs libarchive, load it and ask a
+ * fresh child.  RES_OK with the verdict (a child that took too long:
+ * SCAN_UNINSPECTABLE), RES_TEMP when a child failed us or libarchive
+ * could not be loaded */
+enum result scan_isolated(int memfd, const char *msg, size_t len, struct scan_verdict *v);
+/* scan_inspector_stop - kill and reap the child; nothing if there is none */
 void scan_inspector_stop(void);
 /* scan_inspector_pid - the child's pid, 0 when there is none */
 pid_t scan_inspector_pid(void);
-/* scan_end_child - wait up to grace_ms for pid to exit (a child that was
- * told to go), then SIGKILL and reap it; its wait status, or -1 */
-int scan_end_child(pid_t pid, int grace_ms);
 
 /* scan_reply.c */
 /* scan_reply - 554 5.7.1 "Attachment ... is an executable ..." */

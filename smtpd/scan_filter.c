@@ -30,7 +30,7 @@ inspect_and_act(const struct scan_job *j, int memfd)
 	enum result got;
 	int rc;
 
-	got = scan_isolated(memfd, j->len, &v);
+	got = scan_isolated(memfd, j->msg, j->len, &v);
 	scan_inspector_stop(); /* one message per process: not kept */
 	if (got != RES_OK)
 		return QQ_TEMP;

@@ -8,12 +8,14 @@
  * (smtpd/smtpd_inspect.c), mailout-scan for its one message - and then
  * serves every later one of that process: a fork, a seccomp filter and
  * an exit per message cost the kernel far more than the inspection of
- * a plain message.  The parent sends each sealed memfd over a
- * SOCK_SEQPACKET pair (SCM_RIGHTS) with its length; the child maps it
- * read-only, closes it, inspects, unmaps, writes its fixed-size verdict
- * and waits for the next.  It exits at EOF (the parent is done with
- * it, scan_inspector_stop) and is killed with its parent
- * (PR_SET_PDEATHSIG).
+ * a plain message.  A fresh child inspects the message the parent had
+ * mapped when it forked (and unmaps its copy); for each later one the
+ * parent sends the sealed memfd over a SOCK_SEQPACKET pair
+ * (SCM_RIGHTS) with its length, and the child maps it read-only,
+ * closes it, inspects, unmaps, writes its fixed-size verdict and waits
+ * for the next.  The parent kills it when done with it
+ * (scan_inspector_stop); it exits at EOF, and is killed with its
+ * parent (PR_SET_PDEATHSIG).
  *
  * The bounds stay per message.  Time: the child arms an alarm of
  * SCAN_TIME_MAX for each message and clears it when idle, and the
@@ -55,7 +57,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -117,13 +118,27 @@ child_inspect(int fd, uint64_t len, struct scan_verdict *v)
 		(void)munmap((void *)msg, (size_t)len);
 }
 
-/* child_main - confine, then a verdict for each memfd until EOF */
+/* child_answer - the verdict to the parent, then no bound while idle */
+static void
+child_answer(const struct scan_verdict *v)
+{
+	ssize_t w;
+
+	do
+		w = write(CHILD_SOCK, v, sizeof(*v));
+	while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)sizeof(*v))
+		_exit(CHILD_WRITE);
+	alarm(0);
+}
+
+/* child_main - confine; the first message from the parent's mapping
+ * (inherited), then one for each memfd the parent sends, until EOF */
 __attribute__((noreturn)) static void
-child_main(int sock, pid_t parent)
+child_main(int sock, pid_t parent, const char *msg, size_t len)
 {
 	struct request req = {0};
 	struct scan_verdict v;
-	ssize_t w;
 	int fd, got;
 
 	/* its socket may get a number scan_child_fds gives ours */
@@ -137,22 +152,25 @@ child_main(int sock, pid_t parent)
 		_exit(CHILD_LIMITS);
 	if (scan_confine() < 0)
 		_exit(CHILD_CONFINE);
+	alarm(SCAN_TIME_MAX);
+	scan_message(msg, len, &v);
+	/* the parent unmaps its own; this copy would keep the memfd's
+	 * pages as long as the child lives */
+	if (len > 0)
+		(void)munmap((void *)msg, len);
+	child_answer(&v);
 	while ((got = scan_fd_recv(CHILD_SOCK, &req, sizeof(req), &fd)) > 0) {
 		alarm(SCAN_TIME_MAX);
 		child_inspect(fd, req.len, &v);
-		do
-			w = write(CHILD_SOCK, &v, sizeof(v));
-		while (w < 0 && errno == EINTR);
-		if (w != (ssize_t)sizeof(v))
-			_exit(CHILD_WRITE);
-		alarm(0); /* idle: no bound until the next message */
+		child_answer(&v);
 	}
 	_exit(got == 0 ? CHILD_OK : CHILD_REQUEST);
 }
 
-/* inspector_start - the socket pair and the child; 0 or -1 (logged) */
+/* inspector_start - the socket pair and the child, which inspects msg
+ * (mapped here) as its first message; 0, or -1 (logged) */
 static int
-inspector_start(void)
+inspector_start(const char *msg, size_t len)
 {
 	pid_t parent = getpid();
 	int sv[2];
@@ -170,47 +188,34 @@ inspector_start(void)
 	}
 	if (ins.pid == 0) {
 		(void)close(sv[0]);
-		child_main(sv[1], parent);
+		child_main(sv[1], parent, msg, len);
 	}
 	(void)close(sv[1]);
 	ins.sock = sv[0];
-	ins.served = 0;
-	ins.cpu_ok = clock_getcpuclockid(ins.pid, &ins.cpu) == 0;
+	ins.served = 1;
+	ins.cpu_ok = false; /* its clock is looked up before a second message */
 	return 0;
 }
 
-int
-scan_end_child(pid_t pid, int grace_ms)
-{
-	int status, fd;
-
-	if (grace_ms > 0 && (fd = (int)syscall(SYS_pidfd_open, pid, 0)) >= 0) {
-		struct pollfd p = {fd, POLLIN, 0};
-
-		(void)poll(&p, 1, grace_ms); /* readable when it has exited */
-		(void)close(fd);
-	}
-	(void)kill(pid, SIGKILL); /* nothing to a zombie: its status stays */
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return status;
-}
-
-/* inspector_end - close the socket, end the child (grace_ms 0: kill it
- * at once, before it could see EOF and exit 0); its wait status or -1 */
+/* inspector_end - kill the child (before it could see EOF and exit 0:
+ * its wait status tells what ended it), close the socket, reap it;
+ * its wait status, or -1 */
 static int
-inspector_end(int grace_ms)
+inspector_end(void)
 {
 	int status = -1;
 
-	if (ins.pid > 0 && grace_ms == 0)
-		(void)kill(ins.pid, SIGKILL);
+	if (ins.pid > 0)
+		(void)kill(ins.pid, SIGKILL); /* nothing to a zombie: its status stays */
 	if (ins.sock >= 0)
 		(void)close(ins.sock);
 	ins.sock = -1;
 	if (ins.pid > 0)
-		status = scan_end_child(ins.pid, grace_ms);
+		while (waitpid(ins.pid, &status, 0) < 0)
+			if (errno != EINTR) {
+				status = -1;
+				break;
+			}
 	ins.pid = 0;
 	return status;
 }
@@ -218,7 +223,7 @@ inspector_end(int grace_ms)
 void
 scan_inspector_stop(void)
 {
-	(void)inspector_end(SCAN_STOP_WAIT_MS);
+	(void)inspector_end();
 }
 
 pid_t
@@ -237,6 +242,8 @@ worn(void)
 
 	if (ins.served >= SCAN_INSPECTOR_MESSAGES)
 		return true;
+	if (!ins.cpu_ok && clock_getcpuclockid(ins.pid, &ins.cpu) == 0)
+		ins.cpu_ok = true;
 	return !ins.cpu_ok || clock_gettime(ins.cpu, &ts) < 0 || ts.tv_sec >= SCAN_CPU_WORN;
 }
 
@@ -316,24 +323,29 @@ child_failed(int status)
 /* inspect_once - one verdict from the child (a fresh one if there is
  * none, or it is worn); a child that gave none is ended */
 static enum result
-inspect_once(int memfd, size_t len, struct scan_verdict *v)
+inspect_once(int memfd, const char *msg, size_t len, struct scan_verdict *v)
 {
 	struct request req = {len};
-	int got = -1, status;
+	int got, status;
 
 	if (ins.pid > 0 && worn())
 		scan_inspector_stop();
-	if (ins.pid == 0 && inspector_start() < 0)
-		return RES_TEMP;
-	ins.served++;
-	if (scan_fd_send(ins.sock, &req, sizeof(req), memfd) == 0)
+	if (ins.pid == 0) {
+		if (inspector_start(msg, len) < 0)
+			return RES_TEMP;
+		got = 0;
+	} else {
+		ins.served++;
+		got = scan_fd_send(ins.sock, &req, sizeof(req), memfd);
+	}
+	if (got == 0)
 		got = read_verdict(ins.sock, v, now_ms() + SCAN_WAIT_MAX * 1000LL);
 	if (got == 0 && scan_verdict_check(v) == 0) {
 		if (v->kind == SCAN_TROUBLE) /* its memory may be spent */
 			scan_inspector_stop();
 		return RES_OK;
 	}
-	status = inspector_end(0);
+	status = inspector_end();
 	if (got == -2 || out_of_time(status))
 		return too_long(v);
 	if (got == 0)
@@ -344,9 +356,9 @@ inspect_once(int memfd, size_t len, struct scan_verdict *v)
 }
 
 enum result
-scan_isolated(int memfd, size_t len, struct scan_verdict *v)
+scan_isolated(int memfd, const char *msg, size_t len, struct scan_verdict *v)
 {
-	enum result r = inspect_once(memfd, len, v);
+	enum result r = inspect_once(memfd, msg, len, v);
 
 	if (r != RES_OK || v->kind != SCAN_NEED_ARCHIVE)
 		return r;
@@ -358,10 +370,10 @@ scan_isolated(int memfd, size_t len, struct scan_verdict *v)
 		return RES_TEMP;
 	}
 	scan_inspector_stop();
-	r = inspect_once(memfd, len, v);
+	r = inspect_once(memfd, msg, len, v);
 	if (r == RES_OK && v->kind == SCAN_NEED_ARCHIVE) {
 		log_warn("the inspection asked for libarchive again");
-		(void)inspector_end(0);
+		(void)inspector_end();
 		return RES_TEMP;
 	}
 	return r;

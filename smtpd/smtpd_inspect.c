@@ -40,19 +40,25 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 
 #include "log.h"
 
 #define HELPER_FD 3
-/* two children at most (without, then with libarchive), each bounded,
- * and the ends of two (a worn one, the one without libarchive) */
-#define HELPER_WAIT_MAX (2 * SCAN_WAIT_MAX + 2 * SCAN_STOP_WAIT_MS / 1000 + 10)
+/* two children at most (without, then with libarchive), each bounded */
+#define HELPER_WAIT_MAX (2 * SCAN_WAIT_MAX + 10)
+/* for the helper to end its child and exit at EOF, then it is killed */
+#define HELPER_STOP_WAIT_MS 2000
 
 struct helper_request {
 	uint64_t len; /* octets in the memfd that comes with it */
@@ -69,15 +75,28 @@ static struct {
 	int sock; /* -1: none */
 } helper = {false, 0, -1};
 
-/* inspect_fd - the helper's part for one message: its child's verdict */
+/* inspect_fd - the helper's part for one message: map it (a fresh
+ * child reads the mapping), its child's verdict, unmap */
 static enum result
 inspect_fd(int fd, uint64_t len, struct scan_verdict *v)
 {
-	if (len > SIZE_MAX) {
+	struct stat st;
+	const char *msg = "";
+	enum result r;
+
+	if (fstat(fd, &st) < 0 || st.st_size < 0 || (uint64_t)st.st_size != len || len > SIZE_MAX) {
 		log_warn("inspection helper: the message is not what was announced");
 		return RES_TEMP;
 	}
-	return scan_isolated(fd, (size_t)len, v);
+	if (len > 0 &&
+	    (msg = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+		log_warn_errno("inspection helper: mapping the message");
+		return RES_TEMP;
+	}
+	r = scan_isolated(fd, msg, (size_t)len, v);
+	if (len > 0)
+		(void)munmap((void *)msg, (size_t)len);
+	return r;
 }
 
 /* serve_one - one request: the memfd and its length in, the answer
@@ -118,15 +137,26 @@ helper_main(int sock)
 }
 
 /* helper_end - close the socket, give the helper grace_ms to end its
- * child and exit, then kill and reap it */
+ * child and exit (it sees EOF), then kill and reap it */
 static void
 helper_end(int grace_ms)
 {
+	int fd;
+
 	if (helper.sock >= 0)
 		(void)close(helper.sock);
 	helper.sock = -1;
-	if (helper.pid > 0)
-		(void)scan_end_child(helper.pid, grace_ms);
+	if (helper.pid <= 0)
+		return;
+	if (grace_ms > 0 && (fd = (int)syscall(SYS_pidfd_open, helper.pid, 0)) >= 0) {
+		struct pollfd p = {fd, POLLIN, 0};
+
+		(void)poll(&p, 1, grace_ms); /* readable once it has exited */
+		(void)close(fd);
+	}
+	(void)kill(helper.pid, SIGKILL);
+	while (waitpid(helper.pid, NULL, 0) < 0 && errno == EINTR)
+		;
 	helper.pid = 0;
 }
 
@@ -134,7 +164,7 @@ helper_end(int grace_ms)
 static void
 helper_stop(void)
 {
-	helper_end(SCAN_STOP_WAIT_MS);
+	helper_end(HELPER_STOP_WAIT_MS);
 }
 
 /* helper_start - the socket pair, the fork; 0 or -1 (errno) */
@@ -250,7 +280,7 @@ through_helper(int memfd, size_t len, struct scan_verdict *v)
 }
 
 enum result
-inspect_message(int memfd, size_t len, struct scan_verdict *v)
+inspect_message(int memfd, const char *msg, size_t len, struct scan_verdict *v)
 {
 	static bool stop_registered;
 
@@ -261,5 +291,5 @@ inspect_message(int memfd, size_t len, struct scan_verdict *v)
 		if (atexit(scan_inspector_stop) != 0)
 			log_warn("unable to register the inspection child's end");
 	}
-	return scan_isolated(memfd, len, v);
+	return scan_isolated(memfd, msg, len, v);
 }

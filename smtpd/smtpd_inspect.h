@@ -26,8 +26,8 @@
  * that fails every later message is deferred (fail closed), and the
  * session goes on. */
 void inspect_before_secrets(const struct config *cfg);
-/* inspect_message - the verdict on the len octets of the sealed memfd:
- * RES_OK with v, or RES_TEMP (logged) */
-enum result inspect_message(int memfd, size_t len, struct scan_verdict *v);
+/* inspect_message - the verdict on the len octets of the sealed memfd,
+ * mapped at msg: RES_OK with v, or RES_TEMP (logged) */
+enum result inspect_message(int memfd, const char *msg, size_t len, struct scan_verdict *v);
 
 #endif

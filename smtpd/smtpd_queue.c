@@ -153,7 +153,7 @@ hold_act(struct queue_job *q, const char *msg, const char *sender, const char *r
 	struct scan_verdict v;
 	const char **v_rcpts;
 
-	if (inspect_message(q->memfd, j.len, &v) != RES_OK) {
+	if (inspect_message(q->memfd, msg, j.len, &v) != RES_OK) {
 		qclient_exit_reply(QQ_TEMP, q->id, r);
 		return;
 	}

@@ -295,22 +295,29 @@ attach(struct buf *m, const char *type, const char *name, const void *data, size
 	                 0);
 }
 
-/* test_lazy - first of all: libarchive not loaded until a part may be an archive */
-/* sealed - m's octets in a sealed memfd, as the receiver holds a message */
+/* sealed - m's octets in a sealed memfd, mapped at *map, as the
+ * receiver holds a message */
 static int
-sealed(const struct buf *m)
+sealed(const struct buf *m, const char **map)
 {
-	const char *map;
 	int fd;
 
 	assert_int_equal(scan_memfd_new(&fd), QQ_OK);
 	assert_int_equal(scan_memfd_append(fd, m->s, m->len), 0);
-	assert_int_equal(scan_memfd_seal(fd, m->len, &map), QQ_OK);
-	if (m->len > 0)
-		assert_int_equal(munmap((void *)map, m->len), 0);
+	assert_int_equal(scan_memfd_seal(fd, m->len, map), QQ_OK);
 	return fd;
 }
 
+/* unsealed - sealed's memfd and mapping gone */
+static void
+unsealed(int fd, const char *map, size_t len)
+{
+	if (len > 0)
+		assert_int_equal(munmap((void *)map, len), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+/* test_lazy - first of all: libarchive not loaded until a part may be an archive */
 static void
 test_lazy(void **unused)
 {
@@ -334,6 +341,7 @@ test_lazy(void **unused)
 	};
 	struct scan_verdict v;
 	struct buf m, z;
+	const char *map;
 	size_t i;
 	int fd;
 
@@ -355,14 +363,14 @@ test_lazy(void **unused)
 	assert_int_equal(v.kind, SCAN_NEED_ARCHIVE);
 	assert_string_equal(v.name, "docs.dat");
 	/* the whole way: a confined child asks, the parent loads, a fresh child finds it */
-	fd = sealed(&m);
-	assert_int_equal(scan_isolated(fd, m.len, &v), RES_OK);
+	fd = sealed(&m, &map);
+	assert_int_equal(scan_isolated(fd, map, m.len, &v), RES_OK);
 	assert_int_equal(v.kind, SCAN_EXEC);
 	assert_string_equal(v.name, "setup.exe");
 	assert_string_equal(v.outer, "docs.dat");
 	assert_non_null(scan_arc);
 	scan_inspector_stop();
-	close(fd);
+	unsealed(fd, map, m.len);
 	buf_free(&m);
 	buf_free(&z);
 }
@@ -386,59 +394,65 @@ fds_of(pid_t pid)
 	return n;
 }
 
-/* verdict_of - scan_isolated's kind for the message in fd (-1: RES_TEMP) */
+/* A message held as the receiver holds it. */
+struct held {
+	struct buf b;
+	const char *map;
+	int fd;
+};
+
+/* verdict_of - scan_isolated's kind for m (-1: RES_TEMP) */
 static int
-verdict_of(int fd, size_t len)
+verdict_of(const struct held *m)
 {
 	struct scan_verdict v;
 
-	return scan_isolated(fd, len, &v) == RES_OK ? v.kind : -1;
+	return scan_isolated(m->fd, m->map, m->b.len, &v) == RES_OK ? v.kind : -1;
 }
 
 static void
 test_inspector_kept(void **unused)
 {
 	struct scan_verdict v;
-	struct buf clean, exe;
+	struct held clean, exe;
 	pid_t first, second;
-	int fc, fe;
 	unsigned i;
 
-	attach(&clean, "text/plain", "notes.txt", "hello", 5);
-	attach(&exe, "application/pdf", "report.pdf", "MZ\x90\x00", 4);
-	fc = sealed(&clean);
-	fe = sealed(&exe);
+	attach(&clean.b, "text/plain", "notes.txt", "hello", 5);
+	attach(&exe.b, "application/pdf", "report.pdf", "MZ\x90\x00", 4);
+	clean.fd = sealed(&clean.b, &clean.map);
+	exe.fd = sealed(&exe.b, &exe.map);
 	assert_int_equal(scan_inspector_pid(), 0);
 	/* clean, executable, clean: one child, which keeps no message open */
-	assert_int_equal(verdict_of(fc, clean.len), SCAN_CLEAN);
+	assert_int_equal(verdict_of(&clean), SCAN_CLEAN);
 	first = scan_inspector_pid();
 	assert_true(first > 0);
-	assert_int_equal(verdict_of(fe, exe.len), SCAN_EXEC);
-	assert_int_equal(verdict_of(fc, clean.len), SCAN_CLEAN);
+	assert_int_equal(verdict_of(&exe), SCAN_EXEC);
+	assert_int_equal(verdict_of(&clean), SCAN_CLEAN);
 	assert_int_equal(scan_inspector_pid(), first);
 	assert_int_equal(fds_of(first), 4); /* /dev/null on 0-2, its socket */
 	/* killed while idle: that message is deferred, the next gets a fresh child */
 	assert_int_equal(kill(first, SIGKILL), 0);
-	assert_int_equal(verdict_of(fc, clean.len), -1);
+	assert_int_equal(verdict_of(&clean), -1);
 	assert_int_equal(scan_inspector_pid(), 0);
-	assert_int_equal(verdict_of(fe, exe.len), SCAN_EXEC);
+	assert_int_equal(verdict_of(&exe), SCAN_EXEC);
 	second = scan_inspector_pid();
 	assert_true(second > 0 && second != first);
 	/* its time ran out (the alarm it arms for each message): refused as
 	 * too long to inspect, and replaced */
 	assert_int_equal(kill(second, SIGALRM), 0);
-	assert_int_equal(scan_isolated(fc, clean.len, &v), RES_OK);
+	assert_int_equal(scan_isolated(clean.fd, clean.map, clean.b.len, &v), RES_OK);
 	assert_int_equal(v.kind, SCAN_UNINSPECTABLE);
 	assert_string_equal(v.why, "takes too long to inspect");
 	assert_int_equal(scan_inspector_pid(), 0);
 	/* a child serves SCAN_INSPECTOR_MESSAGES, then a fresh one */
 	for (i = 0; i < SCAN_INSPECTOR_MESSAGES; i++) {
-		assert_int_equal(verdict_of(fc, clean.len), SCAN_CLEAN);
+		assert_int_equal(verdict_of(i % 2 ? &exe : &clean), i % 2 ? SCAN_EXEC : SCAN_CLEAN);
 		if (i == 0)
 			first = scan_inspector_pid();
 		assert_int_equal(scan_inspector_pid(), first);
 	}
-	assert_int_equal(verdict_of(fc, clean.len), SCAN_CLEAN);
+	assert_int_equal(verdict_of(&clean), SCAN_CLEAN);
 	assert_true(scan_inspector_pid() != first);
 	/* stopped: gone and reaped */
 	second = scan_inspector_pid();
@@ -446,10 +460,10 @@ test_inspector_kept(void **unused)
 	assert_int_equal(scan_inspector_pid(), 0);
 	assert_int_equal(kill(second, 0), -1);
 	assert_int_equal(errno, ESRCH);
-	close(fc);
-	close(fe);
-	buf_free(&clean);
-	buf_free(&exe);
+	unsealed(clean.fd, clean.map, clean.b.len);
+	unsealed(exe.fd, exe.map, exe.b.len);
+	buf_free(&clean.b);
+	buf_free(&exe.b);
 }
 
 static void
