@@ -7,18 +7,22 @@ machine's noise.  Three measurements:
     EHLO, N messages of about 2 kB, QUIT; once with N = 0 (the fixed
     cost of a session) and once with N = PROFILE_N.  Per message is
     (Ir(N) - Ir(0)) / N; mailout-queue runs natively as its child.  The
-    inspection children it forks (content.block_executables) run under
-    callgrind too, each into its own file (%p), counted from
-    scan_message on, with noconfine.so preloaded (their seccomp filter
-    and rlimits would keep valgrind from working): the session process
-    and the children are two rows;
+    inspection child it forks (content.block_executables) and keeps for
+    the session runs under callgrind too, into files of its own (%p),
+    counted from its setup on (scan_child_fds: what it inherited from
+    the session is zeroed) and dumped before each wait for a message
+    (scan_fd_recv: the session kills it at the end, and a killed
+    process writes nothing), with noconfine.so preloaded (its seccomp
+    filter and rlimits would keep valgrind from working): the session
+    process and the child are two rows;
   - mailout-queue: one message per process (as in production), the
     median of REPS runs;
   - mailout-smtpd behind tcpserver for one real session of one message
     from loadclient, plain and with STARTTLS: the handshake's price;
   - CPU time (getrusage) per message of mailout-queue alone, of the
     mailout-scan chain (mailout-sendmail's), and of mailout-smtpd with
-    its inspection and mailout-queue (PROFILE_N in a session).
+    its inspection and mailout-queue (PROFILE_N in a session; and
+    sessions of one message each, whole).
 
 callgrind_annotate's output for each is written to OUT (its top
 functions by self cost are the hot spots), next to the raw files.
@@ -64,17 +68,21 @@ def callgrind(argv, out_file, env, timeout=600, extra=(), **kw):
 
 def smtpd_under_callgrind(env, tools):
     """(env, valgrind options) for mailout-smtpd: its forked inspection
-    children write out_file.PID each, counted from scan_message on, and
-    run with noconfine.so (see tests/bench/noconfine.c); collect() then
-    sorts the files out."""
-    return dict(env, LD_PRELOAD=os.path.join(tools, 'noconfine.so')), ['--zero-before=scan_message']
+    child writes out_file.PID.N, counted from scan_child_fds on and
+    dumped before each scan_fd_recv, and runs with noconfine.so (see
+    tests/bench/noconfine.c); collect() then sorts the files out."""
+    return dict(env, LD_PRELOAD=os.path.join(tools, 'noconfine.so')), [
+        '--zero-before=scan_child_fds', '--dump-before=scan_fd_recv']
 
 
 def collect(out_file):
-    """The files of out_file.%p: the biggest is the session process's,
-    copied to out_file (for annotate); returns the summed Ir of the
-    others (the inspection children, and a TLS session's helper)."""
-    files = [f for f in glob.glob(out_file + '.*') if f.rsplit('.', 1)[1].isdigit()]
+    """The files of out_file.%p (and their dumps, out_file.PID.N; a
+    killed child leaves its out_file.PID empty): the biggest is the
+    session process's (it never dumps), copied to out_file (for
+    annotate); returns the summed Ir of the others (the inspection
+    child, and a TLS session's helper)."""
+    files = [f for f in glob.glob(out_file + '.*')
+             if f[len(out_file) + 1:].replace('.', '').isdigit() and os.path.getsize(f) > 0]
     if not files:
         raise AssertionError('no callgrind files %s.PID' % out_file)
     irs = {f: total_ir(f) for f in files}
@@ -237,23 +245,29 @@ def chain_cpu(b, bin_dir, name, n=50):
 
 def session_cpu(b, bin_dir):
     """CPU time (ms) per message of mailout-smtpd receiving PROFILE_N
-    messages in one session over a pipe, its inspection children and
-    mailout-queue included; the median of REPS runs of (N - 0) / N."""
+    messages in one session over a pipe, its inspection child and
+    mailout-queue included; the median of REPS runs of (N - 0) / N.
+    Then the same for sessions of one message each (50 of them, whole:
+    process start included)."""
     env = b.env({'TCPREMOTEIP': '127.0.0.1', 'TCPREMOTEPORT': '40000',
                  'MAILOUT_QUEUE': os.path.join(bin_dir, 'mailout-queue')})
     argv = [os.path.join(bin_dir, 'mailout-smtpd'), '-c', b.conf, '-l', 'smtp']
 
-    def cpu(n):
+    def cpu(n, sessions=1):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        p = subprocess.run(argv, input=smtpd_script(n), stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, env=env, timeout=600)
+        for _ in range(sessions):
+            p = subprocess.run(argv, input=smtpd_script(n), stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, env=env, timeout=600)
+            if p.stdout.count(b'queued as') != n:
+                raise AssertionError('mailout-smtpd queued %d of %d' %
+                                     (p.stdout.count(b'queued as'), n))
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if p.stdout.count(b'queued as') != n:
-            raise AssertionError('mailout-smtpd queued %d of %d' % (p.stdout.count(b'queued as'), n))
         clear_new(b)
         return (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
-    return statistics.median(1000.0 * (cpu(PROFILE_N) - cpu(0)) / PROFILE_N for _ in range(REPS))
+    many = statistics.median(1000.0 * (cpu(PROFILE_N) - cpu(0)) / PROFILE_N for _ in range(REPS))
+    one = statistics.median(1000.0 * cpu(1, 50) / 50 for _ in range(REPS))
+    return many, one
 
 
 def profile_session(b, bin_dir, out_dir, tools, tls):
@@ -315,12 +329,12 @@ def profile(t, b, bin_dir, out_dir, tools):
     q, c_queue = profile_queue(b, bin_dir, out_dir)
     cpu_queue = chain_cpu(b, bin_dir, 'mailout-queue')
     cpu_chain = chain_cpu(b, bin_dir, 'mailout-scan')
-    cpu_session = session_cpu(b, bin_dir)
+    cpu_session, cpu_one = session_cpu(b, bin_dir)
     plain, _ = profile_session(b, bin_dir, out_dir, tools, False)
     tls, c_tls = profile_session(b, bin_dir, out_dir, tools, True)
     t.add('cpu', 'mailout-smtpd per message (Ir, %d in a session)' % PROFILE_N, 'instructions',
           per_msg, None)
-    t.add('cpu', 'its inspection children per message (Ir)', 'instructions', per_kids, None)
+    t.add('cpu', 'its inspection child per message (Ir)', 'instructions', per_kids, None)
     t.add('cpu', 'mailout-smtpd per message, session start included (Ir(N) / N)', 'instructions',
           per_msg + fixed / PROFILE_N, None)
     t.add('cpu', 'mailout-smtpd per session (Ir, fixed cost)', 'instructions', fixed, None)
@@ -331,6 +345,7 @@ def profile(t, b, bin_dir, out_dir, tools):
     t.add('cpu', 'mailout-scan + inspector + mailout-queue per message, CPU', 'ms', cpu_chain, None)
     t.add('cpu', 'smtpd + inspection + queue per message, CPU (%d in a session)' % PROFILE_N,
           'ms', cpu_session, None)
+    t.add('cpu', 'smtpd + inspection + queue, CPU per session of 1 message', 'ms', cpu_one, None)
     t.add('cpu', 'mailout-smtpd, TCP session of 1 message, plain', 'instructions', plain, None)
     t.add('cpu', 'mailout-smtpd, TCP session of 1 message, STARTTLS', 'instructions', tls, None)
     return (hot_lines('mailout-smtpd, what %d messages add to a session' % PROFILE_N, c_msgs) +
