@@ -48,6 +48,7 @@ SCAN_SRCS := \
 	smtpd/scan_archive.c \
 	smtpd/scan_filter.c \
 	smtpd/scan_inspect.c \
+	smtpd/scan_inspector.c \
 	smtpd/scan_io.c \
 	smtpd/scan_reply.c \
 	smtpd/scan_sandbox.c

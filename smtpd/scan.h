@@ -11,7 +11,8 @@
  * are handed on to the queue (a program or queue.socket, through
  * lib/mail_qclient.h), or refused with a 554 naming the file, or a
  * notification is queued to the sender instead (executable_action =
- * bounce).
+ * bounce).  The confined child is kept for the process's later
+ * messages (scan_inspector.c): a session forks one, not one a message.
  *
  * The inspection: every MIME part (lib/mail_mime.h) and every entry of
  * every archive libarchive can read, nested up to SCAN_DEPTH_MAX, is
@@ -45,10 +46,17 @@
 #define SCAN_PEEK 512 /* first octets of an entry: magic, archive detection */
 #define SCAN_NAME_MAX 192 /* of a name in a verdict (sanitised, tail kept) */
 #define SCAN_PATH_MAX 1024 /* of an entry's path while walking */
-#define SCAN_TIME_MAX 60 /* seconds of inspection, then the child is killed */
+#define SCAN_TIME_MAX 60 /* seconds of inspection of one message, then the child is killed */
 /* seconds the parent waits for a verdict before it kills the child
  * itself (a child that ignores SIGALRM and sleeps uses no CPU time) */
 #define SCAN_WAIT_MAX (SCAN_TIME_MAX + 5)
+/* seconds of CPU: the child's RLIMIT_CPU, which counts for its whole
+ * life, not per message; so a child that has used SCAN_CPU_WORN of it
+ * is replaced before its next message, which gets at least
+ * SCAN_CPU_MAX - SCAN_CPU_WORN and never more than SCAN_CPU_MAX */
+#define SCAN_CPU_MAX (SCAN_TIME_MAX / 2)
+#define SCAN_CPU_WORN 1
+#define SCAN_INSPECTOR_MESSAGES 1000 /* a child serves this many, then a fresh one */
 #define SCAN_SIZE_SLACK ((uint64_t)64 * 1024) /* as mailout-queue: room for Received: */
 #define SCAN_SIZE_DEFAULT ((uint64_t)1024 * 1024 * 1024) /* limits.message_size = 0 */
 
@@ -189,15 +197,28 @@ int scan_archive(struct scan_ctx *c, const unsigned char *data, size_t len, cons
  * file may be opened or changed, no signal to another process; 0 or -1 */
 int scan_confine(void);
 /* scan_child_fds - what the confined child holds: /dev/null on fds 0, 1
- * and 2, out (its verdict pipe) on fd 3, nothing else; 0 or -1 */
-int scan_child_fds(int out);
+ * and 2, sock (its socket to the parent) on fd 3, nothing else; 0 or -1 */
+int scan_child_fds(int sock);
+/* scan_child_limits - SCAN_CPU_MAX of CPU for the child's whole life,
+ * bounded address space, no file growth; SIGALRM, SIGXCPU kill; 0 or -1 */
+int scan_child_limits(void);
 /* scan_verdict_check - a verdict from a child is not trusted: kind in
  * range, names ended and sanitised again; 0 or -1 */
 int scan_verdict_check(struct scan_verdict *v);
-/* scan_isolated - run scan_message in a confined child; when it needs
- * libarchive, load it and run a fresh child.  RES_OK with the verdict,
- * RES_TEMP when a child failed us or libarchive could not be loaded */
-enum result scan_isolated(const char *msg, size_t len, struct scan_verdict *v);
+
+/* scan_inspector.c */
+/* scan_isolated - the verdict on the len octets of the sealed memfd,
+ * which the caller has mapped at msg, from the process's confined child
+ * (forked at the first message, then kept: a fresh child reads msg, a
+ * kept one gets the memfd); when it needs libarchive, load it and ask a
+ * fresh child.  RES_OK with the verdict (a child that took too long:
+ * SCAN_UNINSPECTABLE), RES_TEMP when a child failed us or libarchive
+ * could not be loaded */
+enum result scan_isolated(int memfd, const char *msg, size_t len, struct scan_verdict *v);
+/* scan_inspector_stop - kill and reap the child; nothing if there is none */
+void scan_inspector_stop(void);
+/* scan_inspector_pid - the child's pid, 0 when there is none */
+pid_t scan_inspector_pid(void);
 
 /* scan_reply.c */
 /* scan_reply - 554 5.7.1 "Attachment ... is an executable ..." */
@@ -237,6 +258,11 @@ int scan_memfd_append(int memfd, const char *p, size_t n);
 /* scan_memfd_seal - no more changes by anyone, then map its len
  * octets read-only (len 0: ""); QQ_OK or an exit code */
 int scan_memfd_seal(int memfd, size_t len, const char **map);
+/* scan_fd_send - n octets and fd in one record; 0, or -1 with errno */
+int scan_fd_send(int sock, const void *p, size_t n, int fd);
+/* scan_fd_recv - one record of exactly n octets with exactly one fd
+ * (close-on-exec); 1, 0 at EOF, or -1 (errno; anything received closed) */
+int scan_fd_recv(int sock, void *p, size_t n, int *fd);
 /* scan_read_message - fd 0 into a sealed memfd; QQ_OK or an exit code */
 int scan_read_message(int in, uint64_t max, int *memfd, const char **map, size_t *len);
 /* scan_read_envelope - fd 1, bounded; QQ_OK or an exit code */

@@ -3,10 +3,11 @@
  *
  * What it is for: the order of things in the filter.  Read the message
  * and the envelope (the qmail-queue protocol), inspect the message in
- * the confined child, then act on the verdict (scan_act.c: queue the
- * same sealed bytes, refuse, or queue a notification) and exit with
- * the code that gives; a refusal's reply line goes to fd 3 for the
- * receiver (scan_tell_receiver).
+ * the confined child (ended at once: there is no second message), then
+ * act on the verdict (scan_act.c: queue the same sealed bytes, refuse,
+ * or queue a notification) and exit with the code that gives; a
+ * refusal's reply line goes to fd 3 for the receiver
+ * (scan_tell_receiver).
  * What it must never do: queue a message that was not inspected, or
  * answer 0 unless something was durably queued (scan_act.c).
  */
@@ -18,16 +19,20 @@
 #include "log.h"
 #include "mail_spool.h"
 
-/* inspect_and_act - the verdict and what follows from it */
+/* inspect_and_act - the verdict on the message in memfd and what
+ * follows from it */
 static int
-inspect_and_act(const struct scan_job *j)
+inspect_and_act(const struct scan_job *j, int memfd)
 {
 	struct scan_verdict v;
 	struct reply r;
 	char line[REPLY_TEXT_MAX + 16];
+	enum result got;
 	int rc;
 
-	if (scan_isolated(j->msg, j->len, &v) != RES_OK)
+	got = scan_isolated(memfd, j->msg, j->len, &v);
+	scan_inspector_stop(); /* one message per process: not kept */
+	if (got != RES_OK)
 		return QQ_TEMP;
 	rc = scan_act(j, &v, &r);
 	if (rc == QQ_PERM && reply_format(&r, line, sizeof(line)) == 0)
@@ -85,7 +90,7 @@ scan_filter(const struct config *cfg, const char *cfile, const char *id, bool in
 	            .socket = cfg->queue.socket},
 	};
 	if (inspect)
-		rc = inspect_and_act(&job);
+		rc = inspect_and_act(&job, fd);
 	else
 		rc = scan_hand_on(&job, id, msg, len, env.sender, job.rcpts, env.n_rcpts, &r);
 out:

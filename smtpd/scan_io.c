@@ -4,7 +4,8 @@
  *
  * What it is for: the memfd a message is held in and sealed, so that
  * what was inspected is byte for byte what mailout-queue stores (both
- * mailout-smtpd and mailout-scan fill one); mailout-scan's reading of
+ * mailout-smtpd and mailout-scan fill one), and how it is passed to
+ * another process (SCM_RIGHTS, with a fixed-size request); mailout-scan's reading of
  * the message (fd 0) and the envelope (fd 1), the choice of its next
  * hop, and the reply line it leaves the receiver on fd 3.
  * What it must never do: hold more than the size limit, write the
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -121,6 +123,65 @@ scan_memfd_seal(int memfd, size_t len, const char **map)
 	}
 	*map = m;
 	return QQ_OK;
+}
+
+/* One fd in a control message. */
+union fd_control {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(int))];
+};
+
+int
+scan_fd_send(int sock, const void *p, size_t n, int fd)
+{
+	union fd_control ctl;
+	struct iovec iov = {(void *)p, n};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+	ssize_t w;
+
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+	do
+		w = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	return w == (ssize_t)n ? 0 : -1;
+}
+
+int
+scan_fd_recv(int sock, void *p, size_t n, int *fd)
+{
+	union fd_control ctl;
+	struct iovec iov = {p, n};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+	ssize_t got;
+
+	*fd = -1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	do
+		got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0)
+		return (int)got;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(c), sizeof(*fd));
+	if (got == (ssize_t)n && *fd >= 0 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		return 1;
+	if (*fd >= 0)
+		(void)close(*fd);
+	*fd = -1;
+	errno = EPROTO;
+	return -1;
 }
 
 int

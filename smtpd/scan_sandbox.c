@@ -1,40 +1,34 @@
 /*
- * scan_sandbox.c - the inspection runs in a confined child
+ * scan_sandbox.c - what confines the inspection child
  *
  * What it is for: keeping a bug in the MIME walker or in libarchive -
  * both chew on hostile input - away from everything that matters.  The
- * child is forked after the message is mapped read-only.  Before it
- * looks at a single octet it holds /dev/null on fds 0, 1 and 2 and the
- * pipe for its verdict on fd 3, and nothing else (close_range): no
- * client connection, no listening socket, no syslog or journal socket,
- * no stderr that might be the client's (inetd).  It sets no_new_privs
- * and installs a seccomp filter under which every way to reach the
- * network (socket, connect, sendmsg ...), to run a program (execve,
- * fork, clone), to open, create, change or remove a file, to signal
- * another process (kill, tgkill ...), to read or write another
+ * child (its life: scan_inspector.c) holds /dev/null on fds 0, 1 and 2
+ * and its socket to the parent on fd 3, and nothing else (close_range):
+ * no client connection, no listening socket, no syslog or journal
+ * socket, no stderr that might be the client's (inetd).  It sets
+ * no_new_privs and installs a seccomp filter under which every way to
+ * reach the network (socket, connect, sendmsg ...), to run a program
+ * (execve, fork, clone), to open, create, change or remove a file, to
+ * signal another process (kill, tgkill ...), to read or write another
  * process's memory (ptrace, process_vm_readv/writev, pidfd_getfd), to
  * change namespaces or mounts, or to use io_uring (which would bypass
  * the filter) fails with EPERM.  The filter is a deny-list: what it
- * lets through (read, write, mmap ...) can only act on the fds above,
- * so the one place the child can write to that is not /dev/null is its
- * verdict pipe.  It also gets a CPU limit, an alarm and (when not
- * under a sanitizer, which needs the address space) an address-space
- * limit; the parent does not wait longer than SCAN_WAIT_MAX for the
- * verdict either (a child that ignored its alarm and slept is killed).
- * The child never logs (a syslog() could reach a socket whose fd
- * number is now the verdict pipe's) and leaves by _exit: no atexit
- * handler, no stdio buffer of the parent is flushed twice.
+ * lets through acts only on the fds above and on what the parent sends
+ * - recvmsg on the socket (each message's sealed memfd comes with
+ * SCM_RIGHTS), fstat, mmap and munmap of that memfd, close, read,
+ * write, the alarm - so the one place the child can write to that is
+ * not /dev/null is its socket, and what it can receive there comes
+ * from its parent only.  It also gets a CPU limit (for its whole life:
+ * scan_inspector.c replaces a child that has used a share of it) and
+ * (when not under a sanitizer, which needs the address space) an
+ * address-space limit.
  *
  * What the child can read: the whole memory of the process that forked
  * it, and that is why mailout-smtpd forks it from a process that holds
  * nothing secret (smtpd/smtpd_inspect.c): its verdict - names from the
  * message, sanitised - reaches the client in a 554, so whatever a
  * compromised inspector could read, it could send there.
- *
- * The first child runs without libarchive; when it reports that a part
- * may hold an archive (SCAN_NEED_ARCHIVE), libarchive is loaded here in
- * the parent (the child could not open it) and a fresh child inspects
- * the whole message again.
  * What it must never do: trust the child: its verdict is read with a
  * fixed size, checked and sanitised again by the parent.
  *
@@ -45,7 +39,6 @@
 #include "scan.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -55,11 +48,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <syslog.h>
-#include <time.h>
-
-#include "log.h"
 
 #if defined(__x86_64__)
 #define SCAN_AUDIT_ARCH AUDIT_ARCH_X86_64
@@ -188,15 +176,14 @@ scan_confine(void)
 }
 #endif
 
-/* limits - bounded CPU time, address space, no file growth; SIGALRM
- * and SIGXCPU kill (a handler of the parent's, such as mailout-scan's
- * read timeout, would turn "too long" into an exit code) */
-static int
-limits(void)
+int
+scan_child_limits(void)
 {
-	struct rlimit cpu = {SCAN_TIME_MAX / 2, SCAN_TIME_MAX / 2 + 1}, none = {0, 0};
+	struct rlimit cpu = {SCAN_CPU_MAX, SCAN_CPU_MAX + 1}, none = {0, 0};
 	sigset_t set;
 
+	/* SIGALRM and SIGXCPU kill: a handler of the parent's, such as
+	 * mailout-scan's read timeout, would turn "too long" into an exit code */
 	if (signal(SIGALRM, SIG_DFL) == SIG_ERR || signal(SIGXCPU, SIG_DFL) == SIG_ERR ||
 	    sigemptyset(&set) < 0 || sigaddset(&set, SIGALRM) < 0 || sigaddset(&set, SIGXCPU) < 0 ||
 	    sigprocmask(SIG_UNBLOCK, &set, NULL) < 0)
@@ -211,16 +198,15 @@ limits(void)
 			return -1;
 	}
 #endif
-	alarm(SCAN_TIME_MAX);
 	return 0;
 }
 
 int
-scan_child_fds(int out)
+scan_child_fds(int sock)
 {
 	int null, fd;
 
-	if (out < 3) { /* the loop below would cover it */
+	if (sock < 3) { /* the loop below would cover it */
 		errno = EBADF;
 		return -1;
 	}
@@ -229,82 +215,9 @@ scan_child_fds(int out)
 	for (fd = 0; fd <= 2; fd++)
 		if (fd != null && dup2(null, fd) < 0)
 			return -1;
-	if (out != 3 && dup2(out, 3) < 0)
+	if (sock != 3 && dup2(sock, 3) < 0)
 		return -1;
 	return close_range(4, ~0U, 0);
-}
-
-/* Exit codes of the child; the parent logs what they mean. */
-enum child_exit {
-	CHILD_OK = 0,
-	CHILD_FDS = 10, /* scan_child_fds failed */
-	CHILD_LIMITS, /* setrlimit failed */
-	CHILD_CONFINE, /* no seccomp filter */
-	CHILD_WRITE, /* the verdict could not be written */
-};
-
-/* child - confine, inspect, report, _exit (no atexit handlers) */
-static void
-child(int out, const char *msg, size_t len)
-{
-	struct scan_verdict v;
-	ssize_t w;
-
-	/* its socket may get a number scan_child_fds gives the pipe */
-	closelog();
-	log_use_journal(0);
-	if (scan_child_fds(out) < 0)
-		_exit(CHILD_FDS);
-	if (limits() < 0)
-		_exit(CHILD_LIMITS);
-	if (scan_confine() < 0)
-		_exit(CHILD_CONFINE);
-	scan_message(msg, len, &v);
-	do
-		w = write(3, &v, sizeof(v));
-	while (w < 0 && errno == EINTR);
-	_exit(w == (ssize_t)sizeof(v) ? CHILD_OK : CHILD_WRITE);
-}
-
-/* now_ms - monotonic milliseconds */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return 0;
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* read_verdict - exactly one verdict from the child by the deadline;
- * 0, -1 (the child closed its pipe short or a read failed), or -2
- * (the deadline passed) */
-static int
-read_verdict(int fd, struct scan_verdict *v, long long until)
-{
-	struct pollfd p = {fd, POLLIN, 0};
-	size_t got = 0;
-	long long left;
-	ssize_t r;
-	int rc;
-
-	while (got < sizeof(*v)) {
-		if ((left = until - now_ms()) <= 0)
-			return -2;
-		rc = poll(&p, 1, (int)left);
-		if (rc < 0 && errno != EINTR)
-			return -1;
-		if (rc <= 0)
-			continue;
-		r = read(fd, (char *)v + got, sizeof(*v) - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
 }
 
 int
@@ -325,101 +238,4 @@ scan_verdict_check(struct scan_verdict *v)
 	scan_sanitize(tmp, sizeof(v->why), v->why);
 	memcpy(v->why, tmp, sizeof(v->why));
 	return 0;
-}
-
-/* reap - the child's wait status, or -1 */
-static int
-reap(pid_t pid)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return status;
-}
-
-/* too_long - the content made the inspection take too long: refuse it */
-static enum result
-too_long(struct scan_verdict *v)
-{
-	memset(v, 0, sizeof(*v));
-	v->kind = SCAN_UNINSPECTABLE;
-	(void)bounded_copy(v->why, sizeof(v->why), "takes too long to inspect");
-	return RES_OK;
-}
-
-/* child_failed - log why a child gave no verdict */
-static void
-child_failed(int status)
-{
-	static const char *const why[] = {"its descriptors could not be closed",
-	                                  "its limits could not be set", "it could not be confined",
-	                                  "its verdict could not be written"};
-	int code = status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-
-	if (code >= CHILD_FDS && code <= CHILD_WRITE)
-		log_warn("the inspection failed: %s", why[code - CHILD_FDS]);
-	else
-		log_warn("the inspection failed (wait status %d)", status);
-}
-
-/* isolated_once - one confined child, one verdict */
-static enum result
-isolated_once(const char *msg, size_t len, struct scan_verdict *v)
-{
-	int p[2], got, status;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		log_warn_errno("pipe");
-		return RES_TEMP;
-	}
-	if ((pid = fork()) < 0) {
-		log_warn_errno("fork");
-		close(p[0]);
-		close(p[1]);
-		return RES_TEMP;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		child(p[1], msg, len);
-	}
-	close(p[1]);
-	got = read_verdict(p[0], v, now_ms() + SCAN_WAIT_MAX * 1000LL);
-	close(p[0]);
-	if (got == -2)
-		(void)kill(pid, SIGKILL);
-	status = reap(pid);
-	if (got == -2 || (status >= 0 && WIFSIGNALED(status) &&
-	                  (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGALRM)))
-		return too_long(v);
-	if (got < 0 || status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != CHILD_OK ||
-	    scan_verdict_check(v) < 0) {
-		child_failed(status);
-		return RES_TEMP;
-	}
-	return RES_OK;
-}
-
-enum result
-scan_isolated(const char *msg, size_t len, struct scan_verdict *v)
-{
-	enum result r = isolated_once(msg, len, v);
-
-	if (r != RES_OK || v->kind != SCAN_NEED_ARCHIVE)
-		return r;
-	/* a part may hold an archive: load libarchive here, where files
-	 * can be opened, and inspect again in a fresh child */
-	if (scan_arc_load() != RES_OK) {
-		log_warn("the inspection needs libarchive (for \"%s\"), which could not be loaded",
-		         v->name);
-		return RES_TEMP;
-	}
-	r = isolated_once(msg, len, v);
-	if (r == RES_OK && v->kind == SCAN_NEED_ARCHIVE) {
-		log_warn("the inspection asked for libarchive again");
-		return RES_TEMP;
-	}
-	return r;
 }

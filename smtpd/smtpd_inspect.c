@@ -1,32 +1,37 @@
 /*
- * smtpd_inspect.c - where mailout-smtpd's inspection children come from
+ * smtpd_inspect.c - where mailout-smtpd's inspection child comes from
  *
  * What it is for: choosing the process that forks the confined
- * inspection child (scan_isolated, smtpd/scan_sandbox.c), so that the
- * child can read nothing the client may not learn - its verdict, names
- * taken from the message, reaches the client in the 554, and a bug in
- * the MIME walker or libarchive could put anything it can read there.
+ * inspection child (smtpd/scan_inspector.c), so that the child can read
+ * nothing the client may not learn - its verdict, names taken from the
+ * message, reaches the client in the 554, and a bug in the MIME walker
+ * or libarchive could put anything it can read there.  The child is
+ * forked at the session's first message and kept for the later ones:
+ * a child that one message compromised could decide the verdicts of
+ * the later messages of this session, and of no other.
  *
  * A session without TLS holds its config and what its client sent:
  * the session process forks the child itself.  A session that starts
  * TLS (STARTTLS or implicit) loads the certificate's private key and
  * the ticket keys all sessions share, and after TLS maybe AUTH's
  * passwd file or PAM state.  So before that (inspect_before_secrets)
- * it forks a helper, a copy of itself that holds none of it, and from
- * then on sends each sealed memfd to the helper over a SOCK_SEQPACKET
- * pair (SCM_RIGHTS); the helper maps it read-only, runs scan_isolated
- * (a fresh confined child per message; libarchive is loaded in the
- * helper when a message first needs it) and sends back the verdict.
- * The seccomp filter keeps the child from reading the session's memory
- * any other way (ptrace, process_vm_readv, /proc: open is refused).
+ * it ends a child it may have, forks a helper, a copy of itself that
+ * holds none of it, and from then on sends each sealed memfd to the
+ * helper over a SOCK_SEQPACKET pair (SCM_RIGHTS); the helper passes it
+ * on to its own kept confined child (scan_isolated; libarchive is
+ * loaded in the helper when a message first needs it) and sends back
+ * the verdict.  The seccomp filter keeps the child from reading the
+ * session's memory any other way (ptrace, process_vm_readv, /proc:
+ * open is refused).
  *
  * The helper holds /dev/null on fds 0 and 1, the session's stderr on
  * fd 2 (never the client's: lib/log.c has made it /dev/null under
  * inetd, and logs through syslog(3), which the helper reopens) and its
  * socket on fd 3: no client connection, no listening socket.  It ends
- * when the socket reaches EOF (the session exited) or is killed by the
- * session's exit handler; it never runs the session's atexit handlers
- * or flushes its stdio (_exit).
+ * its child and itself when the socket reaches EOF (the session is
+ * done), or is killed by the session (its child then by
+ * PR_SET_PDEATHSIG); it never runs the session's atexit handlers or
+ * flushes its stdio (_exit).
  * What it must never do: inspect in the session process once a secret
  * may be loaded (no helper then: the message is deferred), or wait for
  * the helper without a deadline.
@@ -42,6 +47,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -51,6 +57,8 @@
 #define HELPER_FD 3
 /* two children at most (without, then with libarchive), each bounded */
 #define HELPER_WAIT_MAX (2 * SCAN_WAIT_MAX + 10)
+/* for the helper to end its child and exit at EOF, then it is killed */
+#define HELPER_STOP_WAIT_MS 2000
 
 struct helper_request {
 	uint64_t len; /* octets in the memfd that comes with it */
@@ -67,7 +75,8 @@ static struct {
 	int sock; /* -1: none */
 } helper = {false, 0, -1};
 
-/* inspect_fd - the helper's part for one message: map, inspect, unmap */
+/* inspect_fd - the helper's part for one message: map it (a fresh
+ * child reads the mapping), its child's verdict, unmap */
 static enum result
 inspect_fd(int fd, uint64_t len, struct scan_verdict *v)
 {
@@ -84,39 +93,23 @@ inspect_fd(int fd, uint64_t len, struct scan_verdict *v)
 		log_warn_errno("inspection helper: mapping the message");
 		return RES_TEMP;
 	}
-	r = scan_isolated(msg, (size_t)len, v);
+	r = scan_isolated(fd, msg, (size_t)len, v);
 	if (len > 0)
 		(void)munmap((void *)msg, (size_t)len);
 	return r;
 }
 
-/* serve_one - one request: recvmsg with the memfd, the answer back;
- * 0, or -1 at EOF or on a broken request (the helper then exits) */
+/* serve_one - one request: the memfd and its length in, the answer
+ * back; 0, or -1 at EOF or on a broken request (the helper then exits) */
 static int
 serve_one(int sock)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct helper_request req;
+	struct helper_request req = {0};
 	struct helper_answer ans;
-	struct iovec iov = {&req, sizeof(req)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *c;
-	ssize_t n;
 	int fd;
 
-	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-	if (n != (ssize_t)sizeof(req) || c == NULL || c->cmsg_level != SOL_SOCKET ||
-	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (scan_fd_recv(sock, &req, sizeof(req), &fd) <= 0)
 		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
 	memset(&ans, 0, sizeof(ans));
 	ans.result = (int)inspect_fd(fd, req.len, &ans.v);
 	(void)close(fd);
@@ -139,22 +132,39 @@ helper_main(int sock)
 		_exit(1);
 	while (serve_one(HELPER_FD) == 0)
 		;
+	scan_inspector_stop();
 	_exit(0);
 }
 
-/* helper_stop - close the socket, kill and reap the helper */
+/* helper_end - close the socket, give the helper grace_ms to end its
+ * child and exit (it sees EOF), then kill and reap it */
 static void
-helper_stop(void)
+helper_end(int grace_ms)
 {
+	int fd;
+
 	if (helper.sock >= 0)
 		(void)close(helper.sock);
 	helper.sock = -1;
-	if (helper.pid > 0) {
-		(void)kill(helper.pid, SIGKILL);
-		while (waitpid(helper.pid, NULL, 0) < 0 && errno == EINTR)
-			;
+	if (helper.pid <= 0)
+		return;
+	if (grace_ms > 0 && (fd = (int)syscall(SYS_pidfd_open, helper.pid, 0)) >= 0) {
+		struct pollfd p = {fd, POLLIN, 0};
+
+		(void)poll(&p, 1, grace_ms); /* readable once it has exited */
+		(void)close(fd);
 	}
+	(void)kill(helper.pid, SIGKILL);
+	while (waitpid(helper.pid, NULL, 0) < 0 && errno == EINTR)
+		;
 	helper.pid = 0;
+}
+
+/* helper_stop - at the session's exit */
+static void
+helper_stop(void)
+{
+	helper_end(HELPER_STOP_WAIT_MS);
 }
 
 /* helper_start - the socket pair, the fork; 0 or -1 (errno) */
@@ -189,6 +199,9 @@ inspect_before_secrets(const struct config *cfg)
 	if (!cfg->content.block_executables || helper.wanted)
 		return;
 	helper.wanted = true;
+	/* the session's own child (forked before any secret) is not kept:
+	 * from now on no child comes from this process */
+	scan_inspector_stop();
 	if (helper_start() < 0) {
 		log_warn_errno("unable to start the inspection helper; messages will be deferred");
 		return;
@@ -206,34 +219,6 @@ now_ms(void)
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
 		return 0;
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ask - the request with the memfd; 0 or -1 */
-static int
-ask(int memfd, size_t len)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct helper_request req = {len};
-	struct iovec iov = {&req, sizeof(req)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *c;
-	ssize_t n;
-
-	memset(&ctl, 0, sizeof(ctl));
-	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &memfd, sizeof(memfd));
-	do
-		n = sendmsg(helper.sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(req) ? 0 : -1;
 }
 
 /* answer - the helper's answer by the deadline; 0, or -1 (errno:
@@ -271,15 +256,16 @@ answer(struct helper_answer *ans)
 static enum result
 through_helper(int memfd, size_t len, struct scan_verdict *v)
 {
+	struct helper_request req = {len};
 	struct helper_answer ans;
 
 	if (helper.sock < 0) {
 		log_warn("no inspection helper: message deferred");
 		return RES_TEMP;
 	}
-	if (ask(memfd, len) < 0 || answer(&ans) < 0) {
+	if (scan_fd_send(helper.sock, &req, sizeof(req), memfd) < 0 || answer(&ans) < 0) {
 		log_warn_errno("the inspection helper failed");
-		helper_stop();
+		helper_end(0);
 		return RES_TEMP;
 	}
 	if (ans.result != RES_OK)
@@ -287,7 +273,7 @@ through_helper(int memfd, size_t len, struct scan_verdict *v)
 	*v = ans.v;
 	if (scan_verdict_check(v) < 0) {
 		log_warn("the inspection helper gave a bad verdict");
-		helper_stop();
+		helper_end(0);
 		return RES_TEMP;
 	}
 	return RES_OK;
@@ -296,7 +282,14 @@ through_helper(int memfd, size_t len, struct scan_verdict *v)
 enum result
 inspect_message(int memfd, const char *msg, size_t len, struct scan_verdict *v)
 {
+	static bool stop_registered;
+
 	if (helper.wanted)
 		return through_helper(memfd, len, v);
-	return scan_isolated(msg, len, v);
+	if (!stop_registered) {
+		stop_registered = true;
+		if (atexit(scan_inspector_stop) != 0)
+			log_warn("unable to register the inspection child's end");
+	}
+	return scan_isolated(memfd, msg, len, v);
 }

@@ -7,11 +7,17 @@ no mailout-scan runs.  Here $MAILOUT_SCAN names a program that leaves
 a mark and fails, so a scanner that ran would show (and defer the
 message).  Covered: DATA and BDAT LAST, pipelined commands after the
 content, a zip holding an executable (libarchive is then loaded into
-the session process, which forks the inspector), executable_action =
+the session process, which forks a fresh inspector), executable_action =
 bounce, a queue that fails (451, and still 554 for an executable), and
 a session that started TLS: from before the key was loaded on, its
-inspectors come from a helper process that holds /dev/null, the
+inspector comes from a helper process that holds /dev/null, the
 session's stderr and its own socket, never the client's connection.
+One inspector serves all the messages of a session (one pid, seen in
+/proc: confined, holding /dev/null and its socket only), an executable
+among them is still refused and the next clean one accepted; an
+inspector that hangs is killed after its time (554, "takes too long"),
+one that died defers the message (451), and either way the next
+message gets a fresh one; the inspector ends with its session.
 Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_smtpd_inspect
 (from tests/integration).
 """
@@ -21,6 +27,7 @@ import io
 import os
 import signal
 import stat
+import time
 import zipfile
 
 import harness
@@ -70,6 +77,16 @@ def fd_targets(pid):
     return {int(n): os.readlink(os.path.join(d, n)) for n in os.listdir(d)}
 
 
+def status_of(pid):
+    """/proc/PID/status as {field: value}."""
+    with open('/proc/%d/status' % pid) as f:
+        return dict(line.rstrip('\n').split(':\t', 1) for line in f if ':\t' in line)
+
+
+# the inspector's own time bound, then the receiver's wait (smtpd/scan.h)
+SCAN_WAIT_MAX = 65
+
+
 class InspectInSmtpd(harness.TestCase):
 
     def setUp(self):
@@ -98,13 +115,76 @@ class InspectInSmtpd(harness.TestCase):
         c.expect(250, 'EHLO client.test.example')
         return c
 
-    def data(self, c, msg):
+    def data(self, c, msg, timeout=30):
         """MAIL, RCPT, DATA, msg: the final reply (code, lines)."""
         c.expect(250, 'MAIL FROM:<%s>' % SENDER)
         c.expect(250, 'RCPT TO:<%s>' % RCPT)
         c.expect(354, 'DATA')
         c.send(msg + b'.\r\n')
-        return c.reply(30)
+        return c.reply(timeout)
+
+    def assert_confined_inspector(self, inspector, parent, session):
+        """inspector is a child of parent, under its seccomp filter with
+        no new privileges, and holds /dev/null on fds 0-2 and on fd 3 a
+        socket that is none of the session's."""
+        st = status_of(inspector)
+        self.assertEqual(int(st['PPid']), parent, st)
+        self.assertEqual(st['Seccomp'], '2', st)
+        self.assertEqual(st['NoNewPrivs'], '1', st)
+        fds = fd_targets(inspector)
+        self.assertEqual(sorted(fds), [0, 1, 2, 3], fds)
+        self.assertEqual([fds[0], fds[1], fds[2]], ['/dev/null'] * 3, fds)
+        self.assertTrue(fds[3].startswith('socket:'), fds)
+        self.assertNotIn(fds[3], fd_targets(session).values(), 'it holds a session fd')
+
+    def messages_one_inspector(self, c, parent, session):
+        """Five messages, the 3rd with an executable: one inspector
+        (a child of parent) for all; returns its pid."""
+        inspector = None
+        for i, (name, data, want) in enumerate([
+                ('notes.txt', b'words\n', 250), ('list.txt', b'more\n', 250),
+                ('report.pdf', PE, 554), ('later.txt', b'still\n', 250),
+                ('last.txt', b'the end\n', 250)]):
+            code, lines = self.data(c, attach(name, data))
+            self.assertEqual(code, want, (name, lines))
+            if want == 554:
+                self.assertIn('"report.pdf" is an executable', lines[-1])
+            kids = harness.children_of(parent)
+            inspector = inspector or (kids[0] if kids else None)
+            self.assertEqual(kids, [inspector], 'message %d: a new inspector' % (i + 1))
+        self.assert_confined_inspector(inspector, parent, session)
+        self.assertEqual(len(self.spool_new()), 4)
+        return inspector
+
+    def test_one_inspector_for_the_session(self):
+        r = self.receiver()
+        c = self.session(r)
+        pid = r.wait_session()
+        self.assertEqual(harness.children_of(pid), [], 'an inspector before any message')
+        inspector = self.messages_one_inspector(c, pid, pid)
+        c.expect(221, 'QUIT')
+        harness.wait_for(lambda: gone(inspector), what='the inspector to end with its session')
+
+    def test_hung_inspector_is_replaced(self):
+        """An inspector that gives no verdict (stopped here) is killed
+        after SCAN_WAIT_MAX seconds: that message is refused as taking
+        too long to inspect, and the next one gets a fresh inspector."""
+        r = self.receiver()
+        c = self.session(r)
+        pid = r.wait_session()
+        self.assertEqual(self.data(c, harness.message('first'))[0], 250)
+        (inspector,) = harness.children_of(pid)
+        os.kill(inspector, signal.SIGSTOP)
+        started = time.monotonic()
+        code, lines = self.data(c, harness.message('second'), timeout=SCAN_WAIT_MAX + 30)
+        self.assertEqual(code, 554, lines)
+        self.assertIn('cannot be inspected (takes too long to inspect)', lines[-1])
+        self.assertGreaterEqual(time.monotonic() - started, SCAN_WAIT_MAX - 1)
+        self.assertTrue(gone(inspector), 'the hung inspector is still there')
+        self.assertEqual(self.data(c, harness.message('third'))[0], 250)
+        (fresh,) = harness.children_of(pid)
+        self.assertNotEqual(fresh, inspector)
+        self.assertEqual(len(self.spool_new()), 2)
 
     def test_executable_refused_clean_queued(self):
         c = self.session(self.receiver())
@@ -125,14 +205,19 @@ class InspectInSmtpd(harness.TestCase):
         self.assertIn('mailout-smtpd', harness.exe_of(pid))
         self.assertEqual(self.data(c, harness.message('plain'))[0], 250)
         self.assertFalse(maps_libarchive(pid), 'libarchive loaded for a plain message')
+        (first,) = harness.children_of(pid)
         code, lines = self.data(c, attach('docs.zip', zip_of('readme.txt', PE)))
         self.assertEqual(code, 554, lines)
         self.assertIn('Attachment "readme.txt" (inside "docs.zip") is an executable', lines[-1])
         self.assertTrue(maps_libarchive(pid), 'libarchive is not in the session process')
-        self.assertEqual(harness.children_of(pid), [], 'an inspector outlived its message')
+        # the inspector forked before the load was replaced by one forked after it
+        (inspector,) = harness.children_of(pid)
+        self.assertTrue(maps_libarchive(inspector), 'an inspector without libarchive')
         code, lines = self.data(c, attach('docs.zip', zip_of('readme.txt', b'words\n')))
         self.assertEqual(code, 250, lines)
         self.assertEqual(len(self.spool_new()), 2)
+        self.assertNotEqual(inspector, first)
+        self.assertEqual(harness.children_of(pid), [inspector])
 
     def test_bdat_last_and_pipelining(self):
         c = self.session(self.receiver())
@@ -214,6 +299,41 @@ class InspectInSmtpd(harness.TestCase):
         self.assertEqual(harness.children_of(pid), [helper])
         c.expect(221, 'QUIT')
         harness.wait_for(lambda: gone(helper), what='the helper to end with its session')
+
+    def test_tls_session_keeps_one_inspector(self):
+        """After STARTTLS one inspector, the helper's child, serves the
+        session's messages; one that died defers its message (451), one
+        whose time ran out refuses it (554), and a fresh one follows."""
+        r = self.receiver(mode='socket-activate-inetd', listener='smtp')
+        c = self.session(r)
+        pid = r.wait_session()
+        c.expect(220, 'STARTTLS')
+        c.starttls()
+        c.expect(250, 'EHLO client.test.example')
+        (helper,) = harness.children_of(pid)
+        self.assertEqual(harness.children_of(helper), [], 'an inspector before any message')
+        inspector = self.messages_one_inspector(c, helper, pid)
+        self.assertEqual(harness.children_of(pid), [helper])
+        os.kill(inspector, signal.SIGKILL)
+        code, lines = self.data(c, harness.message('after a crash'))
+        self.assertEqual(code, 451, lines)
+        self.assertEqual(self.data(c, harness.message('fresh'))[0], 250)
+        (second,) = harness.children_of(helper)
+        self.assertNotEqual(second, inspector)
+        # its alarm (armed for each message) would end it with SIGALRM
+        os.kill(second, signal.SIGALRM)
+        code, lines = self.data(c, harness.message('out of time'))
+        self.assertEqual(code, 554, lines)
+        self.assertIn('takes too long to inspect', lines[-1])
+        self.assertEqual(self.data(c, harness.message('fresh again'))[0], 250)
+        (third,) = harness.children_of(helper)
+        self.assertNotIn(third, (inspector, second))
+        self.assert_confined_inspector(third, helper, pid)
+        self.assertEqual(harness.children_of(pid), [helper])
+        self.assertEqual(len(self.spool_new()), 6)
+        c.expect(221, 'QUIT')
+        harness.wait_for(lambda: gone(helper) and gone(third),
+                         what='the helper and its inspector to end with the session')
 
     def test_helper_gone_defers(self):
         """A helper that dies (as an inspection that crashed would leave

@@ -5,8 +5,9 @@
  * libarchive's writer (zip, tar.gz, 7z, nested, disguised, encrypted
  * names) and inspected in memory; the reply line; the notification;
  * libarchive loaded only for a message that may hold an archive (the
- * inspector asks for it, the parent loads it and inspects again);
- * and the sandbox: after scan_child_fds() the child holds /dev/null on
+ * inspector asks for it, the parent loads it and inspects again); one
+ * inspector kept for many messages, replaced when it died, ran out of
+ * time or served its number; and the sandbox: after scan_child_fds() the child holds /dev/null on
  * fds 0-2 and its verdict pipe on fd 3, nothing else (whatever its
  * parent had open: a socket like a client connection, a file); after
  * scan_confine() socket, open, exec, fork, signals to another process
@@ -28,6 +29,9 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -291,6 +295,28 @@ attach(struct buf *m, const char *type, const char *name, const void *data, size
 	                 0);
 }
 
+/* sealed - m's octets in a sealed memfd, mapped at *map, as the
+ * receiver holds a message */
+static int
+sealed(const struct buf *m, const char **map)
+{
+	int fd;
+
+	assert_int_equal(scan_memfd_new(&fd), QQ_OK);
+	assert_int_equal(scan_memfd_append(fd, m->s, m->len), 0);
+	assert_int_equal(scan_memfd_seal(fd, m->len, map), QQ_OK);
+	return fd;
+}
+
+/* unsealed - sealed's memfd and mapping gone */
+static void
+unsealed(int fd, const char *map, size_t len)
+{
+	if (len > 0)
+		assert_int_equal(munmap((void *)map, len), 0);
+	assert_int_equal(close(fd), 0);
+}
+
 /* test_lazy - first of all: libarchive not loaded until a part may be an archive */
 static void
 test_lazy(void **unused)
@@ -315,7 +341,9 @@ test_lazy(void **unused)
 	};
 	struct scan_verdict v;
 	struct buf m, z;
+	const char *map;
 	size_t i;
+	int fd;
 
 	assert_null(scan_arc);
 	scan_message(plain, sizeof(plain) - 1, &v);
@@ -335,13 +363,107 @@ test_lazy(void **unused)
 	assert_int_equal(v.kind, SCAN_NEED_ARCHIVE);
 	assert_string_equal(v.name, "docs.dat");
 	/* the whole way: a confined child asks, the parent loads, a fresh child finds it */
-	assert_int_equal(scan_isolated(m.s, m.len, &v), RES_OK);
+	fd = sealed(&m, &map);
+	assert_int_equal(scan_isolated(fd, map, m.len, &v), RES_OK);
 	assert_int_equal(v.kind, SCAN_EXEC);
 	assert_string_equal(v.name, "setup.exe");
 	assert_string_equal(v.outer, "docs.dat");
 	assert_non_null(scan_arc);
+	scan_inspector_stop();
+	unsealed(fd, map, m.len);
 	buf_free(&m);
 	buf_free(&z);
+}
+
+/* fds_of - how many descriptors process pid holds */
+static int
+fds_of(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* A message held as the receiver holds it. */
+struct held {
+	struct buf b;
+	const char *map;
+	int fd;
+};
+
+/* verdict_of - scan_isolated's kind for m (-1: RES_TEMP) */
+static int
+verdict_of(const struct held *m)
+{
+	struct scan_verdict v;
+
+	return scan_isolated(m->fd, m->map, m->b.len, &v) == RES_OK ? v.kind : -1;
+}
+
+static void
+test_inspector_kept(void **unused)
+{
+	struct scan_verdict v;
+	struct held clean, exe;
+	pid_t first, second;
+	unsigned i;
+
+	attach(&clean.b, "text/plain", "notes.txt", "hello", 5);
+	attach(&exe.b, "application/pdf", "report.pdf", "MZ\x90\x00", 4);
+	clean.fd = sealed(&clean.b, &clean.map);
+	exe.fd = sealed(&exe.b, &exe.map);
+	assert_int_equal(scan_inspector_pid(), 0);
+	/* clean, executable, clean: one child, which keeps no message open */
+	assert_int_equal(verdict_of(&clean), SCAN_CLEAN);
+	first = scan_inspector_pid();
+	assert_true(first > 0);
+	assert_int_equal(verdict_of(&exe), SCAN_EXEC);
+	assert_int_equal(verdict_of(&clean), SCAN_CLEAN);
+	assert_int_equal(scan_inspector_pid(), first);
+	assert_int_equal(fds_of(first), 4); /* /dev/null on 0-2, its socket */
+	/* killed while idle: that message is deferred, the next gets a fresh child */
+	assert_int_equal(kill(first, SIGKILL), 0);
+	assert_int_equal(verdict_of(&clean), -1);
+	assert_int_equal(scan_inspector_pid(), 0);
+	assert_int_equal(verdict_of(&exe), SCAN_EXEC);
+	second = scan_inspector_pid();
+	assert_true(second > 0 && second != first);
+	/* its time ran out (the alarm it arms for each message): refused as
+	 * too long to inspect, and replaced */
+	assert_int_equal(kill(second, SIGALRM), 0);
+	assert_int_equal(scan_isolated(clean.fd, clean.map, clean.b.len, &v), RES_OK);
+	assert_int_equal(v.kind, SCAN_UNINSPECTABLE);
+	assert_string_equal(v.why, "takes too long to inspect");
+	assert_int_equal(scan_inspector_pid(), 0);
+	/* a child serves SCAN_INSPECTOR_MESSAGES, then a fresh one */
+	for (i = 0; i < SCAN_INSPECTOR_MESSAGES; i++) {
+		assert_int_equal(verdict_of(i % 2 ? &exe : &clean), i % 2 ? SCAN_EXEC : SCAN_CLEAN);
+		if (i == 0)
+			first = scan_inspector_pid();
+		assert_int_equal(scan_inspector_pid(), first);
+	}
+	assert_int_equal(verdict_of(&clean), SCAN_CLEAN);
+	assert_true(scan_inspector_pid() != first);
+	/* stopped: gone and reaped */
+	second = scan_inspector_pid();
+	scan_inspector_stop();
+	assert_int_equal(scan_inspector_pid(), 0);
+	assert_int_equal(kill(second, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	unsealed(clean.fd, clean.map, clean.b.len);
+	unsealed(exe.fd, exe.map, exe.b.len);
+	buf_free(&clean.b);
+	buf_free(&exe.b);
 }
 
 static void
@@ -498,6 +620,7 @@ main(void)
 	    cmocka_unit_test(test_not_archives),
 	    cmocka_unit_test(test_message),
 	    cmocka_unit_test(test_reply),
+	    cmocka_unit_test(test_inspector_kept),
 	    cmocka_unit_test(test_sandbox),
 	    cmocka_unit_test(test_child_fds),
 	};
