@@ -19,9 +19,10 @@
  *   - one service for all connections: the listening socket is fd 3
  *     (LISTEN_FDS=1: mailout-queue.socket with Accept=no,
  *     systemd-socket-activate -l) or fd 0.  It reads the config once,
- *     forks a child per connection that does exactly what the process
- *     per connection does, and exits after -t SECONDS (default 10; 0:
- *     never) without a connection or a job (queue_server.c).
+ *     keeps a pool of workers, each doing for one connection after
+ *     another exactly what the process per connection does, and exits
+ *     after -t SECONDS (default 10; 0: never) without a job
+ *     (queue_server.c).
  * The protocol, version 1:
  *
  *   client -> server  ONE sendmsg(2): the request line
@@ -54,9 +55,10 @@
  * request is checked byte for byte, only two read-only pipes are taken,
  * and the peer's uid and pid (SO_PEERCRED) are logged with failures.
  * The service's parent never reads from a client nor opens the spool;
- * each job runs in a fresh child of it, so no job sees another's fds
- * or data.  Set-id, it refuses to serve a listening socket: a caller
- * has no business starting a long-lived process as the spool's owner.
+ * a worker starts each job from fresh state (serve_connection) and
+ * closes every fd the job opened, so no job sees another's fds or
+ * data.  Set-id, it refuses to serve a listening socket: a caller has
+ * no business starting a long-lived process as the spool's owner.
  * It makes sure fds 0-2 are open before opening anything, so a spool
  * file can never land on the caller's stderr; files are created 0640
  * with O_EXCL and committed with RENAME_NOREPLACE, so nothing existing
@@ -256,8 +258,9 @@ report(const struct qq_job *job, int rc, const struct sock_req *rq)
 		           qq_exit_text(rc));
 }
 
-/* serve_connection - a child of the service: one client on fd 0, with
- * the service's config; what a process of its own would do */
+/* serve_connection - in a worker of the service: one client on fd 0,
+ * with the service's config; what a process of its own would do.  All
+ * of the job's state is on this stack frame, made here and freed here. */
 static int
 serve_connection(void *arg)
 {
@@ -283,9 +286,9 @@ serve_connection(void *arg)
 }
 
 /* serve - the service on listening socket lfd: the config once, then
- * a child per connection (queue_server.c).  A config that does not
- * load is logged once and answered 55 to every client, as a process
- * per connection would; the next start reads it again. */
+ * the workers (queue_server.c).  A config that does not load is
+ * logged once and answered 55 to every client, as a process per
+ * connection would; the next start reads it again. */
 static int
 serve(int lfd, const char *cfile, unsigned idle)
 {
@@ -302,7 +305,7 @@ serve(int lfd, const char *cfile, unsigned idle)
 		         svc.cfg_rc);
 	}
 	qq_job_free(&probe);
-	/* the config's garbage consolidated once here, not in every child */
+	/* the config's garbage consolidated once here, not in every worker */
 	(void)malloc_trim(0);
 	rc = server_run(lfd, idle, serve_connection, &svc);
 	conf_free(&svc.cfg);

@@ -163,6 +163,7 @@ void
 sock_req_init(struct sock_req *rq)
 {
 	memset(rq, 0, sizeof(*rq));
+	reply_fd = -1; /* no octet for this job before its request */
 	rq->fds[0] = rq->fds[1] = -1;
 	rq->peer.pid = 0;
 	rq->peer.uid = (uid_t)-1;

@@ -17,7 +17,8 @@
 
 #define SERVER_IDLE_DEFAULT 10 /* seconds without a connection or a job: exit */
 #define SERVER_IDLE_MAX 86400 /* the largest -t */
-#define SERVER_CHILDREN_MAX 64 /* jobs at once; more wait in the backlog */
+#define SERVER_CHILDREN_MAX 64 /* workers, so jobs at once; more wait in the backlog */
+#define SERVER_WORKER_JOBS 1000 /* jobs of one worker before a fresh one */
 #define SERVER_STOP_WAIT 30 /* seconds the jobs may take after SIGTERM */
 
 /* A --socket request: the line, the two pipes, who sent them. */
@@ -39,8 +40,9 @@ void sock_done(struct sock_req *rq, int rc);
 /* sock_alarm_reply - from a SIGALRM handler: tell the client 54 */
 void sock_alarm_reply(void);
 
-/* server_job_fn - one connection, which is fd 0 of a fresh child;
- * returns the child's exit code */
+/* server_job_fn - one connection, which is fd 0 of a worker; must
+ * leave nothing of the job behind (fds, memory, timers); returns the
+ * job's exit code */
 typedef int (*server_job_fn)(void *arg);
 
 /* server_listener - the listening socket handed over by a service
@@ -48,8 +50,8 @@ typedef int (*server_job_fn)(void *arg);
  * listens, else fd 0 when it listens; *lfd = -1 when neither does (fd
  * 0 is one connection).  QQ_OK, or QQ_BUG with job->why set. */
 int server_listener(int *lfd, struct qq_job *job);
-/* server_run - accept on lfd, one forked child per connection running
- * job(arg); returns when idle for idle seconds (0: never) or after
+/* server_run - a pool of forked workers accepting on lfd, each running
+ * job(arg) per connection; returns when idle for idle seconds (0: never) or after
  * SIGTERM/SIGINT once the jobs are done; the exit code */
 int server_run(int lfd, unsigned idle, server_job_fn job, void *arg);
 

@@ -430,7 +430,7 @@ def write_all(fd, data):
 def service_busy(b, svc):
     """A hand-off held in flight in the queue service (the request and
     its two pipes sent, the message not yet): (Rss, Pss, Private_Dirty)
-    kB of the service's parent and of the job's child; then the message
+    kB of the service's parent and of the job's worker; then the message
     and envelope go, and the job must answer 0."""
     mr, mw = os.pipe()
     er, ew = os.pipe()
@@ -442,7 +442,7 @@ def service_busy(b, svc):
         os.close(mr)
         os.close(er)
         mr = er = -1
-        kids = harness.wait_for(lambda: harness.children_of(svc.pid), 10,
+        kids = harness.wait_for(lambda: bench_peers.busy_workers(svc.pid), 10,
                                 what='the queue service\'s job')
         time.sleep(0.3)  # the job has read its request and waits for the message
         mem = bench_peers.smaps(svc.pid), bench_peers.smaps(kids[0])

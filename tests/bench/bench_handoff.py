@@ -8,8 +8,8 @@ a spool of its own, one session at a time and ten at once, two ways:
            inetd or tcpserver with MAILOUT_QUEUE: qmail's way);
   service  over the socket to one mailout-queue --socket on the
            listening socket (systemd-socket-activate -l, as
-           mailout-queue.socket with Accept=no), which forks a child per
-           connection.
+           mailout-queue.socket with Accept=no), whose workers serve
+           one connection after another.
 
 For each: messages per second (wall) and CPU ms per message of every
 process involved (the clients, what they spawned, the activator and the

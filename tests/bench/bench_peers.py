@@ -275,12 +275,25 @@ def all_pids():
     return [int(d) for d in os.listdir('/proc') if d.isdigit()]
 
 
+def busy_workers(pid):
+    """The workers of queue service pid serving a client now: fd 0 is
+    the connection (an idle worker holds /dev/null there)."""
+    out = []
+    for w in harness.children_of(pid):
+        try:
+            if os.readlink('/proc/%d/fd/0' % w).startswith('socket:'):
+                out.append(w)
+        except OSError:
+            pass
+    return out
+
+
 class QueueService:
     """mailout-queue --socket on a unix socket, as mailout-queue.socket
     (Accept=no) starts it: systemd-socket-activate -l PATH listens and,
     on the first connection, execs one mailout-queue --socket (the same
-    pid) with the listening socket on fd 3; it forks a child per
-    connection and exits after its idle time.  systemd keeps the socket
+    pid) with the listening socket on fd 3; its workers serve one
+    connection after another and it exits after its idle time.  systemd keeps the socket
     and starts the service again for the next client; the activator
     goes with the service, so fresh() starts it anew before each run.
     wrap: a command in front of mailout-queue (valgrind); opts: its

@@ -2,17 +2,19 @@
 
 systemd-socket-activate -l SOCKET (no --accept) stands in for
 mailout-queue.socket with Accept=no: it passes the listening socket (fd 3,
-LISTEN_FDS=1) and execs one mailout-queue --socket, which forks a child
-per connection.  Looked at with real clients (mailout-smtpd with
+LISTEN_FDS=1) and execs one mailout-queue --socket, which keeps a pool
+of workers, each serving one connection after another.  Looked at with real clients (mailout-smtpd with
 queue.socket, raw requests with SCM_RIGHTS as lib/mail_qclient.c sends
 them) and from outside: the spool, the service's processes in /proc,
 its exit code, and strace of what every job does before it answers 0.
 
 - many messages from concurrent SMTP sessions all land in new/, and
-  the service stays one process with at most its children; the
+  the service stays one process with at most its workers; the
   listening socket may as well be fd 0 (inetd style);
 - ten clients at once are ten jobs at once (nothing serialised);
 - each job fsyncs tmp/ID, renames it, fsyncs new/, then answers 0;
+- a worker's next job sees nothing of the one before: no fd, no queue
+  ID, no envelope;
 - it exits 0 after its idle time (-t), never while a job runs;
 - a bad request gets 81, a client that goes away costs nothing, a
   config that does not load gets 55: the service lives on;
@@ -102,6 +104,22 @@ class Held:
         self.sock.close()
 
 
+def fd_target(pid, fd):
+    try:
+        return os.readlink('/proc/%d/fd/%d' % (pid, fd))
+    except OSError:
+        return ''
+
+
+def open_fds(pid):
+    """{fd: what it is} of process pid."""
+    try:
+        names = os.listdir('/proc/%d/fd' % pid)
+    except OSError:
+        return {}
+    return {int(n): fd_target(pid, int(n)) for n in names}
+
+
 class QueueService(harness.TestCase):
 
     def setUp(self):
@@ -153,6 +171,11 @@ class QueueService(harness.TestCase):
         return h
 
     def jobs(self, pid):
+        """The workers of service pid that serve a client now (fd 0 is
+        the connection; an idle worker has /dev/null there)."""
+        return [w for w in harness.children_of(pid) if fd_target(w, 0).startswith('socket:')]
+
+    def workers(self, pid):
         return harness.children_of(pid)
 
     def receiver(self):
@@ -224,7 +247,7 @@ class QueueService(harness.TestCase):
         self.assertLessEqual(max(n for n, _ in seen), 64)
         harness.wait_for(lambda: self.jobs(pid) == [], what='the jobs to end')
         self.assertIsNone(svc.poll(), 'the service is gone:\n' + self.log_of(svc))
-        self.assertEqual(harness.group_members(svc.pid), [pid])
+        self.assertEqual(harness.group_members(svc.pid), sorted([pid] + self.workers(pid)))
 
     def test_listening_socket_on_fd_0(self):
         svc = self.start_service('-t', '1', inetd=True)
@@ -269,10 +292,12 @@ class QueueService(harness.TestCase):
                 if m:
                     calls.setdefault(int(m.group(1)), []).append(
                         (m.group(2), m.group(3), int(m.group(4))))
-        jobs = {pid: c for pid, c in calls.items() if any(n == 'renameat2' for n, _, _ in c)}
+        # a worker serves one job after another: its calls, four a job
+        jobs = [c[i:i + 4] for c in calls.values() if any(n == 'renameat2' for n, _, _ in c)
+                for i in range(0, len(c), 4)]
         self.assertEqual(len(jobs), 3, calls)
         new = os.path.join(self.spool, 'new')
-        for pid, c in jobs.items():
+        for c in jobs:
             names = [n for n, _, _ in c]
             self.assertEqual(names, ['fsync', 'renameat2', 'fsync', 'sendto'], c)
             self.assertTrue(all(ret >= 0 for _, _, ret in c), c)
@@ -281,6 +306,76 @@ class QueueService(harness.TestCase):
             self.assertIn('<%s>' % os.path.join(self.spool, 'tmp', qid), c[0][1])
             self.assertIn('<%s>' % new, c[2][1])
             self.assertIn('"\\0"', c[3][1])
+
+    def idle_fds(self, pid):
+        """{worker: its fds} once every worker of pid is idle and settled
+        (a fresh worker closes what it inherited right after the fork)."""
+        def settled():
+            before = {w: open_fds(w) for w in self.workers(pid)}
+            time.sleep(0.1)
+            after = {w: open_fds(w) for w in self.workers(pid)}
+            ok = before == after and before and not self.jobs(pid)
+            return after if ok else None
+        return harness.wait_for(settled, what='the workers to be idle')
+
+    def one_job(self, pid, line, msg, env):
+        """A held job: (its worker, the worker's fds during and after the
+        job, those before it, the reply)."""
+        before = self.idle_fds(pid)
+        h = self.held(line)
+        h.write(msg)
+        worker = harness.wait_for(lambda: self.jobs(pid), what='the job')[0]
+        pipes = len([t for t in before.get(worker, {}).values() if t.startswith('pipe:')])
+
+        def in_job():
+            # the request taken (the client's two pipes) and the spool open
+            fds = open_fds(worker)
+            taken = len([t for t in fds.values() if t.startswith('pipe:')]) >= pipes + 2
+            return fds if taken and self.spool in fds.values() else None
+        during = harness.wait_for(in_job, what='the job to take the request')
+        reply = h.finish(b'', env)
+        harness.wait_for(lambda: worker not in self.jobs(pid), what='the job to end')
+        after = self.idle_fds(pid).get(worker)
+        return worker, before.get(worker), during, after, reply
+
+    def test_next_job_of_a_worker_sees_nothing_of_the_last(self):
+        svc = self.start_service('-t', '0')
+        self.assertEqual(self.request(), b'\x00')
+        pid = self.service_pid(svc)
+        first_id = '0006610000000001.ABCDEFGHIJKL'
+        other = b'Fother@example.org\0Tother@example.org\0\0'
+        jobs = [(b'mailout-queue/1 -i %s\n' % first_id.encode(), b'Subject: one\n\n1\n',
+                 ENVELOPE, b'\x00'),
+                (GOOD, b'Subject: two\n\n2\n', b'', bytes([91])),  # aborted: no envelope
+                (GOOD, b'Subject: three\n\n3\n', other, b'\x00'),
+                (GOOD, b'Subject: four\n\n4\n', b'', bytes([91]))]
+        served = []
+        for line, msg, env, want in jobs:
+            worker, before, during, after, reply = self.one_job(pid, line, msg, env)
+            self.assertEqual(reply, want, self.log_of(svc))
+            served.append(worker)
+            # the client's pipes and the spool were open in the job (one_job
+            # waited for them); nothing of the job is left: the worker is
+            # as it was
+            self.assertEqual(during[0][:7], 'socket:')
+            self.assertEqual(after, before)
+            self.assertEqual(after[0], '/dev/null')
+        # at most two workers for jobs one at a time: one served twice
+        self.assertLess(len(set(served)), len(served), served)
+        ids = self.spool_new()
+        self.assertEqual(len(ids), 3)
+        self.assertIn(first_id, ids)
+        spool = {qid: self.read_spool(qid) for qid in ids}
+        self.assertEqual(spool[first_id]['to'], [RCPT])
+        self.assertIn(b'Subject: one', spool[first_id]['content'])
+        third = [m for m in spool.values() if b'Subject: three' in m['content']]
+        self.assertEqual(len(third), 1)
+        self.assertEqual(third[0]['from'], 'other@example.org')
+        self.assertEqual(third[0]['to'], ['other@example.org'])
+        self.assertNotEqual(third[0]['id'], first_id)
+        self.assertFalse([m for m in spool.values() if b'Subject: two' in m['content'] or
+                          b'Subject: four' in m['content']])
+        self.assertNotIn('in use', self.log_of(svc))
 
     def test_idle_exit(self):
         svc = self.start_service('-t', '1')
