@@ -50,7 +50,6 @@
 #include "scan.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -247,43 +246,6 @@ worn(void)
 	return !ins.cpu_ok || clock_gettime(ins.cpu, &ts) < 0 || ts.tv_sec >= SCAN_CPU_WORN;
 }
 
-/* now_ms - monotonic milliseconds */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return 0;
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* read_verdict - one record of exactly a verdict's size by the
- * deadline; 0, -1 (EOF, another size, an error) or -2 (the deadline
- * passed) */
-static int
-read_verdict(int fd, struct scan_verdict *v, long long until)
-{
-	struct pollfd p = {fd, POLLIN, 0};
-	long long left;
-	ssize_t n;
-	int rc;
-
-	for (;;) {
-		if ((left = until - now_ms()) <= 0)
-			return -2;
-		rc = poll(&p, 1, (int)left);
-		if (rc < 0 && errno != EINTR)
-			return -1;
-		if (rc > 0)
-			break;
-	}
-	do /* MSG_TRUNC: the record's real length, longer ones are refused */
-		n = recv(fd, v, sizeof(*v), MSG_TRUNC | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(*v) ? 0 : -1;
-}
-
 /* too_long - the content made the inspection take too long: refuse it */
 static enum result
 too_long(struct scan_verdict *v)
@@ -326,6 +288,7 @@ static enum result
 inspect_once(int memfd, const char *msg, size_t len, struct scan_verdict *v)
 {
 	struct request req = {len};
+	bool timed_out = false;
 	int got, status;
 
 	if (ins.pid > 0 && worn())
@@ -338,15 +301,18 @@ inspect_once(int memfd, const char *msg, size_t len, struct scan_verdict *v)
 		ins.served++;
 		got = scan_fd_send(ins.sock, &req, sizeof(req), memfd);
 	}
-	if (got == 0)
-		got = read_verdict(ins.sock, v, now_ms() + SCAN_WAIT_MAX * 1000LL);
+	if (got == 0) {
+		got = scan_record_wait(ins.sock, v, sizeof(*v),
+		                       scan_now_ms() + SCAN_WAIT_MAX * 1000LL);
+		timed_out = got < 0 && errno == ETIMEDOUT;
+	}
 	if (got == 0 && scan_verdict_check(v) == 0) {
 		if (v->kind == SCAN_TROUBLE) /* its memory may be spent */
 			scan_inspector_stop();
 		return RES_OK;
 	}
 	status = inspector_end();
-	if (got == -2 || out_of_time(status))
+	if (timed_out || out_of_time(status))
 		return too_long(v);
 	if (got == 0)
 		log_warn("the inspection failed: a verdict out of range");

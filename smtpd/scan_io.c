@@ -14,11 +14,13 @@
 #include "scan.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "log.h"
 #include "mail_spool.h"
@@ -181,6 +183,54 @@ scan_fd_recv(int sock, void *p, size_t n, int *fd)
 		(void)close(*fd);
 	*fd = -1;
 	errno = EPROTO;
+	return -1;
+}
+
+long long
+scan_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* readable - poll sock until it can be read or the deadline passes;
+ * 0, or -1 with errno */
+static int
+readable(int sock, long long until)
+{
+	struct pollfd p = {sock, POLLIN, 0};
+	long long left;
+	int rc;
+
+	for (;;) {
+		if ((left = until - scan_now_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if ((rc = poll(&p, 1, (int)left)) < 0 && errno != EINTR)
+			return -1;
+		if (rc > 0)
+			return 0;
+	}
+}
+
+int
+scan_record_wait(int sock, void *p, size_t n, long long until)
+{
+	ssize_t got;
+
+	if (readable(sock, until) < 0)
+		return -1;
+	do /* MSG_TRUNC: the record's real length, longer ones are refused */
+		got = recv(sock, p, n, MSG_TRUNC | MSG_DONTWAIT);
+	while (got < 0 && errno == EINTR);
+	if (got == (ssize_t)n)
+		return 0;
+	if (got >= 0)
+		errno = EPROTO;
 	return -1;
 }
 

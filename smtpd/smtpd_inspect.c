@@ -50,7 +50,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
-#include <time.h>
 
 #include "log.h"
 
@@ -210,47 +209,6 @@ inspect_before_secrets(const struct config *cfg)
 		log_warn("unable to register the inspection helper's end");
 }
 
-/* now_ms - monotonic milliseconds */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return 0;
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* answer - the helper's answer by the deadline; 0, or -1 (errno:
- * ETIMEDOUT when it did not come in time) */
-static int
-answer(struct helper_answer *ans)
-{
-	struct pollfd p = {helper.sock, POLLIN, 0};
-	long long until = now_ms() + HELPER_WAIT_MAX * 1000LL, left;
-	ssize_t n;
-	int rc;
-
-	for (;;) {
-		if ((left = until - now_ms()) <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if ((rc = poll(&p, 1, (int)left)) < 0 && errno != EINTR)
-			return -1;
-		if (rc > 0)
-			break;
-	}
-	do
-		n = recv(helper.sock, ans, sizeof(*ans), 0);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(*ans)) {
-		errno = n < 0 ? errno : EPROTO;
-		return -1;
-	}
-	return 0;
-}
-
 /* through_helper - one message through the helper; a helper that
  * fails us is stopped, and the session's later messages are deferred */
 static enum result
@@ -258,12 +216,14 @@ through_helper(int memfd, size_t len, struct scan_verdict *v)
 {
 	struct helper_request req = {len};
 	struct helper_answer ans;
+	long long until = scan_now_ms() + HELPER_WAIT_MAX * 1000LL;
 
 	if (helper.sock < 0) {
 		log_warn("no inspection helper: message deferred");
 		return RES_TEMP;
 	}
-	if (scan_fd_send(helper.sock, &req, sizeof(req), memfd) < 0 || answer(&ans) < 0) {
+	if (scan_fd_send(helper.sock, &req, sizeof(req), memfd) < 0 ||
+	    scan_record_wait(helper.sock, &ans, sizeof(ans), until) < 0) {
 		log_warn_errno("the inspection helper failed");
 		helper_end(0);
 		return RES_TEMP;

@@ -19,6 +19,7 @@ mailout-scan (unless a test names its own MAILOUT_QUEUE; the receiver
 does not read it), in every activator mode.
 """
 
+import base64
 import errno
 import os
 import re
@@ -851,6 +852,20 @@ def _close_smtp(s):
         s.close()
     except Exception:
         pass
+
+
+def attachment(name, data, subject='attachment', sender='sender@example.org',
+               rcpt='rcpt@example.org'):
+    """A message with one base64 attachment, as bytes with CRLF line
+    ends (no final dot)."""
+    lines = ['From: <%s>' % sender, 'To: <%s>' % rcpt, 'Subject: ' + subject, 'MIME-Version: 1.0',
+             'Content-Type: multipart/mixed; boundary="b"', '', '--b',
+             'Content-Type: text/plain', '', 'see the attachment', '--b',
+             'Content-Type: application/octet-stream; name="%s"' % name,
+             'Content-Disposition: attachment; filename="%s"' % name,
+             'Content-Transfer-Encoding: base64', '',
+             base64.encodebytes(data).decode().rstrip('\n'), '--b--', '']
+    return '\r\n'.join(lines).encode()
 
 
 def message(subject='test', body='Hello.\n', headers=None, date=True, msgid=True):

@@ -11,7 +11,6 @@ Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_harness_scan
 (from tests/integration).
 """
 
-import base64
 import os
 import shutil
 import smtplib
@@ -28,15 +27,8 @@ ACTIVATOR = {'socket-activate-inetd': 'systemd-socket-activate',
 
 
 def attach(name, data):
-    """A message with one base64 attachment (CRLF endings)."""
-    lines = ['From: <%s>' % SENDER, 'To: <%s>' % RCPT, 'Subject: scan', 'MIME-Version: 1.0',
-             'Content-Type: multipart/mixed; boundary="b"', '', '--b',
-             'Content-Type: text/plain', '', 'see the attachment', '--b',
-             'Content-Type: application/octet-stream; name="%s"' % name,
-             'Content-Disposition: attachment; filename="%s"' % name,
-             'Content-Transfer-Encoding: base64', '',
-             base64.encodebytes(data).decode().rstrip('\n'), '--b--', '']
-    return '\r\n'.join(lines).encode()
+    """A message with one base64 attachment (harness.attachment)."""
+    return harness.attachment(name, data, subject='scan', sender=SENDER, rcpt=RCPT)
 
 
 class ScanInEveryMode(harness.TestCase):

@@ -22,7 +22,6 @@ Run: MAILOUT_BIN=build/check/bin /usr/bin/python3 -m unittest test_smtpd_inspect
 (from tests/integration).
 """
 
-import base64
 import io
 import os
 import signal
@@ -39,15 +38,8 @@ BOUNCE = 'content {\n block_executables = true\n executable_action = "bounce"\n}
 
 
 def attach(name, data):
-    """A message with one base64 attachment (CRLF endings, no final dot)."""
-    lines = ['From: <%s>' % SENDER, 'To: <%s>' % RCPT, 'Subject: inspect', 'MIME-Version: 1.0',
-             'Content-Type: multipart/mixed; boundary="b"', '', '--b',
-             'Content-Type: text/plain', '', 'see the attachment', '--b',
-             'Content-Type: application/octet-stream; name="%s"' % name,
-             'Content-Disposition: attachment; filename="%s"' % name,
-             'Content-Transfer-Encoding: base64', '',
-             base64.encodebytes(data).decode().rstrip('\n'), '--b--', '']
-    return '\r\n'.join(lines).encode()
+    """A message with one base64 attachment (harness.attachment)."""
+    return harness.attachment(name, data, subject='inspect', sender=SENDER, rcpt=RCPT)
 
 
 def zip_of(name, data):
@@ -114,6 +106,18 @@ class InspectInSmtpd(harness.TestCase):
         c = self.raw(r)
         c.expect(250, 'EHLO client.test.example')
         return c
+
+    def starttls_session(self):
+        """A session (inetd) after STARTTLS and EHLO: the receiver, the
+        client, the session's pid and its TLS helper's."""
+        r = self.receiver(mode='socket-activate-inetd', listener='smtp')
+        c = self.session(r)
+        pid = r.wait_session()
+        c.expect(220, 'STARTTLS')
+        c.starttls()
+        c.expect(250, 'EHLO client.test.example')
+        (helper,) = harness.children_of(pid)
+        return r, c, pid, helper
 
     def data(self, c, msg, timeout=30):
         """MAIL, RCPT, DATA, msg: the final reply (code, lines)."""
@@ -304,13 +308,7 @@ class InspectInSmtpd(harness.TestCase):
         """After STARTTLS one inspector, the helper's child, serves the
         session's messages; one that died defers its message (451), one
         whose time ran out refuses it (554), and a fresh one follows."""
-        r = self.receiver(mode='socket-activate-inetd', listener='smtp')
-        c = self.session(r)
-        pid = r.wait_session()
-        c.expect(220, 'STARTTLS')
-        c.starttls()
-        c.expect(250, 'EHLO client.test.example')
-        (helper,) = harness.children_of(pid)
+        r, c, pid, helper = self.starttls_session()
         self.assertEqual(harness.children_of(helper), [], 'an inspector before any message')
         inspector = self.messages_one_inspector(c, helper, pid)
         self.assertEqual(harness.children_of(pid), [helper])
@@ -339,13 +337,7 @@ class InspectInSmtpd(harness.TestCase):
         """A helper that dies (as an inspection that crashed would leave
         it) is not replaced once the key is loaded: 451, the session
         goes on, nothing is queued."""
-        r = self.receiver(mode='socket-activate-inetd', listener='smtp')
-        c = self.session(r)
-        pid = r.wait_session()
-        c.expect(220, 'STARTTLS')
-        c.starttls()
-        c.expect(250, 'EHLO client.test.example')
-        (helper,) = harness.children_of(pid)
+        r, c, pid, helper = self.starttls_session()
         os.kill(helper, signal.SIGKILL)
         for subject in ('first', 'second'):
             code, lines = self.data(c, harness.message(subject))

@@ -542,18 +542,25 @@ confined_child(void)
 	return 0;
 }
 
+/* assert_child_passes - run child in a forked process: it exits 0 */
 static void
-test_sandbox(void **unused)
+assert_child_passes(int (*child)(void))
 {
 	int status;
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(confined_child());
+		_exit(child());
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+test_sandbox(void **unused)
+{
+	assert_child_passes(confined_child);
 }
 
 /* same_file - fd a is open on the file st describes */
@@ -596,15 +603,7 @@ fds_child(void)
 static void
 test_child_fds(void **unused)
 {
-	int status;
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(fds_child());
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_child_passes(fds_child);
 }
 
 int
