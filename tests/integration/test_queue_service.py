@@ -24,6 +24,7 @@ its exit code, and strace of what every job does before it answers 0.
   451 and nothing is queued.
 """
 
+import glob
 import os
 import re
 import shutil
@@ -278,7 +279,9 @@ class QueueService(harness.TestCase):
         # LeakSanitizer cannot run under ptrace
         asan = self.env()['ASAN_OPTIONS'] + ':detect_leaks=0'
         svc = self.start_service('-t', '1', env={'ASAN_OPTIONS': asan},
-                                 wrap=['strace', '-f', '-qq', '-y', '-o', trace,
+                                 # -ff: a file per process, so that no call
+                                 # is split by another process's
+                                 wrap=['strace', '-ff', '-qq', '-y', '-o', trace,
                                        '-e', 'trace=fsync,renameat2,sendto'])
         for _ in range(3):
             self.assertEqual(self.request(), b'\x00')
@@ -286,12 +289,13 @@ class QueueService(harness.TestCase):
         self.assertEqual(len(ids), 3)
         harness.wait_for(lambda: svc.poll() is not None, what='the idle exit under strace')
         calls = {}
-        with open(trace) as f:
-            for line in f:
-                m = re.match(r'(\d+) +(fsync|renameat2|sendto)\((.*)\) += (-?\d+)', line)
-                if m:
-                    calls.setdefault(int(m.group(1)), []).append(
-                        (m.group(2), m.group(3), int(m.group(4))))
+        for path in glob.glob(trace + '.*'):
+            with open(path) as f:
+                for line in f:
+                    m = re.match(r'(fsync|renameat2|sendto)\((.*)\) += (-?\d+)', line)
+                    if m:
+                        calls.setdefault(path, []).append(
+                            (m.group(1), m.group(2), int(m.group(3))))
         # a worker serves one job after another: its calls, four a job
         jobs = [c[i:i + 4] for c in calls.values() if any(n == 'renameat2' for n, _, _ in c)
                 for i in range(0, len(c), 4)]
