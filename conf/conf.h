@@ -64,7 +64,7 @@ struct conf_client {
 
 struct config {
 	char *file; /* path it was read from, or "(built-in default)" */
-	char *hostname;
+	char *hostname; /* as set, "" if not: read it with conf_hostname() */
 	char *spool;
 
 	struct {
@@ -153,6 +153,13 @@ bool conf_credential_unchecked(const char *value);
 /* conf_free - free cfg, and what conf_load keeps between loads (the
  * parsed tree): a program that loads once and runs need not call it */
 void conf_free(struct config *cfg);
+
+/* conf_hostname - the name this host gives itself (banner, Received:,
+ * EHLO, bounces): hostname as set, else the host's fully qualified
+ * name (gethostname, made canonical by the resolver when it has no
+ * dot; "localhost" if all else fails), found at the first call and
+ * kept for the rest of the process.  Never NULL or empty. */
+const char *conf_hostname(const struct config *cfg);
 
 /* conf_file_for_children - the path a child program should be given
  * with -c: the file this config was read from, or NULL when it is the

@@ -12,12 +12,9 @@
 #include "conf_int.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "net.h"
@@ -315,38 +312,6 @@ get_list(struct build *b, const struct view *sec, const char *key, bool domains,
 	}
 }
 
-/* fqdn - the host's name: gethostname, made canonical by the resolver
- * when it has no dot; "localhost" if all else fails */
-static char *
-fqdn(struct build *b)
-{
-	static char cached[256]; /* the name does not change while we run */
-	char host[256], dom[256];
-	struct addrinfo hints, *ai = NULL;
-	const char *why, *name = host;
-
-	if (cached[0])
-		return xstrdup(b, cached);
-	if (gethostname(host, sizeof(host)) < 0)
-		return xstrdup(b, "localhost");
-	host[sizeof(host) - 1] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_flags = AI_CANONNAME;
-	if (!strchr(host, '.') && getaddrinfo(host, NULL, &hints, &ai) == 0 && ai &&
-	    ai->ai_canonname)
-		name = ai->ai_canonname;
-	if (conf_parse_domain(name, dom, sizeof(dom), &why) < 0 &&
-	    conf_parse_domain(host, dom, sizeof(dom), &why) < 0 &&
-	    bounded_copy(dom, sizeof(dom), "localhost") < 0)
-		b->bad = true;
-	if (ai)
-		freeaddrinfo(ai);
-	if (bounded_copy(cached, sizeof(cached), dom) < 0)
-		cached[0] = '\0';
-	return xstrdup(b, dom);
-}
-
 /* build_top - hostname, spool, tls, blocklist, state_dir */
 static void
 build_top(struct build *b, cfg_t *cfg, struct config *out)
@@ -362,7 +327,7 @@ build_top(struct build *b, cfg_t *cfg, struct config *out)
 		b->bad = b->bad || !ok;
 		out->hostname = xstrdup(b, ok ? dom : h);
 	} else {
-		out->hostname = fqdn(b);
+		out->hostname = xstrdup(b, ""); /* conf_hostname() finds it */
 	}
 	out->spool = get_str(b, &top, "spool");
 	out->blocklist = get_str(b, &top, "blocklist");

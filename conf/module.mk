@@ -10,6 +10,7 @@ CONF_SRCS := \
 	conf/conf.c \
 	conf/conf_build.c \
 	conf/conf_files.c \
+	conf/conf_host.c \
 	conf/conf_prescan.c \
 	conf/conf_value.c \
 	$(CONF_GEN)

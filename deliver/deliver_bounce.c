@@ -66,7 +66,7 @@ bounce_queue(struct deliver_ctx *ctx, const struct msg_job *m, const struct dsn_
 	struct buf msg = BUF_INIT(0);
 	struct dsn d = {
 	    .kind = kind,
-	    .hostname = ctx->cfg->hostname,
+	    .hostname = conf_hostname(ctx->cfg),
 	    .queue_id = m->id,
 	    .arrival = m->env.queued_at,
 	    .now = time(NULL),

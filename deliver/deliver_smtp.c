@@ -78,7 +78,8 @@ ehlo(struct gw_session *s, struct deliver_ctx *ctx)
 {
 	struct smtp_reply r;
 
-	if (send_cmd(s, "EHLO %s", ctx->cfg->hostname) < 0 || gw_exchange(s, &r, ctx->to.ehlo) < 0)
+	if (send_cmd(s, "EHLO %s", conf_hostname(ctx->cfg)) < 0 ||
+	    gw_exchange(s, &r, ctx->to.ehlo) < 0)
 		return set_why(s, "451 4.4.2 lost connection with %s during EHLO: %s", s->relay,
 		               s->c.err);
 	if (r.code / 100 == 2) {
@@ -86,7 +87,8 @@ ehlo(struct gw_session *s, struct deliver_ctx *ctx)
 		return RES_OK;
 	}
 	memset(&s->ext, 0, sizeof(s->ext));
-	if (send_cmd(s, "HELO %s", ctx->cfg->hostname) < 0 || gw_exchange(s, &r, ctx->to.ehlo) < 0)
+	if (send_cmd(s, "HELO %s", conf_hostname(ctx->cfg)) < 0 ||
+	    gw_exchange(s, &r, ctx->to.ehlo) < 0)
 		return set_why(s, "451 4.4.2 lost connection with %s during HELO: %s", s->relay,
 		               s->c.err);
 	return r.code / 100 == 2 ? RES_OK : said(s, "refused HELO", &r);

@@ -96,24 +96,56 @@ data_newline(struct data_reader *r, struct buf *out)
 	return data_emit(r, out, "\n", 1);
 }
 
+/*
+ * Where the next CR and the next LF of a chunk are: each is found with
+ * memchr and kept until the scan passes it, so a chunk is searched at
+ * most once for CRs and once for LFs, whatever mix of them it holds
+ * (searching afresh for both at every line end would go over a long
+ * run of bare CRs once per CR, looking for a LF).
+ */
+struct line_ends {
+	const char *end; /* of the chunk */
+	/* the next CR and LF at or after the scan: end if there is none,
+	 * NULL until looked for */
+	const char *cr, *lf;
+};
+
+static void
+line_ends_init(struct line_ends *e, const char *in, size_t n)
+{
+	e->end = in + n;
+	e->cr = e->lf = NULL;
+}
+
+/* next_of - the first c at or after p, from *seen when still ahead */
+static const char *
+next_of(const char **seen, const char *p, const char *end, int c)
+{
+	const char *hit;
+
+	if (*seen == NULL || *seen < p) {
+		hit = memchr(p, c, (size_t)(end - p));
+		*seen = hit ? hit : end;
+	}
+	return *seen;
+}
+
 /* text_span - how many bytes from p hold neither CR nor LF */
 static size_t
-text_span(const char *p, size_t n)
+text_span(struct line_ends *e, const char *p)
 {
-	size_t i;
+	const char *cr = next_of(&e->cr, p, e->end, '\r');
+	const char *lf = next_of(&e->lf, p, e->end, '\n');
 
-	for (i = 0; i < n; i++)
-		if (p[i] == '\r' || p[i] == '\n')
-			break;
-	return i;
+	return (size_t)((cr < lf ? cr : lf) - p);
 }
 
 /* data_mid - one step inside a line: a run of text, a CR or a LF;
  * returns the bytes used, or (size_t)-1 */
 static size_t
-data_mid(struct data_reader *r, const char *p, size_t n, struct buf *out)
+data_mid(struct data_reader *r, struct line_ends *e, const char *p, struct buf *out)
 {
-	size_t span = text_span(p, n);
+	size_t span = text_span(e, p);
 
 	if (span > 0)
 		return data_text(r, out, p, span) < 0 ? (size_t)-1 : span;
@@ -128,7 +160,7 @@ data_mid(struct data_reader *r, const char *p, size_t n, struct buf *out)
 /* data_step - one step of the DATA machine; returns the bytes used (0
  * when the byte is to be looked at again in the new state) */
 static size_t
-data_step(struct data_reader *r, const char *p, size_t n, struct buf *out)
+data_step(struct data_reader *r, struct line_ends *e, const char *p, struct buf *out)
 {
 	switch (r->state) {
 	case D_BOL:
@@ -151,17 +183,19 @@ data_step(struct data_reader *r, const char *p, size_t n, struct buf *out)
 		r->state = (p[0] == '\n') ? D_BOL : D_MID;
 		return p[0] == '\n' ? 1 : 0;
 	default:
-		return data_mid(r, p, n, out);
+		return data_mid(r, e, p, out);
 	}
 }
 
 size_t
 data_feed(struct data_reader *r, const char *in, size_t n, struct buf *out)
 {
+	struct line_ends e;
 	size_t i = 0, used;
 
+	line_ends_init(&e, in, n);
 	while (i < n && !r->done) {
-		used = data_step(r, in + i, n - i, out);
+		used = data_step(r, &e, in + i, out);
 		if (used == (size_t)-1)
 			return (size_t)-1;
 		i += used;
@@ -184,12 +218,14 @@ dot_unstuff(const char *in, size_t n, struct buf *out, bool *done)
 int
 bdat_feed(struct data_reader *r, const char *in, size_t n, bool last, struct buf *out)
 {
+	struct line_ends e;
 	size_t i = 0, used;
 
 	/* BDAT carries no dot-stuffing (RFC 3030 2): only the CR/LF part
 	 * of the DATA machine applies; D_BOL and D_DOT never arise. */
 	if (r->state != D_CR)
 		r->state = D_MID;
+	line_ends_init(&e, in, n);
 	while (i < n) {
 		if (r->state == D_CR) {
 			/* The CR was written as LF; its LF (even one that
@@ -199,7 +235,7 @@ bdat_feed(struct data_reader *r, const char *in, size_t n, bool last, struct buf
 				i++;
 			continue;
 		}
-		used = data_mid(r, in + i, n - i, out);
+		used = data_mid(r, &e, in + i, out);
 		if (used == (size_t)-1)
 			return -1;
 		i += used;
@@ -222,8 +258,10 @@ dot_stuffer_init(struct dot_stuffer *s)
 int
 dot_stuffer_feed(struct dot_stuffer *s, const char *in, size_t n, struct buf *out)
 {
+	struct line_ends e;
 	size_t i = 0, span;
 
+	line_ends_init(&e, in, n);
 	while (i < n) {
 		if (s->cr) {
 			s->cr = false;
@@ -242,7 +280,7 @@ dot_stuffer_feed(struct dot_stuffer *s, const char *in, size_t n, struct buf *ou
 		}
 		if (s->at_line_start && in[i] == '.' && buf_appendc(out, '.') < 0)
 			return -1;
-		span = text_span(in + i, n - i);
+		span = text_span(&e, in + i);
 		if (buf_append(out, in + i, span) < 0)
 			return -1;
 		s->at_line_start = false;
@@ -452,6 +490,23 @@ header_step(struct header_scan *h, unsigned char c)
 	}
 }
 
+/* value_skip - the bytes before the next LF (or all n) when they are
+ * the value of a field we do not capture: header_step would only pass
+ * over them one by one; they are counted and skipped */
+static size_t
+value_skip(struct header_scan *h, const char *in, size_t n)
+{
+	const char *nl;
+	size_t k;
+
+	if (h->state != H_VALUE || h->field == F_FROM)
+		return 0;
+	nl = memchr(in, '\n', n);
+	k = nl ? (size_t)(nl - in) : n;
+	h->pos += k;
+	return k;
+}
+
 size_t
 header_scan_feed(struct header_scan *h, const char *in, size_t n)
 {
@@ -461,6 +516,9 @@ header_scan_feed(struct header_scan *h, const char *in, size_t n)
 	if (h->ended)
 		return 0;
 	for (i = 0; i < n && !h->ended; i++) {
+		i += value_skip(h, in + i, n - i);
+		if (i == n)
+			break;
 		header_step(h, (unsigned char)in[i]);
 		h->pos++;
 	}

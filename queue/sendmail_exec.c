@@ -123,8 +123,7 @@ sm_context_init(struct sm_context *c, const struct sm_opts *o, const struct conf
 	c->config = o->config;
 	who(c);
 	system_fqdn(sys, sizeof(sys));
-	if (bounded_copy(c->hostname, sizeof(c->hostname),
-	                 cfg->hostname && cfg->hostname[0] ? cfg->hostname : sys) < 0)
+	if (bounded_copy(c->hostname, sizeof(c->hostname), conf_hostname(cfg)) < 0)
 		return config_error("hostname too long");
 	rewrite_init(&c->rw);
 	if (rewrite_set_domain(&c->rw, cfg->rewrite.domain && cfg->rewrite.domain[0]

@@ -49,8 +49,8 @@ notify(const struct scan_job *j, const struct scan_verdict *v, const char *qid)
 		log_warn_errno("%s: unable to make a queue ID", qid);
 		return QQ_TEMP;
 	}
-	if (scan_notification(v, cfg->hostname ? cfg->hostname : "localhost", nid, j->sender,
-	                      j->rcpts, j->n_rcpts, j->msg, j->len, &note) < 0) {
+	if (scan_notification(v, conf_hostname(cfg), nid, j->sender, j->rcpts, j->n_rcpts, j->msg,
+	                      j->len, &note) < 0) {
 		buf_free(&note);
 		return QQ_NOMEM;
 	}

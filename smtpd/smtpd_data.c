@@ -64,32 +64,44 @@ protocol_name(const struct session *s)
 	return auth ? "ESMTPA" : "ESMTP";
 }
 
-/* smtpd_received - our trace header (RFC 5321 4.4), LF line endings */
+/* append_parts - each string of a NULL-terminated list, in turn */
+static int
+append_parts(struct buf *out, const char *const *part)
+{
+	for (; *part != NULL; part++)
+		if (buf_appends(out, *part) < 0)
+			return -1;
+	return 0;
+}
+
+/* smtpd_received - our trace header (RFC 5321 4.4), LF line endings:
+ * copied together, as nothing in it is formatted but the date */
 int
 smtpd_received(struct buf *out, const struct session *s, const char *id)
 {
 	const struct policy_client *pc = &s->pc;
 	char date[64], rcpt[ADDR_PATH_MAX + 1];
-	int rc;
+	const char *helo = pc->helo[0] ? pc->helo : "unknown";
+	const char *v6 = net_addr_is_v4(&pc->addr) ? "" : "IPv6:", *proto = protocol_name(s);
+	const char *const from[] = {"Received: from ", helo, " (", pc->name, NULL};
+	const char *const addr[] = {" [", v6, pc->addr_str, "])\n\tby ", s->hostname, NULL};
+	const char *const with[] = {" (mailout) with ", proto, " id ", id, NULL};
+	const char *const tls[] = {
+	    "\n\t(using ", s->tls_version, " with cipher ", s->tls_cipher, ")", NULL};
+	const char *const auth[] = {"\n\t(authenticated as ", pc->auth_user, ")", NULL};
+	const char *const one_rcpt[] = {"\n\tfor <", rcpt, ">", NULL};
+	const char *const when[] = {";\n\t", date, "\n", NULL};
 
 	if (smtpd_rfc5322_date(date, sizeof(date)) < 0)
 		return -1;
-	rc = buf_printf(out, "Received: from %s (%s [%s%s])\n\tby %s (mailout) with %s id %s",
-	                pc->helo[0] ? pc->helo : "unknown", pc->name,
-	                net_addr_is_v4(&pc->addr) ? "" : "IPv6:", pc->addr_str, s->hostname,
-	                protocol_name(s), id);
-	if (rc == 0 && s->io.ssl)
-		rc =
-		    buf_printf(out, "\n\t(using %s with cipher %s)", s->tls_version, s->tls_cipher);
-	if (rc == 0 && pc->auth_user)
-		rc = buf_printf(out, "\n\t(authenticated as %s)", pc->auth_user);
-	if (rc == 0 && s->tx.nrcpt == 1) {
+	if (s->tx.nrcpt == 1)
 		smtp_sanitize(s->tx.rcpts.s, strlen(buf_cstr(&s->tx.rcpts)), rcpt, sizeof(rcpt));
-		rc = buf_printf(out, "\n\tfor <%s>", rcpt);
-	}
-	if (rc == 0)
-		rc = buf_printf(out, ";\n\t%s\n", date);
-	return rc;
+	if (append_parts(out, from) < 0 || append_parts(out, addr) < 0 ||
+	    append_parts(out, with) < 0 || (s->io.ssl && append_parts(out, tls) < 0) ||
+	    (pc->auth_user && append_parts(out, auth) < 0) ||
+	    (s->tx.nrcpt == 1 && append_parts(out, one_rcpt) < 0))
+		return -1;
+	return append_parts(out, when);
 }
 
 /* latch - remember the first error of the transaction */

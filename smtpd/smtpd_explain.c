@@ -276,11 +276,8 @@ rewrite_rules(struct explain *e, struct rewrite *rw)
 	const struct config *cfg = e->c.cfg;
 	char host[ADDR_DOMAIN_MAX + 1];
 
-	if (cfg->hostname && cfg->hostname[0])
-		(void)bounded_copy(host, sizeof(host), cfg->hostname);
-	else if (gethostname(host, sizeof(host) - 1) < 0)
+	if (bounded_copy(host, sizeof(host), conf_hostname(cfg)) < 0)
 		(void)bounded_copy(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
 	if (smtpd_rewrite_setup(rw, cfg, host) != RES_OK) {
 		(void)buf_appends(&e->why, "rewrite: no usable masquerade domain");
 		return RES_TEMP;

@@ -84,9 +84,7 @@ smtpd_session_init(struct session *s, const struct config *cfg, const struct con
 	s->cfg = cfg;
 	s->listener = l;
 	s->config_path = config_path;
-	if (cfg->hostname && cfg->hostname[0])
-		(void)bounded_copy(s->hostname, sizeof(s->hostname), cfg->hostname);
-	else if (gethostname(s->hostname, sizeof(s->hostname) - 1) < 0)
+	if (bounded_copy(s->hostname, sizeof(s->hostname), conf_hostname(cfg)) < 0)
 		(void)bounded_copy(s->hostname, sizeof(s->hostname), "localhost");
 	io_init(&s->io, rfd, wfd);
 	s->io.write_timeout = cfg->limits.command_timeout;

@@ -104,6 +104,12 @@ extern const struct smtpd_ssl_fns *smtpd_ssl;
  * the library or one of its functions cannot be had */
 enum result smtpd_ssl_load(void);
 
+/* smtpd_ssl_error_strings - load OpenSSL's error strings, once per
+ * process, for an error about to be formatted: tls_prepare() tells
+ * OpenSSL not to load them (1 M instructions of every TLS session),
+ * and OpenSSL's own loading, once declined, cannot be asked for again */
+void smtpd_ssl_error_strings(void);
+
 /* The names the code calls, mapped onto the table (not in the loader,
  * which needs the names themselves). */
 #ifndef SMTPD_SSL_LOADER

@@ -21,7 +21,7 @@ check_promises(const struct config *c)
 {
 	size_t i;
 
-	if (!c->file || !c->hostname || !c->hostname[0] || !c->spool || c->spool[0] != '/')
+	if (!c->file || !c->hostname || !c->spool || c->spool[0] != '/')
 		__builtin_trap();
 	if (c->n_listeners == 0 || !c->tls.cert || !c->tls.key || !c->queue.postmaster)
 		__builtin_trap();

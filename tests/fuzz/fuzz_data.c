@@ -7,8 +7,9 @@
  * more than the limit; whole, split and byte-at-a-time feeding agree;
  * DATA ends exactly at the first <CR><LF>.<CR><LF> (counting the CRLF
  * of the DATA command) and nowhere else; the output equals a simple
- * line-by-line reference; dot_stuff() output never holds a bare CR or
- * LF nor "\r\n.\r\n", and reads back to the same content.
+ * line-by-line reference, and so does BDAT's (without the dots);
+ * dot_stuff() output never holds a bare CR or LF nor "\r\n.\r\n",
+ * reads back to the same content, and is the same streamed in pieces.
  * Must never write files or talk to the network.
  */
 #include <stdbool.h>
@@ -84,20 +85,25 @@ first_end(const char *in, size_t n)
 	return 0;
 }
 
-/* reference - line by line: CRLF, CR or LF ends a line; a dot leading
- * a line that began after CRLF is dropped.  t ends in CRLF or is "". */
+/* reference - line by line: CRLF, CR or LF ends a line; with dots, a
+ * dot leading a line that began after CRLF is dropped.  A last line
+ * without an end is kept as it is (DATA's t ends in CRLF or is ""). */
 static void
-reference(const char *t, size_t n, struct buf *out)
+reference(const char *t, size_t n, bool dots, struct buf *out)
 {
 	size_t i = 0, j;
 	bool real = true;
 
 	while (i < n) {
-		if (real && t[i] == '.')
+		if (dots && real && t[i] == '.')
 			i++;
 		for (j = i; j < n && t[j] != '\r' && t[j] != '\n'; j++)
 			;
-		if (buf_append(out, t + i, j - i) < 0 || buf_appendc(out, '\n') < 0)
+		if (buf_append(out, t + i, j - i) < 0)
+			abort();
+		if (j == n)
+			break;
+		if (buf_appendc(out, '\n') < 0)
 			abort();
 		real = t[j] == '\r' && j + 1 < n && t[j + 1] == '\n';
 		i = j + (real ? 2 : 1);
@@ -139,28 +145,49 @@ check_stuff(const struct buf *content)
 	buf_free(&back);
 }
 
-/* check_bdat - BDAT whole and split agree, no CR comes out */
+/* check_bdat - BDAT whole and split agree with the reference (no dot
+ * handling), no CR comes out */
 static void
 check_bdat(const char *in, size_t n, size_t a)
 {
 	struct data_reader r1, r2;
-	struct buf o1 = BUF_INIT(0), o2 = BUF_INIT(0), wire = BUF_INIT(0);
+	struct buf o1 = BUF_INIT(0), o2 = BUF_INIT(0), ref = BUF_INIT(0);
 
 	data_reader_init(&r1, 0);
 	data_reader_init(&r2, 0);
 	if (bdat_feed(&r1, in, n, true, &o1) < 0 || bdat_feed(&r2, in, a, false, &o2) < 0 ||
 	    bdat_feed(&r2, in + a, n - a, true, &o2) < 0)
 		abort();
+	reference(in, n, false, &ref);
 	if (o1.len != o2.len || memcmp(buf_cstr(&o1), buf_cstr(&o2), o1.len) ||
-	    memchr(buf_cstr(&o1), '\r', o1.len) || r1.size != o1.len)
+	    memchr(buf_cstr(&o1), '\r', o1.len) || r1.size != o1.len || ref.len != o1.len ||
+	    memcmp(buf_cstr(&ref), buf_cstr(&o1), o1.len))
 		abort();
-	/* raw client bytes, CRs and all, are safe to send as well */
+	buf_free(&o1);
+	buf_free(&o2);
+	buf_free(&ref);
+}
+
+/* check_raw_stuff - raw client bytes, CRs and all, are safe to send
+ * as well, and streaming them in two pieces changes nothing */
+static void
+check_raw_stuff(const char *in, size_t n, size_t a)
+{
+	struct buf wire = BUF_INIT(0), streamed = BUF_INIT(0);
+	struct dot_stuffer s;
+
 	if (dot_stuff(in, n, true, &wire) < 0)
 		abort();
 	check_wire(&wire);
-	buf_free(&o1);
-	buf_free(&o2);
+	dot_stuffer_init(&s);
+	if (dot_stuffer_feed(&s, in, a, &streamed) < 0 ||
+	    dot_stuffer_feed(&s, in + a, n - a, &streamed) < 0 ||
+	    dot_stuffer_finish(&s, &streamed) < 0)
+		abort();
+	if (wire.len != streamed.len || memcmp(buf_cstr(&wire), buf_cstr(&streamed), wire.len))
+		abort();
 	buf_free(&wire);
+	buf_free(&streamed);
 }
 
 int
@@ -189,7 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (memchr(buf_cstr(&whole.out), '\r', whole.out.len) || whole.r.size != whole.out.len)
 		abort();
 	if (whole.r.done) {
-		reference(in, end - 3, &ref);
+		reference(in, end - 3, true, &ref);
 		if (ref.len != whole.out.len ||
 		    memcmp(buf_cstr(&ref), buf_cstr(&whole.out), ref.len))
 			abort();
@@ -205,6 +232,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	check_bdat(in, n, a);
+	check_raw_stuff(in, n, a);
 	buf_free(&whole.out);
 	buf_free(&split.out);
 	buf_free(&bytes.out);

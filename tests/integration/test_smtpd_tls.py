@@ -5,7 +5,8 @@ STARTTLS with openssl s_client, swaks --tls and smtplib; implicit TLS
 verifies the test CA.  The Received: header records the TLS version; a
 class with require_tls gets 530 5.7.0 at MAIL before STARTTLS and 250
 after.  STARTTLS discards input sent before the handshake (CVE-2011-0411).
-A key that does not match its certificate fails the handshake, logged.
+A key that does not match its certificate fails the handshake, logged;
+handshake errors are logged in OpenSSL's words, not its numbers.
 openssl.cnf is read only when OPENSSL_CONF names one.
 """
 
@@ -198,6 +199,24 @@ class TLS(harness.TestCase):
                                self.smtpd_log(rcv), what='the failed handshake in the log')
         self.assertIn('key values mismatch', log)
         self.assertNotIn('queued as', log)
+        self.assertNotIn('lib(', log)
+
+    def test_handshake_error_logged_in_words(self):
+        """OpenSSL's error strings are loaded only for an error to be
+        logged: a client that speaks HTTP after 220 to STARTTLS is
+        logged with them all the same."""
+        self.config()
+        rcv = self.start_receiver('tcpserver')
+        c = self.raw(rcv)
+        c.expect(250, 'EHLO client.test.example')
+        c.expect(220, 'STARTTLS')
+        c.send(b'GET / HTTP/1.0\r\n\r\n')
+        self.assertTrue(c.closed())
+        c.close()
+        log = harness.wait_for(lambda: 'TLS handshake' in self.smtpd_log(rcv) and
+                               self.smtpd_log(rcv), what='the failed handshake in the log')
+        self.assertIn('SSL routines::http request', log)
+        self.assertNotIn('lib(', log)
 
     def test_openssl_conf_read_only_when_named(self):
         """The receiver skips openssl.cnf (it costs every TLS session)

@@ -348,8 +348,8 @@ test_defaults(void **state)
 
 	(void)state;
 	load_ok("", &c);
-	assert_non_null(c.hostname);
-	assert_true(c.hostname[0] != '\0');
+	assert_string_equal(c.hostname, ""); /* conf_hostname() finds it */
+	assert_true(conf_hostname(&c)[0] != '\0');
 	assert_int_equal(c.n_listeners, 3);
 	assert_int_equal(conf_listener(&c, "smtp")->auth, LISTENER_AUTH_OPTIONAL);
 	assert_int_equal(conf_listener(&c, "submission")->auth, LISTENER_AUTH_REQUIRED);

@@ -469,6 +469,119 @@ test_dot_unstuff(void **state)
 	buf_free(&out);
 }
 
+/* canon_ref - the readers by their definition, a line at a time: a
+ * CRLF, a bare CR and a bare LF each end one line; with dots, a dot
+ * leading a line that began after a CRLF (or at the start) is dropped */
+static void
+canon_ref(const char *t, size_t n, bool dots, struct buf *out)
+{
+	size_t i = 0, j;
+	bool real = true;
+
+	while (i < n) {
+		if (dots && real && t[i] == '.')
+			i++;
+		for (j = i; j < n && t[j] != '\r' && t[j] != '\n'; j++)
+			;
+		assert_int_equal(buf_append(out, t + i, j - i), 0);
+		if (j == n)
+			break;
+		assert_int_equal(buf_appendc(out, '\n'), 0);
+		real = t[j] == '\r' && j + 1 < n && t[j + 1] == '\n';
+		i = j + (real ? 2 : 1);
+	}
+}
+
+/* long_runs - content of long runs: bare CRs without a LF for
+ * thousands of bytes, LFs without a CR, both behind text, long lines,
+ * CRLF lines with dots to unstuff (never an end of data) */
+static void
+long_runs(struct buf *b)
+{
+	static const char *const unit[] = {"\r", "\n", "x\r", "y\n", "a", "\r\n..z\r\n", "\r\n.x"};
+	size_t u, k, reps;
+
+	buf_reset(b);
+	for (int block = 0; block < 24; block++) {
+		u = rng() % (sizeof(unit) / sizeof(unit[0]));
+		reps = u < 5 ? 1 + rng() % 3000 : 1 + rng() % 4;
+		for (k = 0; k < reps; k++)
+			assert_int_equal(buf_appends(b, unit[u]), 0);
+	}
+}
+
+/* bdat_split - bdat_feed over random splits (step 0) or steps */
+static void
+bdat_split(const struct buf *x, size_t step, struct buf *out)
+{
+	struct data_reader r;
+	size_t off = 0, len;
+
+	data_reader_init(&r, 0);
+	do {
+		len = step ? step : rng() % 5000;
+		if (len > x->len - off)
+			len = x->len - off;
+		assert_int_equal(bdat_feed(&r, x->s + off, len, off + len == x->len, out), 0);
+		off += len;
+	} while (off < x->len);
+	assert_true(r.done);
+}
+
+/* test_long_runs - DATA, BDAT and dot-stuffing of long runs of bare
+ * CRs and LFs give what the definition does, in any split (the line
+ * scan looks for CR and LF with memchr, each at most once per byte) */
+static void
+test_long_runs(void **state)
+{
+	struct buf x = BUF_INIT(0), in = BUF_INIT(0), want = BUF_INIT(0), got = BUF_INIT(0);
+	struct buf wire = BUF_INIT(0), streamed = BUF_INIT(0);
+	bool done;
+
+	(void)state;
+	for (int round = 0; round < 6; round++) {
+		long_runs(&x);
+		/* DATA: the content, then the end */
+		buf_reset(&in);
+		assert_int_equal(buf_append(&in, x.s, x.len), 0);
+		assert_int_equal(buf_appends(&in, "\r\n.\r\nQUIT\r\n"), 0);
+		buf_reset(&want);
+		canon_ref(in.s, in.len - 9, true, &want);
+		check_data(in.s, in.len, 0, true, in.len - 6, buf_cstr(&want), want.len);
+		/* BDAT: no dots; whole, byte by byte, random splits agree */
+		buf_reset(&want);
+		canon_ref(x.s, x.len, false, &want);
+		for (size_t step = 0; step < 3; step++) {
+			buf_reset(&got);
+			bdat_split(&x, step == 2 ? x.len : step, &got);
+			assert_int_equal(got.len, want.len);
+			assert_memory_equal(buf_cstr(&got), buf_cstr(&want), want.len);
+		}
+		/* dot-stuffing the raw bytes: whole and streamed agree, and
+		 * DATA reads them back as BDAT took them (a last line ended) */
+		buf_reset(&wire);
+		buf_reset(&streamed);
+		assert_int_equal(dot_stuff(x.s, x.len, true, &wire), 0);
+		stuff_streamed(&x, &streamed);
+		assert_int_equal(wire.len, streamed.len);
+		assert_memory_equal(buf_cstr(&wire), buf_cstr(&streamed), wire.len);
+		assert_int_equal(buf_appends(&wire, ".\r\n"), 0);
+		buf_reset(&got);
+		assert_int_equal(dot_unstuff(wire.s, wire.len, &got, &done), wire.len);
+		assert_true(done);
+		if (x.len > 0 && x.s[x.len - 1] != '\r' && x.s[x.len - 1] != '\n')
+			assert_int_equal(buf_appendc(&want, '\n'), 0);
+		assert_int_equal(got.len, want.len);
+		assert_memory_equal(buf_cstr(&got), buf_cstr(&want), want.len);
+	}
+	buf_free(&x);
+	buf_free(&in);
+	buf_free(&want);
+	buf_free(&got);
+	buf_free(&wire);
+	buf_free(&streamed);
+}
+
 struct header_case {
 	const char *in;
 	bool ended, missing_blank;
@@ -647,6 +760,7 @@ main(void)
 	    cmocka_unit_test(test_dot_stuff),
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_dot_unstuff),
+	    cmocka_unit_test(test_long_runs),
 	    cmocka_unit_test(test_headers),
 	    cmocka_unit_test(test_headers_split_line),
 	    cmocka_unit_test(test_headers_after_end),

@@ -361,6 +361,28 @@ test_received(void **state)
 	assert_non_null(strstr(buf_cstr(&out), "(unknown [IPv6:2001:db8::1])"));
 	assert_non_null(strstr(buf_cstr(&out), "with SMTP id ID2;\n"));
 	assert_null(strstr(buf_cstr(&out), "for <"));
+	/* TLS and AUTH: their lines, in this order, before "for" */
+	buf_reset(&out);
+	s.tx.nrcpt = 1;
+	s.esmtp = true;
+	s.io.ssl = (struct ssl_st *)&s; /* only looked at for NULL */
+	assert_int_equal(bounded_copy(s.tls_version, sizeof(s.tls_version), "TLSv1.3"), 0);
+	assert_int_equal(bounded_copy(s.tls_cipher, sizeof(s.tls_cipher), "TLS_AES_256_GCM_SHA384"),
+	                 0);
+	s.pc.auth_user = "alice";
+	assert_int_equal(smtpd_received(&out, &s, "ID3"), 0);
+	p = strstr(buf_cstr(&out), "\tby relay.example.org");
+	assert_non_null(p);
+	assert_true(strncmp(p,
+	                    "\tby relay.example.org (mailout) with ESMTPSA id ID3\n"
+	                    "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)\n"
+	                    "\t(authenticated as alice)\n"
+	                    "\tfor <bob@example.org>;\n\t",
+	                    strlen("\tby relay.example.org (mailout) with ESMTPSA id ID3\n"
+	                           "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)\n"
+	                           "\t(authenticated as alice)\n"
+	                           "\tfor <bob@example.org>;\n\t")) == 0);
+	s.io.ssl = NULL;
 	buf_free(&out);
 	buf_free(&s.tx.rcpts);
 }
