@@ -79,9 +79,8 @@ hexval(int c)
 	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-/* b64val - value of a base64 character, or -1 */
-static int
-b64val(int c)
+int
+mime_base64_value(int c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -108,7 +107,7 @@ mime_base64_decode(const char *in, size_t len, struct buf *out)
 			bits = 0;
 			continue;
 		}
-		if ((v = b64val((unsigned char)in[i])) < 0)
+		if ((v = mime_base64_value((unsigned char)in[i])) < 0)
 			continue;
 		acc = (acc << 6) | (uint32_t)v;
 		bits += 6;

@@ -55,6 +55,10 @@ typedef int (*mime_part_fn)(void *ctx, const struct mime_part *part);
 /* mime_walk - visit the leaf parts of msg (LF or CRLF line endings) */
 enum mime_status mime_walk(const char *msg, size_t len, mime_part_fn fn, void *ctx);
 
+/* mime_base64_value - the value of one of RFC 4648's 64 characters, or
+ * -1 (not isalnum: that depends on the locale) */
+int mime_base64_value(int c);
+
 /* mime_base64_decode - append the decoded octets to out.  Lenient as
  * RFC 2045 6.8 asks: characters outside the alphabet are ignored, and
  * "=" ends a quantum without ending the data.  -1 if out cannot grow. */

@@ -30,22 +30,9 @@
 
 #include "client_state.h"
 #include "log.h"
+#include "mail_mime.h"
 #include "smtpd.h"
 #include "smtpd_pam.h"
-
-/* b64_value - the value of one of RFC 4648 4's 64 characters, or -1
- * (not isalnum: locale) */
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
 
 int
 sasl_decode(const char *in, size_t n, int allow_empty_marker, char *out, size_t outsize,
@@ -67,7 +54,7 @@ sasl_decode(const char *in, size_t n, int allow_empty_marker, char *out, size_t 
 			pad++;
 			continue;
 		}
-		if (pad > 0 || b64_value((unsigned char)in[i]) < 0)
+		if (pad > 0 || mime_base64_value((unsigned char)in[i]) < 0)
 			return -1;
 	}
 	/* the length follows from the characters checked above, never from
@@ -78,7 +65,7 @@ sasl_decode(const char *in, size_t n, int allow_empty_marker, char *out, size_t 
 	need = n / 4 * 3 - pad;
 	for (i = 0; i < n; i++) {
 		acc = (acc << 6) |
-		      (unsigned long)(in[i] == '=' ? 0 : b64_value((unsigned char)in[i]));
+		      (unsigned long)(in[i] == '=' ? 0 : mime_base64_value((unsigned char)in[i]));
 		if (i % 4 != 3)
 			continue;
 		for (k = 0; k < 3 && len < need; k++) /* 24 bits: three octets */
