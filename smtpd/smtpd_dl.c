@@ -2,7 +2,7 @@
  * smtpd_dl.c - dlopen and dlsym for the libraries loaded on first use
  *
  * What it is for: the two steps every loader of mailout-smtpd takes
- * (smtpd_ssl.c, smtpd_crypt.c): open the library by its soname, then
+ * (smtpd_ssl.c, smtpd_crypt.c, smtpd_pam.c): open the library by its soname, then
  * copy each function's address into a typed slot of its table, logging
  * what is missing with the dynamic linker's own words.
  * What it must never do: open a library named by the environment or

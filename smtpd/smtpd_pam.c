@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "log.h"
+#include "smtpd_dl.h"
 
 #define PAM_LIBRARY "libpam.so.0"
 
@@ -52,16 +53,11 @@ pam_fns_load(void)
 	static int loaded;
 	struct pam_fns t;
 	void *lib;
-	const char *err;
 
 	if (loaded)
 		return &table;
-	lib = dlopen(PAM_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-	if (lib == NULL) {
-		err = dlerror();
-		log_warn("auth: unable to load %s: %s", PAM_LIBRARY, err ? err : "unknown error");
+	if ((lib = dl_load("auth", PAM_LIBRARY)) == NULL)
 		return NULL;
-	}
 	if (fill(lib, &t) < 0) {
 		(void)dlclose(lib);
 		return NULL;
