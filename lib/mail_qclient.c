@@ -28,23 +28,13 @@
 
 #include "buf.h"
 #include "log.h"
-
-/* now_ms - monotonic milliseconds */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return 0;
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "timefmt.h"
 
 /* deadline - now plus the client's timeout */
 static long long
 deadline(const struct qclient *q)
 {
-	return now_ms() + (long long)(q->timeout ? q->timeout : QCLIENT_TIMEOUT_DEFAULT) * 1000;
+	return mono_ms() + (long long)(q->timeout ? q->timeout : QCLIENT_TIMEOUT_DEFAULT) * 1000;
 }
 
 /* wait_fd - poll fd for events until the deadline: 0 ready, -1 with
@@ -57,7 +47,7 @@ wait_fd(int fd, short events, long long until)
 	int rc;
 
 	for (;;) {
-		if ((left = until - now_ms()) <= 0) {
+		if ((left = until - mono_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -178,7 +168,7 @@ exited(struct qclient *q, int *status, long long until)
 
 	for (;;) {
 		rc = waitpid(q->pid, status, WNOHANG);
-		if (rc != 0 || now_ms() >= until)
+		if (rc != 0 || mono_ms() >= until)
 			break;
 		if (fd >= 0) {
 			if (wait_fd(fd, POLLIN, until) < 0 && errno != ETIMEDOUT) {

@@ -8,6 +8,8 @@
  */
 #include "timefmt.h"
 
+#include <time.h>
+
 #include "buf.h"
 
 #define SECS_PER_DAY 86400
@@ -92,4 +94,14 @@ timefmt_rfc5322(int64_t t, char *out, size_t outsize)
 		return -1;
 	return bounded_format(out, outsize, "%s, %d %s %d %02d:%02d:%02d +0000", days[ct.wday],
 	                      ct.mday, months[ct.mon - 1], ct.year, ct.hour, ct.min, ct.sec);
+}
+
+long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -1,6 +1,7 @@
 /*
  * timefmt.h - UTC dates from epoch seconds, without the time zone
- * machinery (gmtime_r makes glibc read /etc/localtime once per process)
+ * machinery (gmtime_r makes glibc read /etc/localtime once per process),
+ * and the monotonic clock in milliseconds for deadlines
  */
 #ifndef MAILOUT_TIMEFMT_H
 #define MAILOUT_TIMEFMT_H
@@ -24,5 +25,9 @@ int civil_from_epoch(int64_t t, struct civil_time *ct);
 int timefmt_iso8601(int64_t t, char *out, size_t outsize);
 /* timefmt_rfc5322 - "Mon, 24 Nov 2025 16:00:00 +0000"; -1 as above */
 int timefmt_rfc5322(int64_t t, char *out, size_t outsize);
+
+/* mono_ms - CLOCK_MONOTONIC in milliseconds (0 if it cannot be read):
+ * for deadlines and timeouts, never for dates */
+long long mono_ms(void);
 
 #endif

@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "timefmt.h"
 
 #define SD_LISTEN_FD 3 /* sd_listen_fds(3): the first passed fd */
 #define SPAWN_PAUSE_MS 1000 /* after a failed fork, or EMFILE in accept */
@@ -99,16 +100,6 @@ struct server {
 static volatile sig_atomic_t got_stop;
 /* in a worker: blocked in accept, where a stop signal ends it at once */
 static volatile sig_atomic_t in_accept;
-
-/* now_ms - monotonic milliseconds */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* on_stop - SIGTERM, SIGINT: noted, acted on in the loop; a worker
  * waiting in accept has nothing to finish: it leaves */
@@ -347,7 +338,7 @@ spawn(struct server *s)
 		worker_run(s);
 	if (pid < 0) {
 		log_warn_errno("--socket: fork");
-		s->pause_until = now_ms() + SPAWN_PAUSE_MS;
+		s->pause_until = mono_ms() + SPAWN_PAUSE_MS;
 		return;
 	}
 	s->kids[s->nkids].pid = pid;
@@ -382,7 +373,7 @@ read_notes(struct server *s)
 				continue;
 			w->busy = buf[i].busy != 0;
 			s->nbusy = w->busy ? s->nbusy + 1 : s->nbusy - 1;
-			s->last = now_ms();
+			s->last = mono_ms();
 		}
 	}
 }
@@ -394,11 +385,11 @@ ended(struct server *s, struct worker *w, int st)
 	if (w->busy)
 		s->nbusy--;
 	*w = s->kids[--s->nkids];
-	s->last = now_ms();
+	s->last = mono_ms();
 	if (WIFSIGNALED(st))
 		log_warn("--socket: job ended by signal %d", WTERMSIG(st));
 	else if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_FD_SHORTAGE)
-		s->pause_until = now_ms() + SPAWN_PAUSE_MS;
+		s->pause_until = mono_ms() + SPAWN_PAUSE_MS;
 	else if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_NO_SOCKET)
 		s->rc = QQ_BUG; /* the listening socket is gone: stop */
 }
@@ -439,7 +430,7 @@ static void
 grow(struct server *s)
 {
 	if (!s->stopping && s->nkids == s->nbusy && s->nkids < SERVER_CHILDREN_MAX &&
-	    now_ms() >= s->pause_until)
+	    mono_ms() >= s->pause_until)
 		spawn(s);
 }
 
@@ -469,7 +460,7 @@ wake_at(const struct server *s, long long now)
 static void
 wait_event(struct server *s)
 {
-	long long now = now_ms(), at = wake_at(s, now);
+	long long now = mono_ms(), at = wake_at(s, now);
 	struct pollfd p = {s->notes[0], POLLIN, 0};
 	struct timespec ts, *tsp = NULL;
 
@@ -506,7 +497,7 @@ idle(const struct server *s, long long now)
 static bool
 done(struct server *s)
 {
-	long long now = now_ms();
+	long long now = mono_ms();
 
 	if ((got_stop || s->rc != QQ_OK) && !s->stopping) {
 		log_info("--socket: stopping: no new connection; %u job(s) to finish", s->nbusy);
@@ -530,7 +521,7 @@ server_run(int lfd, unsigned idle_s, server_job_fn job, void *arg)
 	s.job = job;
 	s.arg = arg;
 	s.rc = QQ_OK;
-	s.last = now_ms();
+	s.last = mono_ms();
 	if (signals_setup(&s) < 0 || fds_setup(&s) < 0) {
 		log_warn_errno("--socket: setup");
 		return QQ_BUG;

@@ -39,6 +39,7 @@
 #include "mail_qclient.h"
 #include "mail_reply.h"
 #include "result.h"
+#include "timefmt.h"
 
 #define SCAN_DEPTH_MAX 4 /* archives inside archives */
 #define SCAN_ENTRIES_MAX 10000 /* archive entries in the whole message */
@@ -263,10 +264,8 @@ int scan_fd_send(int sock, const void *p, size_t n, int fd);
 /* scan_fd_recv - one record of exactly n octets with exactly one fd
  * (close-on-exec); 1, 0 at EOF, or -1 (errno; anything received closed) */
 int scan_fd_recv(int sock, void *p, size_t n, int *fd);
-/* scan_now_ms - monotonic milliseconds, for the deadlines below */
-long long scan_now_ms(void);
 /* scan_record_wait - one record of exactly n octets (no fd) by the
- * deadline until (scan_now_ms); 0, or -1 with errno: ETIMEDOUT when
+ * deadline until (mono_ms, timefmt.h); 0, or -1 with errno: ETIMEDOUT when
  * the deadline passed, EPROTO at EOF or for a record of another size */
 int scan_record_wait(int sock, void *p, size_t n, long long until);
 /* scan_read_message - fd 0 into a sealed memfd; QQ_OK or an exit code */

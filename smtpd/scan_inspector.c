@@ -302,8 +302,7 @@ inspect_once(int memfd, const char *msg, size_t len, struct scan_verdict *v)
 		got = scan_fd_send(ins.sock, &req, sizeof(req), memfd);
 	}
 	if (got == 0) {
-		got = scan_record_wait(ins.sock, v, sizeof(*v),
-		                       scan_now_ms() + SCAN_WAIT_MAX * 1000LL);
+		got = scan_record_wait(ins.sock, v, sizeof(*v), mono_ms() + SCAN_WAIT_MAX * 1000LL);
 		timed_out = got < 0 && errno == ETIMEDOUT;
 	}
 	if (got == 0 && scan_verdict_check(v) == 0) {

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "mail_spool.h"
+#include "timefmt.h"
 
 #ifndef MAILOUT_SBINDIR
 #define MAILOUT_SBINDIR "/usr/local/sbin"
@@ -186,16 +187,6 @@ scan_fd_recv(int sock, void *p, size_t n, int *fd)
 	return -1;
 }
 
-long long
-scan_now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return 0;
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* readable - poll sock until it can be read or the deadline passes;
  * 0, or -1 with errno */
 static int
@@ -206,7 +197,7 @@ readable(int sock, long long until)
 	int rc;
 
 	for (;;) {
-		if ((left = until - scan_now_ms()) <= 0) {
+		if ((left = until - mono_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}

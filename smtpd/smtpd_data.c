@@ -505,7 +505,7 @@ content_deadline(const struct session *s, long long start)
 static enum io_status
 content_fill(struct session *s, long long start)
 {
-	long long left = content_deadline(s, start) - io_now_ms();
+	long long left = content_deadline(s, start) - mono_ms();
 
 	if (left <= 0)
 		return IO_TIMEOUT;
@@ -540,7 +540,7 @@ smtpd_data(struct session *s)
 		return 0;
 	}
 	smtpd_reply_code(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
-	start = io_now_ms();
+	start = mono_ms();
 	while (!tx->reader.done) {
 		if (s->io.in.len == 0 && (st = content_fill(s, start)) != IO_OK)
 			lost(s, st, "DATA");
@@ -566,7 +566,7 @@ bdat_chunk(struct session *s, uint64_t size, bool last, bool discard, long long 
 	enum io_status st;
 	size_t take;
 
-	if (io_now_ms() >= content_deadline(s, start))
+	if (mono_ms() >= content_deadline(s, start))
 		lost(s, IO_TIMEOUT, "BDAT");
 	while (size > 0) {
 		if (s->io.in.len == 0 && (st = content_fill(s, start)) != IO_OK)
@@ -596,7 +596,7 @@ smtpd_bdat(struct session *s, uint64_t size, bool last)
 	char text[64];
 
 	if (!tx->mail || tx->nrcpt == 0) {
-		bdat_chunk(s, size, last, true, io_now_ms());
+		bdat_chunk(s, size, last, true, mono_ms());
 		smtpd_reply_code(s, 503, ESC_BAD_SEQ,
 		                 tx->mail ? "Error: no valid recipients"
 		                          : "Error: need MAIL command");
@@ -605,7 +605,7 @@ smtpd_bdat(struct session *s, uint64_t size, bool last)
 	if (!tx->bdat) {
 		tx_open(s);
 		tx->bdat = true;
-		tx->bdat_start = io_now_ms();
+		tx->bdat_start = mono_ms();
 	}
 	bdat_chunk(s, size, last, false, tx->bdat_start);
 	if (!last) {

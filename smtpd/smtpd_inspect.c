@@ -216,7 +216,7 @@ through_helper(int memfd, size_t len, struct scan_verdict *v)
 {
 	struct helper_request req = {len};
 	struct helper_answer ans;
-	long long until = scan_now_ms() + HELPER_WAIT_MAX * 1000LL;
+	long long until = mono_ms() + HELPER_WAIT_MAX * 1000LL;
 
 	if (helper.sock < 0) {
 		log_warn("no inspection helper: message deferred");

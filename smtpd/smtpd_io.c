@@ -24,22 +24,12 @@
 #include <unistd.h>
 
 #include "smtpd_ssl.h"
+#include "timefmt.h"
 
 _Static_assert(RES_OK == 0, "RES_OK must be enum result's");
 
 #define IO_CHUNK (16 * 1024)
 #define IO_OUT_MAX (1024 * 1024)
-
-/* io_now_ms - monotonic milliseconds */
-long long
-io_now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return 0;
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* io_nonblock - set O_NONBLOCK so that no read or write can hang */
 static void
@@ -94,7 +84,7 @@ io_wait(int fd, short events, long long deadline_ms)
 	int rc;
 
 	for (;;) {
-		left = deadline_ms - io_now_ms();
+		left = deadline_ms - mono_ms();
 		if (left <= 0)
 			return IO_TIMEOUT;
 		pfd.fd = fd;
@@ -160,7 +150,7 @@ io_write_some(struct smtp_io *io, const char *p, size_t n, long long deadline)
 enum io_status
 io_flush(struct smtp_io *io)
 {
-	long long deadline = io_now_ms() + (long long)io->write_timeout * 1000;
+	long long deadline = mono_ms() + (long long)io->write_timeout * 1000;
 	long w;
 
 	while (io->out.len > 0) {
@@ -225,7 +215,7 @@ io_fill(struct smtp_io *io, unsigned timeout)
 	/* RFC 2920: never wait for input while replies are pending */
 	if ((st = io_flush(io)) != IO_OK)
 		return st;
-	return io_read_some(io, io_now_ms() + (long long)timeout * 1000);
+	return io_read_some(io, mono_ms() + (long long)timeout * 1000);
 }
 
 enum io_status
@@ -298,7 +288,7 @@ int
 io_readable(struct smtp_io *io, int timeout_ms)
 {
 	struct pollfd pfd = {.fd = io->rfd, .events = POLLIN, .revents = 0};
-	long long deadline = io_now_ms() + timeout_ms;
+	long long deadline = mono_ms() + timeout_ms;
 	int rc;
 
 	if (io->in.len > 0)
@@ -309,7 +299,7 @@ io_readable(struct smtp_io *io, int timeout_ms)
 			return rc > 0;
 		if (errno != EINTR)
 			return -1;
-		timeout_ms = (int)(deadline - io_now_ms());
+		timeout_ms = (int)(deadline - mono_ms());
 		if (timeout_ms < 0)
 			timeout_ms = 0;
 	}

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "mail_reply.h"
+#include "timefmt.h"
 
 #define IO_IN_MAX (64 * 1024) /* input buffer ceiling */
 #define IO_OUT_FLUSH (16 * 1024) /* flush replies early beyond this */
@@ -56,6 +57,5 @@ size_t io_discard_input(struct smtp_io *io);
 int io_readable(struct smtp_io *io, int timeout_ms);
 /* io_wait - poll one fd for events until the deadline (ms, monotonic) */
 enum io_status io_wait(int fd, short events, long long deadline_ms);
-long long io_now_ms(void);
 
 #endif

@@ -392,7 +392,7 @@ dispatch(struct session *s, const char *line, size_t len)
 static enum io_status
 fill_by(struct session *s, long long deadline)
 {
-	long long left = deadline - io_now_ms();
+	long long left = deadline - mono_ms();
 
 	if (left <= 0)
 		return IO_TIMEOUT;
@@ -405,7 +405,7 @@ fill_by(struct session *s, long long deadline)
 size_t
 smtpd_next_line(struct session *s, char *line, size_t max, bool *too_long)
 {
-	long long deadline = io_now_ms() + (long long)s->cfg->limits.command_timeout * 1000;
+	long long deadline = mono_ms() + (long long)s->cfg->limits.command_timeout * 1000;
 	enum line_status ls;
 	enum io_status st;
 	size_t len, used;

@@ -405,7 +405,7 @@ tls_start(struct smtp_io *io, unsigned timeout, char *version, size_t vsize, cha
 		SSL_free(ssl);
 		return RES_TEMP;
 	}
-	if (handshake(io, ssl, io_now_ms() + (long long)timeout * 1000) != RES_OK) {
+	if (handshake(io, ssl, mono_ms() + (long long)timeout * 1000) != RES_OK) {
 		SSL_free(ssl);
 		return RES_PERM;
 	}
