@@ -125,6 +125,25 @@ test_out_of_range_and_truncation(void **state)
 	assert_string_equal(out, "Mon, 24 Nov 2025 16:00:00 +0000");
 }
 
+/* mono_ms follows CLOCK_MONOTONIC: it never goes back, and a sleep of
+ * 20 ms shows as at least 20 */
+static void
+test_mono_ms(void **state)
+{
+	struct timespec nap = {0, 20 * 1000 * 1000};
+	long long a, b, c;
+
+	(void)state;
+	a = mono_ms();
+	b = mono_ms();
+	assert_true(a > 0);
+	assert_true(b >= a);
+	assert_int_equal(nanosleep(&nap, NULL), 0);
+	c = mono_ms();
+	assert_true(c - b >= 20);
+	assert_true(c - b < 60 * 1000);
+}
+
 int
 main(void)
 {
@@ -132,6 +151,7 @@ main(void)
 	    cmocka_unit_test(test_table),
 	    cmocka_unit_test(test_random),
 	    cmocka_unit_test(test_out_of_range_and_truncation),
+	    cmocka_unit_test(test_mono_ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
