@@ -13,7 +13,6 @@
  */
 #include "smtpd_crypt.h"
 
-#include <dlfcn.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,10 @@
 
 /* fill - every function of the table from lib; 0 or -1 (logged) */
 static int
-fill(void *lib, struct crypt_fns *t)
+fill(void *lib, void *table)
 {
+	struct crypt_fns *t = table;
+
 #define CRYPT_FN(name)                                                                             \
 	if (dl_resolve(lib, CRYPT_LIBRARY, #name, NULL, &t->name, sizeof(t->name)) < 0)            \
 		return -1;
@@ -38,21 +39,11 @@ const struct crypt_fns *
 crypt_fns_load(void)
 {
 	static struct crypt_fns table;
-	static int loaded;
-	struct crypt_fns t;
-	void *lib;
+	static bool loaded;
 
-	if (loaded)
-		return &table;
-	if ((lib = dl_load("auth", CRYPT_LIBRARY)) == NULL)
-		return NULL;
-	if (fill(lib, &t) < 0) {
-		(void)dlclose(lib);
-		return NULL;
-	}
-	table = t;
-	loaded = 1;
-	return &table;
+	if (!loaded && dl_load_table("auth", CRYPT_LIBRARY, fill, &table) == 0)
+		loaded = true;
+	return loaded ? &table : NULL;
 }
 
 /* same_secret - a[0..n) == b[0..n), in time independent of where they

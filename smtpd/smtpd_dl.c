@@ -48,3 +48,18 @@ dl_resolve(void *lib, const char *soname, const char *name, const char *version,
 	memcpy(slot, &p, sizeof(p));
 	return 0;
 }
+
+int
+dl_load_table(const char *what, const char *soname, int (*fill)(void *lib, void *table),
+              void *table)
+{
+	void *lib = dl_load(what, soname);
+
+	if (lib == NULL)
+		return -1;
+	if (fill(lib, table) < 0) {
+		(void)dlclose(lib);
+		return -1;
+	}
+	return 0;
+}

@@ -24,5 +24,9 @@ void *dl_load(const char *what, const char *soname);
  * function */
 int dl_resolve(void *lib, const char *soname, const char *name, const char *version, void *slot,
                size_t size);
+/* dl_load_table - dl_load, then fill(lib, table) copies the functions
+ * into the caller's table; 0, or -1 (the library closed again) */
+int dl_load_table(const char *what, const char *soname, int (*fill)(void *lib, void *table),
+                  void *table);
 
 #endif

@@ -12,6 +12,7 @@
 #include "smtpd_pam.h"
 
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "log.h"
@@ -32,8 +33,10 @@ sym(void *lib, const char *name)
 
 /* fill - every entry of t from lib; 0 or -1 */
 static int
-fill(void *lib, struct pam_fns *t)
+fill(void *lib, void *table)
 {
+	struct pam_fns *t = table;
+
 	t->start = (int (*)(const char *, const char *, const struct pam_conv *,
 	                    pam_handle_t **))sym(lib, "pam_start");
 	t->set_item = (int (*)(pam_handle_t *, int, const void *))sym(lib, "pam_set_item");
@@ -50,19 +53,9 @@ const struct pam_fns *
 pam_fns_load(void)
 {
 	static struct pam_fns table;
-	static int loaded;
-	struct pam_fns t;
-	void *lib;
+	static bool loaded;
 
-	if (loaded)
-		return &table;
-	if ((lib = dl_load("auth", PAM_LIBRARY)) == NULL)
-		return NULL;
-	if (fill(lib, &t) < 0) {
-		(void)dlclose(lib);
-		return NULL;
-	}
-	table = t;
-	loaded = 1;
-	return &table;
+	if (!loaded && dl_load_table("auth", PAM_LIBRARY, fill, &table) == 0)
+		loaded = true;
+	return loaded ? &table : NULL;
 }
