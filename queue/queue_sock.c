@@ -131,29 +131,42 @@ pipe_ok(int fd)
 	       S_ISFIFO(st.st_mode);
 }
 
-/* sock_parse - "mailout-queue/1\n" or "mailout-queue/1 -i ID\n", and
- * nothing else; the fds must be read-only pipes */
+int
+sock_request_parse(const char *l, size_t len, char id[QUEUE_ID_LEN + 1])
+{
+	const size_t m = sizeof(SOCK_MAGIC) - 1, opt = sizeof(" -i ") - 1;
+
+	id[0] = '\0';
+	if (len < m + 1 || memcmp(l, SOCK_MAGIC, m) != 0 || l[len - 1] != '\n' ||
+	    memchr(l, '\n', len) != l + len - 1)
+		return -1;
+	if (len == m + 1)
+		return 0;
+	if (len != m + opt + QUEUE_ID_LEN + 1 || memcmp(l + m, " -i ", opt) != 0)
+		return -1;
+	memcpy(id, l + m + opt, QUEUE_ID_LEN);
+	id[QUEUE_ID_LEN] = '\0';
+	if (!queue_id_valid(id)) {
+		id[0] = '\0';
+		return -2;
+	}
+	return 0;
+}
+
+/* sock_parse - the request line (sock_request_parse); the fds must be
+ * read-only pipes */
 static int
 sock_parse(struct sock_req *rq, struct qq_job *job)
 {
-	const size_t m = sizeof(SOCK_MAGIC) - 1, opt = sizeof(" -i ") - 1;
-	const char *l = rq->line;
+	int r;
 
 	if (!pipe_ok(rq->fds[0]) || !pipe_ok(rq->fds[1]))
 		return queue_fail(job, QQ_BUG, 0, "--socket: the fds are not read-only pipes");
-	if (rq->len < m + 1 || memcmp(l, SOCK_MAGIC, m) != 0 || l[rq->len - 1] != '\n' ||
-	    memchr(l, '\n', rq->len) != l + rq->len - 1)
-		return queue_fail(job, QQ_BUG, 0, "--socket: bad request line");
-	if (rq->len == m + 1)
-		return QQ_OK;
-	if (rq->len != m + opt + QUEUE_ID_LEN + 1 || memcmp(l + m, " -i ", opt) != 0)
-		return queue_fail(job, QQ_BUG, 0, "--socket: bad request line");
-	memcpy(job->id, l + m + opt, QUEUE_ID_LEN);
-	job->id[QUEUE_ID_LEN] = '\0';
-	if (!queue_id_valid(job->id)) {
-		job->id[0] = '\0';
+	r = sock_request_parse(rq->line, rq->len, job->id);
+	if (r == -2)
 		return queue_fail(job, QQ_BUG, 0, "--socket: invalid queue ID");
-	}
+	if (r < 0)
+		return queue_fail(job, QQ_BUG, 0, "--socket: bad request line");
 	return QQ_OK;
 }
 

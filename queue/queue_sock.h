@@ -29,6 +29,10 @@ struct sock_req {
 	struct ucred peer;
 };
 
+/* sock_request_parse - a request line of len octets (untrusted):
+ * "mailout-queue/1\n" or "mailout-queue/1 -i ID\n" and nothing else; 0
+ * (id set, "" without -i), -1 a bad line, -2 an ID of bad syntax (id "") */
+int sock_request_parse(const char *l, size_t len, char id[QUEUE_ID_LEN + 1]);
 /* sock_req_init - no request, no fds, no peer yet */
 void sock_req_init(struct sock_req *rq);
 /* sock_job - take the request on fd 0 (a connected socket); on QQ_OK

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "mail_spool.h"
 #include "queue_job.h"
+#include "queue_sock.h"
 
 #include <unistd.h>
 
@@ -359,15 +360,58 @@ test_msg_spill(void **state)
 	free(back);
 }
 
+/* the --socket request line: exactly two forms, nothing around them */
+static void
+test_socket_request_line(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "\n",
+	    "mailout-queue/1",
+	    "mailout-queue/2\n",
+	    "mailout-queue/1 \n",
+	    "mailout-queue/1\n\n",
+	    "Mailout-queue/1\n",
+	    "mailout-queue/1 -c /etc/x\n",
+	    "mailout-queue/1 -i 0006445941624000.A7B2C3D4E5F6 \n",
+	    "mailout-queue/1 -i 0006445941624000.A7B2C3D4E5F6\nx",
+	};
+	char id[QUEUE_ID_LEN + 1];
+	const char *l;
+	size_t i;
+
+	(void)state;
+	l = "mailout-queue/1\n";
+	assert_int_equal(sock_request_parse(l, strlen(l), id), 0);
+	assert_string_equal(id, "");
+	l = "mailout-queue/1 -i 0006445941624000.A7B2C3D4E5F6\n";
+	assert_int_equal(sock_request_parse(l, strlen(l), id), 0);
+	assert_string_equal(id, "0006445941624000.A7B2C3D4E5F6");
+	/* an ID of the right length but not its syntax: a path, lower case */
+	l = "mailout-queue/1 -i /../../../../../../etc/passwd\n";
+	assert_int_equal(strlen(l), strlen("mailout-queue/1 -i 0006445941624000.A7B2C3D4E5F6\n"));
+	assert_int_equal(sock_request_parse(l, strlen(l), id), -2);
+	assert_string_equal(id, "");
+	l = "mailout-queue/1 -i 0006445941624000.a7b2c3d4e5f6\n";
+	assert_int_equal(sock_request_parse(l, strlen(l), id), -2);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(sock_request_parse(bad[i], strlen(bad[i]), id), -1);
+		assert_string_equal(id, "");
+	}
+	/* a NUL inside: the length counts, not the string */
+	assert_int_equal(sock_request_parse("mailout-queue/1\0\n", 17, id), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_id_format),         cmocka_unit_test(test_id_unique),
-	    cmocka_unit_test(test_id_sorted_by_time), cmocka_unit_test(test_id_valid),
-	    cmocka_unit_test(test_envelope_table),    cmocka_unit_test(test_envelope_limits),
-	    cmocka_unit_test(test_format_envelope),   cmocka_unit_test(test_msg_crlf),
-	    cmocka_unit_test(test_msg_write_mem),     cmocka_unit_test(test_msg_spill),
+	    cmocka_unit_test(test_id_format),           cmocka_unit_test(test_id_unique),
+	    cmocka_unit_test(test_id_sorted_by_time),   cmocka_unit_test(test_id_valid),
+	    cmocka_unit_test(test_envelope_table),      cmocka_unit_test(test_envelope_limits),
+	    cmocka_unit_test(test_format_envelope),     cmocka_unit_test(test_msg_crlf),
+	    cmocka_unit_test(test_msg_write_mem),       cmocka_unit_test(test_msg_spill),
+	    cmocka_unit_test(test_socket_request_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
