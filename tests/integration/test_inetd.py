@@ -15,6 +15,7 @@ inet-superserver), so its block is documented but not run here.
 
 import os
 import re
+import shutil
 import subprocess
 import unittest
 
@@ -54,13 +55,13 @@ class SuperServers(harness.TestCase):
         rcv.stderr_log = stderr_to or p.log
         return rcv
 
-    def start_tcpserver(self, listener='smtp', addr='127.0.0.1', ids=()):
+    def start_tcpserver(self, listener='smtp', addr='127.0.0.1', ids=(), smtpd=None):
         """tcpserver as the README runs it (-v: a log line per connection);
-        ids: ('-u', UID, '-g', GID)."""
+        ids: ('-u', UID, '-g', GID); smtpd: the program, if not the built one."""
         conf = self.conf or self.config()
         port = harness.free_port(addr)
         argv = ['tcpserver', '-v', '-R', '-H', '-l0', '-c', '20', *ids, addr, str(port),
-                harness.bin('mailout-smtpd'), '-c', conf, '-l', listener]
+                smtpd or harness.bin('mailout-smtpd'), '-c', conf, '-l', listener]
         p = self.start(argv, name='tcpserver')
         harness.wait_listening(port, proc=p)
         rcv = harness.Receiver(p, addr, port, 'tcpserver')
@@ -187,7 +188,12 @@ class SuperServers(harness.TestCase):
         # answers 421 and is gone before it can be looked at.
         os.chmod(self.tmp, 0o755)
         os.chmod(self.conf or self.config(), 0o644)
-        rcv = self.start_tcpserver('smtp', ids=('-u', '65534', '-g', '65534'))
+        # and run the program: the build may sit below a directory only
+        # root may enter (a checkout in a mktemp -d), so a copy here does
+        smtpd = os.path.join(self.tmp, 'mailout-smtpd')
+        shutil.copy(harness.bin('mailout-smtpd'), smtpd)
+        os.chmod(smtpd, 0o755)
+        rcv = self.start_tcpserver('smtp', ids=('-u', '65534', '-g', '65534'), smtpd=smtpd)
         c = self.raw(rcv)  # the banner: the session is up and waits for a command
         pid = rcv.wait_session()
         with open('/proc/%d/status' % pid) as f:
